@@ -1,0 +1,277 @@
+//! The sections of the config file. Every default lives here, in one `Default` impl per section,
+//! so the relay, the setup engine and the example file cannot disagree about them.
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::value::{AbsolutePath, ByteSize, DomainName, Duration, Selector};
+
+/// The whole file (`/etc/outpost/relay.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Who the relay is: its host name and the domains it sends for.
+    pub server: Server,
+    /// Where it listens.
+    #[serde(default)]
+    pub listeners: Listeners,
+    /// Where its TLS certificates come from.
+    #[serde(default)]
+    pub tls: Tls,
+    /// The SMTP users allowed to submit mail.
+    #[serde(default)]
+    pub users: Users,
+    /// DKIM keys, one entry per domain and selector.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dkim: Vec<DkimKey>,
+    /// The durable queue and its retry schedule.
+    #[serde(default)]
+    pub queue: Queue,
+    /// Limits that protect the server and the people it sends to.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Logging.
+    #[serde(default)]
+    pub log: Log,
+    /// DNS resolution for delivery.
+    #[serde(default)]
+    pub dns: Dns,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    /// The mail host name: greeting, EHLO name, certificate name; its PTR record should match.
+    pub hostname: DomainName,
+    /// The domains whose mail this relay signs and sends (and, later, receives).
+    pub domains: Vec<DomainName>,
+}
+
+/// `[listeners]`: socket addresses per service. An empty list turns the service off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Listeners {
+    /// Submission with STARTTLS (RFC 6409), port 587.
+    pub submission: Vec<SocketAddr>,
+    /// Submission over implicit TLS (RFC 8314), port 465.
+    pub submissions: Vec<SocketAddr>,
+    /// Inbound mail for the relay's own domains, port 25.
+    pub inbound: Vec<SocketAddr>,
+    /// Plain HTTP for ACME HTTP-01 challenges, port 80.
+    pub acme_http: Vec<SocketAddr>,
+}
+
+impl Default for Listeners {
+    fn default() -> Self {
+        let both = |port: u16| -> Vec<SocketAddr> {
+            vec![SocketAddr::from(([0, 0, 0, 0], port)), SocketAddr::from(([0u16; 8], port))]
+        };
+        Listeners {
+            submission: both(587),
+            submissions: both(465),
+            inbound: Vec::new(),
+            acme_http: Vec::new(),
+        }
+    }
+}
+
+impl Listeners {
+    /// Every configured address with the name of its listener, for checks and status output.
+    pub fn all(&self) -> impl Iterator<Item = (&'static str, &SocketAddr)> {
+        [
+            ("submission", &self.submission),
+            ("submissions", &self.submissions),
+            ("inbound", &self.inbound),
+            ("acme_http", &self.acme_http),
+        ]
+        .into_iter()
+        .flat_map(|(name, list)| list.iter().map(move |address| (name, address)))
+    }
+}
+
+/// `[tls]`: certificates. With neither files nor ACME the relay makes a self-signed certificate
+/// for its host name and says so in `status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    /// Where the relay keeps certificates it makes or obtains.
+    pub state_dir: AbsolutePath,
+    /// Certificates supplied as files, chosen by SNI.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<CertificateFiles>,
+    /// Obtain and renew a certificate over ACME HTTP-01.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acme: Option<Acme>,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Tls { state_dir: absolute("/var/lib/outpost/tls"), certificates: Vec::new(), acme: None }
+    }
+}
+
+/// `[[tls.certificates]]`: a PEM chain and its private key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateFiles {
+    /// The PEM certificate chain, leaf first.
+    pub chain: AbsolutePath,
+    /// The PEM private key.
+    pub key: AbsolutePath,
+}
+
+/// `[tls.acme]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Acme {
+    /// The CA's directory URL (Let's Encrypt's, or a test CA's).
+    pub directory: String,
+    /// The contact address given to the CA for expiry warnings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+    /// Extra root certificate to trust for the ACME server itself (test CAs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory_root: Option<AbsolutePath>,
+}
+
+/// `[users]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Users {
+    /// The file of `user argon2-hash` lines, managed with `outpost-relay user ...`.
+    pub file: AbsolutePath,
+}
+
+impl Default for Users {
+    fn default() -> Self {
+        Users { file: absolute("/etc/outpost/users") }
+    }
+}
+
+/// `[[dkim]]`: one signing key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DkimKey {
+    /// The domain that signs (`d=`); one of `server.domains`.
+    pub domain: DomainName,
+    /// The selector (`s=`), published at `<selector>._domainkey.<domain>`.
+    pub selector: Selector,
+    /// The signing algorithm.
+    #[serde(default)]
+    pub algorithm: DkimAlgorithm,
+    /// The private key, PEM (PKCS#8 or PKCS#1), readable only by the relay.
+    pub key_file: AbsolutePath,
+}
+
+/// DKIM signing algorithms (RFC 6376 §3.3, RFC 8463).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum DkimAlgorithm {
+    /// RSA with SHA-256: what every receiver verifies.
+    #[default]
+    #[serde(rename = "rsa-sha256")]
+    RsaSha256,
+    /// Ed25519 with SHA-256: short keys; sent alongside RSA, never alone.
+    #[serde(rename = "ed25519-sha256")]
+    Ed25519Sha256,
+}
+
+/// `[queue]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Queue {
+    /// The spool directory; every accepted message is here until delivered or bounced.
+    pub dir: AbsolutePath,
+    /// Stop retrying and bounce after this long (RFC 5321 §4.5.4.1 suggests 4–5 days).
+    pub give_up_after: Duration,
+    /// The wait before the first retry; later waits double, with jitter.
+    pub first_retry: Duration,
+    /// The longest wait between two attempts.
+    pub max_retry_interval: Duration,
+    /// Messages the queue holds before new ones get a temporary `452`.
+    pub max_messages: u32,
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Queue {
+            dir: absolute("/var/lib/outpost/queue"),
+            give_up_after: Duration::from_secs(5 * 86_400),
+            first_retry: Duration::from_secs(60),
+            max_retry_interval: Duration::from_secs(2 * 3_600),
+            max_messages: 10_000,
+        }
+    }
+}
+
+/// `[limits]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// The largest message accepted (advertised with `SIZE`).
+    #[serde(deserialize_with = "ByteSize::deserialize_lenient")]
+    pub max_message_size: ByteSize,
+    /// Recipients per message.
+    pub max_recipients: u32,
+    /// Simultaneous connections across all listeners.
+    pub max_connections: u32,
+    /// Failed logins from one address before it is refused for `auth_block_time`.
+    pub auth_failures_before_block: u32,
+    /// How long an address is refused after too many failed logins.
+    pub auth_block_time: Duration,
+    /// Messages one user may send per hour.
+    pub messages_per_user_per_hour: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_size: ByteSize::mib(50),
+            max_recipients: 100,
+            max_connections: 1_000,
+            auth_failures_before_block: 10,
+            auth_block_time: Duration::from_secs(15 * 60),
+            messages_per_user_per_hour: 1_000,
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// The least severe level written.
+    pub level: LogLevel,
+}
+
+/// Log levels, least to most verbose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Only failures.
+    Error,
+    /// Failures and things that look wrong.
+    Warn,
+    /// One line per session and per delivery attempt.
+    #[default]
+    Info,
+    /// Protocol detail, never message bodies or passwords.
+    Debug,
+    /// Everything, for development.
+    Trace,
+}
+
+/// `[dns]`
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dns {
+    /// Resolvers to use instead of the system's (`/etc/resolv.conf`); tests point this into
+    /// their own network.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resolvers: Vec<SocketAddr>,
+}
+
+fn absolute(path: &str) -> AbsolutePath {
+    path.parse().expect("built-in default paths are absolute")
+}

@@ -1,0 +1,33 @@
+//! `outpost-relay`: the small SMTP relay that the Outpost app installs on a user's server.
+//!
+//! Brief overview: the daemon and its admin CLI grow here issue by issue (listener → session →
+//! queue → courier, modelled on chasquid). This crate never depends on the setup engine; both
+//! share only [`outpost_relay_config`], the definition of the config file.
+
+pub mod cli;
+
+/// The relay's version, as Cargo knows it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A marker the desktop app's build reads out of this binary's bytes, so that the app knows
+/// which relay it carries without running it. The format is `<prefix><version>;`.
+///
+/// It is used at run time (see [`version`]) so that the linker keeps it.
+pub const VERSION_STAMP: &str = concat!("outpost-relay-version:", env!("CARGO_PKG_VERSION"), ";");
+
+/// The version read from the stamp at run time, which keeps the stamp in the binary.
+pub fn version() -> &'static str {
+    let stamp: &'static str = std::hint::black_box(VERSION_STAMP);
+    stamp
+        .split_once(':')
+        .and_then(|(_, rest)| rest.strip_suffix(';'))
+        .expect("VERSION_STAMP is `<prefix>:<version>;`")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_stamp_carries_the_version() {
+        assert_eq!(super::version(), super::VERSION);
+    }
+}

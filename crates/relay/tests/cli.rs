@@ -1,0 +1,73 @@
+//! The admin command line, run as a person or the app would run it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/etc/relay.example.toml");
+
+fn relay(arguments: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_outpost-relay"))
+        .args(arguments)
+        .output()
+        .expect("the relay runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn version_prints_name_and_version() {
+    let output = relay(&["--version"]);
+    assert!(output.status.success());
+    assert_eq!(text(&output.stdout), format!("outpost-relay {}\n", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn check_config_accepts_the_example_and_summarises_it() {
+    let output = relay(&["check-config", EXAMPLE]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains(": valid"), "{stdout}");
+    assert!(stdout.contains("host name: mail.example.com"), "{stdout}");
+    assert!(stdout.contains("outpost._domainkey.example.com"), "{stdout}");
+}
+
+#[test]
+fn check_config_names_file_line_and_reason() {
+    let directory = tempfile::tempdir().unwrap();
+    let file = directory.path().join("relay.toml");
+    std::fs::write(&file, "[server]\nhostname = \"mail.example.com\"\ndomains = [\"example.com\"]\n\n[queue]\ngive_up = \"5d\"\n")
+        .unwrap();
+    let output = relay(&["check-config", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    let expected = format!("error: {}:6:1: unknown field `give_up`", file.display());
+    assert!(stderr.starts_with(&expected), "{stderr}");
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn check_config_reports_json_for_the_app() {
+    let output = relay(&["check-config", "--json", "/nonexistent/relay.toml"]);
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["file"], "/nonexistent/relay.toml");
+    assert!(report["reason"].as_str().unwrap().starts_with("cannot read the file"));
+
+    let output = relay(&["check-config", "--json", EXAMPLE]);
+    assert!(output.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["valid"], true);
+    assert_eq!(report["config"]["server"]["hostname"], "mail.example.com");
+    assert_eq!(report["config"]["queue"]["give_up_after"], "5d");
+}
+
+#[test]
+fn unusable_arguments_exit_with_2_and_say_why() {
+    let output = relay(&["send-all-the-mail"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("unrecognized subcommand"));
+    assert!(Path::new(EXAMPLE).exists());
+}

@@ -1,0 +1,241 @@
+//! The wizard's persisted state: where the user is and what they chose, never a secret.
+//!
+//! Secrets (passwords, keys, tokens) live only in the OS keychain; the profile may refer to them
+//! by name but never holds them, because it is a plain file in the user's config directory.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The wizard's steps, in order (DESIGN.md §2).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    /// What you need and what will happen.
+    #[default]
+    Welcome,
+    /// Pick a VPS provider, or say you have a server.
+    Provider,
+    /// Host, user, password or key; pin the host key.
+    Connect,
+    /// Can this server send mail?
+    Check,
+    /// Domain, mail host name, sending address.
+    Domain,
+    /// Upload and start the relay.
+    Install,
+    /// Records to paste, checked live.
+    Dns,
+    /// A certificate from Let's Encrypt.
+    Certificate,
+    /// Send one message and prove it passes.
+    TestEmail,
+    /// Status, settings, maintenance.
+    Dashboard,
+}
+
+impl Step {
+    /// Every step, in order.
+    pub const ALL: [Step; 10] = [
+        Step::Welcome,
+        Step::Provider,
+        Step::Connect,
+        Step::Check,
+        Step::Domain,
+        Step::Install,
+        Step::Dns,
+        Step::Certificate,
+        Step::TestEmail,
+        Step::Dashboard,
+    ];
+}
+
+/// The non-secret state of one setup, saved after every change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Profile {
+    /// The format of this file; a newer app may migrate older ones.
+    pub format: u32,
+    /// The step on screen.
+    pub step: Step,
+    /// The furthest step the user has reached; steps up to it can be revisited.
+    pub reached: Step,
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Profile { format: Profile::FORMAT, step: Step::Welcome, reached: Step::Welcome }
+    }
+}
+
+impl Profile {
+    /// The format this version writes.
+    pub const FORMAT: u32 = 1;
+
+    /// Moves to `step`, remembering the furthest step reached.
+    pub fn go_to(&mut self, step: Step) {
+        self.step = step;
+        self.reached = self.reached.max(step);
+    }
+}
+
+/// Why the profile could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file system refused.
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        /// What we were doing, e.g. `write`.
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What [`Store::load`] found.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The profile to use.
+    pub profile: Profile,
+    /// If the file was unreadable, where the damaged copy was moved, so nothing is lost.
+    pub set_aside: Option<PathBuf>,
+}
+
+/// The profile file in a directory (the app's OS config directory).
+#[derive(Debug, Clone)]
+pub struct Store {
+    path: PathBuf,
+}
+
+impl Store {
+    /// The file name inside the directory.
+    pub const FILE_NAME: &'static str = "profile.json";
+
+    /// A store keeping its file in `directory` (created on first save).
+    pub fn new(directory: impl Into<PathBuf>) -> Self {
+        Store { path: directory.into().join(Self::FILE_NAME) }
+    }
+
+    /// The profile file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads the profile. A missing file gives a fresh profile; a damaged one is moved aside
+    /// (reported in [`Loaded::set_aside`]) and a fresh profile is used.
+    pub fn load(&self) -> Result<Loaded, Error> {
+        let text = match fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Loaded { profile: Profile::default(), set_aside: None });
+            }
+            Err(source) => {
+                return Err(Error::Io { action: "read", path: self.path.clone(), source });
+            }
+        };
+        match serde_json::from_str::<Profile>(&text) {
+            Ok(mut profile) => {
+                // A hand-edited or older file may say it is on a step beyond the furthest reached.
+                profile.reached = profile.reached.max(profile.step);
+                Ok(Loaded { profile, set_aside: None })
+            }
+            Err(_) => {
+                let aside = self.path.with_extension("json.damaged");
+                fs::rename(&self.path, &aside).map_err(|source| Error::Io {
+                    action: "move aside",
+                    path: self.path.clone(),
+                    source,
+                })?;
+                Ok(Loaded { profile: Profile::default(), set_aside: Some(aside) })
+            }
+        }
+    }
+
+    /// Writes the profile atomically: a crash leaves either the old file or the new one.
+    pub fn save(&self, profile: &Profile) -> Result<(), Error> {
+        let directory = self.path.parent().expect("the store path is <directory>/profile.json");
+        let io = |action, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Io { action, path, source }
+        };
+        fs::create_dir_all(directory).map_err(io("create", directory))?;
+        let temporary = self.path.with_extension("json.tmp");
+        let mut text = serde_json::to_string_pretty(profile).expect("a profile serializes");
+        text.push('\n');
+        let mut file = fs::File::create(&temporary).map_err(io("write", &temporary))?;
+        file.write_all(text.as_bytes()).map_err(io("write", &temporary))?;
+        file.sync_all().map_err(io("sync", &temporary))?;
+        fs::rename(&temporary, &self.path).map_err(io("replace", &self.path))?;
+        // Make the rename itself durable (not possible, nor needed, on Windows).
+        #[cfg(unix)]
+        fs::File::open(directory).and_then(|dir| dir.sync_all()).map_err(io("sync", directory))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_file_gives_a_fresh_profile() {
+        let directory = tempfile::tempdir().unwrap();
+        let loaded = Store::new(directory.path().join("outpost")).load().unwrap();
+        assert_eq!(loaded.profile, Profile::default());
+        assert_eq!(loaded.set_aside, None);
+    }
+
+    #[test]
+    fn a_saved_profile_is_loaded_back() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = Store::new(directory.path().join("outpost"));
+        let mut profile = Profile::default();
+        profile.go_to(Step::Check);
+        profile.go_to(Step::Connect);
+        store.save(&profile).unwrap();
+        let loaded = store.load().unwrap().profile;
+        assert_eq!(loaded.step, Step::Connect);
+        assert_eq!(loaded.reached, Step::Check);
+        let text = fs::read_to_string(store.path()).unwrap();
+        assert!(text.contains("\"step\": \"connect\""), "{text}");
+        assert!(!directory.path().join("outpost/profile.json.tmp").exists());
+    }
+
+    #[test]
+    fn a_damaged_file_is_set_aside_not_lost() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = Store::new(directory.path());
+        fs::write(store.path(), "{ not json").unwrap();
+        let loaded = store.load().unwrap();
+        assert_eq!(loaded.profile, Profile::default());
+        let aside = loaded.set_aside.unwrap();
+        assert_eq!(fs::read_to_string(aside).unwrap(), "{ not json");
+    }
+
+    #[test]
+    fn fields_from_a_newer_or_older_app_do_not_break_loading() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = Store::new(directory.path());
+        fs::write(store.path(), r#"{"format":1,"step":"dns","futureField":true}"#).unwrap();
+        let profile = store.load().unwrap().profile;
+        assert_eq!(profile.step, Step::Dns);
+        assert_eq!(profile.reached, Step::Dns, "the step on screen counts as reached");
+    }
+
+    #[test]
+    fn steps_serialize_as_the_ui_names_them() {
+        let names: Vec<String> =
+            Step::ALL.iter().map(|step| serde_json::to_string(step).unwrap()).collect();
+        assert_eq!(
+            names.join(","),
+            r#""welcome","provider","connect","check","domain","install","dns","certificate","test-email","dashboard""#
+        );
+    }
+}

@@ -1,0 +1,14 @@
+//! Generates Tauri's context and the permissions for the app's own commands.
+
+fn main() {
+    // Listing the commands makes each one a permission that a capability must grant
+    // (capabilities/main.json), instead of every command being callable by default.
+    let manifest = tauri_build::AppManifest::new().commands(&[
+        "about",
+        "load_profile",
+        "go_to_step",
+        "verify_relay",
+    ]);
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
+        .expect("tauri-build failed to generate the app context");
+}

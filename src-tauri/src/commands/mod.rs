@@ -1,0 +1,6 @@
+//! The commands the UI can call, one module per concern. Each reads state, makes one engine
+//! call, and converts the result for the UI.
+
+pub mod about;
+pub mod profile;
+pub mod relay;

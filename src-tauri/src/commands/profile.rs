@@ -1,0 +1,55 @@
+//! Reading the saved progress and moving between steps.
+
+use outpost_setup::profile::{Profile, Step};
+use serde::Serialize;
+use tauri::State;
+
+use crate::ipc::IpcError;
+use crate::state::{AppState, StartupNotice};
+
+/// The profile as the UI sees it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileView {
+    /// The step on screen.
+    pub step: Step,
+    /// The furthest step reached.
+    pub reached: Step,
+    /// Where a damaged profile was moved at startup, if it was.
+    pub set_aside: Option<String>,
+    /// Why the profile could not be read at startup, if it could not.
+    pub unreadable: Option<String>,
+}
+
+impl ProfileView {
+    fn new(profile: &Profile, state: &AppState) -> Self {
+        let (set_aside, unreadable) = match &state.startup_notice {
+            Some(StartupNotice::SetAside(path)) => (Some(path.display().to_string()), None),
+            Some(StartupNotice::Unreadable(reason)) => (None, Some(reason.clone())),
+            None => (None, None),
+        };
+        ProfileView { step: profile.step, reached: profile.reached, set_aside, unreadable }
+    }
+}
+
+/// The saved progress.
+#[tauri::command]
+pub async fn load_profile(state: State<'_, AppState>) -> Result<ProfileView, IpcError> {
+    let profile = state.profile.lock().await;
+    Ok(ProfileView::new(&profile, &state))
+}
+
+/// Moves to `step` and saves; the saved profile is what the UI shows next.
+#[tauri::command]
+pub async fn go_to_step(state: State<'_, AppState>, step: Step) -> Result<ProfileView, IpcError> {
+    let mut profile = state.profile.lock().await;
+    let mut changed = profile.clone();
+    changed.go_to(step);
+    let store = state.store.clone();
+    let to_save = changed.clone();
+    tauri::async_runtime::spawn_blocking(move || store.save(&to_save))
+        .await
+        .map_err(|error| IpcError::internal(error.to_string()))??;
+    *profile = changed;
+    Ok(ProfileView::new(&profile, &state))
+}

@@ -1,0 +1,28 @@
+//! The Outpost desktop app: a thin Tauri shell over the setup engine ([`outpost_setup`]).
+//!
+//! Each command in [`commands`] reads state, makes one engine call and converts the result for
+//! the UI; errors cross as [`ipc::IpcError`]. Nothing here decides anything the engine could.
+
+mod commands;
+mod ipc;
+mod state;
+
+use tauri::Manager;
+
+/// Starts the app and blocks until its last window closes.
+pub fn run() {
+    tauri::Builder::default()
+        .setup(|app| {
+            let config_dir = app.path().app_config_dir()?;
+            app.manage(state::AppState::load(config_dir));
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::about::about,
+            commands::profile::load_profile,
+            commands::profile::go_to_step,
+            commands::relay::verify_relay,
+        ])
+        .run(tauri::generate_context!())
+        .expect("the Tauri runtime failed to start");
+}

@@ -1,0 +1,68 @@
+// The wizard's state on the UI side: which step is on screen, how far the user got, and the
+// last error. Every change goes through the Rust side, which saves it before we show it.
+
+import * as ipc from './ipc';
+import { nextStep, previousStep, canVisit, type StepId } from './steps';
+
+export class Wizard {
+  step = $state<StepId>('welcome');
+  reached = $state<StepId>('welcome');
+  loaded = $state(false);
+  busy = $state(false);
+  error = $state<ipc.IpcError | null>(null);
+  notice = $state<{ setAside: string | null; unreadable: string | null } | null>(null);
+
+  async load(): Promise<void> {
+    await this.run(async () => {
+      const view = await ipc.loadProfile();
+      this.apply(view);
+      if (view.setAside || view.unreadable) {
+        this.notice = { setAside: view.setAside, unreadable: view.unreadable };
+      }
+    });
+    this.loaded = true;
+  }
+
+  async goTo(step: StepId): Promise<void> {
+    if (step === this.step || !(canVisit(step, this.reached) || step === nextStep(this.step))) return;
+    await this.run(async () => this.apply(await ipc.goToStep(step)));
+  }
+
+  async next(): Promise<void> {
+    const step = nextStep(this.step);
+    if (step) await this.goTo(step);
+  }
+
+  async back(): Promise<void> {
+    const step = previousStep(this.step);
+    if (step) await this.goTo(step);
+  }
+
+  dismissError(): void {
+    this.error = null;
+  }
+
+  dismissNotice(): void {
+    this.notice = null;
+  }
+
+  private apply(view: ipc.ProfileView): void {
+    this.step = view.step;
+    this.reached = view.reached;
+  }
+
+  private async run(work: () => Promise<void>): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    this.error = null;
+    try {
+      await work();
+    } catch (thrown) {
+      this.error = ipc.toIpcError(thrown);
+    } finally {
+      this.busy = false;
+    }
+  }
+}
+
+export const wizard = new Wizard();
