@@ -200,7 +200,7 @@ fn locate(source: &str, key: &[String]) -> Option<usize> {
                 let Some(index) = parts.next().and_then(|index| index.parse::<usize>().ok()) else {
                     break;
                 };
-                let item = items.iter().nth(index)?;
+                let item = items.get(index)?;
                 found = Some(item.span().start);
                 match item.get_ref() {
                     DeValue::Table(inner) => table = inner,

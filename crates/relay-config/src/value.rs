@@ -246,7 +246,7 @@ impl ByteSize {
 
     fn write(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
-            if self.0 >= size && self.0 % size == 0 {
+            if self.0 >= size && self.0.is_multiple_of(size) {
                 return write!(formatter, "{} {unit}", self.0 / size);
             }
         }
