@@ -1,0 +1,3 @@
+//! Support for Outpost's whole-system tests: the internet in a box ([`inbox`]).
+
+pub mod inbox;
