@@ -20,8 +20,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use model::{
-    Acme, CertificateFiles, Config, DkimAlgorithm, DkimKey, Dns, Limits, Listeners, Log, LogLevel,
-    Queue, Server, Tls, Users,
+    Acme, CertificateFiles, Config, Delivery, DkimAlgorithm, DkimKey, Dns, Limits, Listeners, Log,
+    LogLevel, Queue, Server, Tls, Users,
 };
 pub use value::{AbsolutePath, ByteSize, DomainName, Duration, Selector};
 
@@ -146,6 +146,9 @@ impl Config {
         }
         if queue.max_messages == 0 {
             return Err(Problem::new(&["queue", "max_messages"], "must be at least 1"));
+        }
+        if self.delivery.port == 0 {
+            return Err(Problem::new(&["delivery", "port"], "must be a port number, usually 25"));
         }
         if limits.max_message_size.bytes() < 1024 {
             return Err(Problem::new(&["limits", "max_message_size"], "must be at least 1 KiB"));

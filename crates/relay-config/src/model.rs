@@ -37,6 +37,9 @@ pub struct Config {
     /// DNS resolution for delivery.
     #[serde(default)]
     pub dns: Dns,
+    /// How mail is handed to recipients' servers.
+    #[serde(default)]
+    pub delivery: Delivery,
 }
 
 /// `[server]`
@@ -270,6 +273,32 @@ pub struct Dns {
     /// their own network.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub resolvers: Vec<SocketAddr>,
+}
+
+/// `[delivery]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Delivery {
+    /// The port of recipients' mail servers. Always 25 on the internet; tests may change it.
+    pub port: u16,
+    /// Also deliver over IPv6 (tried before IPv4). Off when the server's IPv6 address has no
+    /// reverse DNS, since receivers reject mail from addresses without it.
+    pub ipv6: bool,
+    /// How long to wait for a connection to a recipient's server.
+    pub connect_timeout: Duration,
+    /// How long to wait for each reply (RFC 5321 §4.5.3.2 suggests minutes).
+    pub reply_timeout: Duration,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Delivery {
+            port: 25,
+            ipv6: true,
+            connect_timeout: Duration::from_secs(30),
+            reply_timeout: Duration::from_secs(5 * 60),
+        }
+    }
 }
 
 fn absolute(path: &str) -> AbsolutePath {

@@ -37,6 +37,7 @@ fn the_example_file_is_valid_and_spells_out_the_defaults() {
     assert_eq!(example.limits, minimal.limits);
     assert_eq!(example.log, minimal.log);
     assert_eq!(example.dns, minimal.dns);
+    assert_eq!(example.delivery, minimal.delivery);
     assert_eq!(example.dkim.len(), 1);
 }
 

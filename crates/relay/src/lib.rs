@@ -5,6 +5,15 @@
 //! share only [`outpost_relay_config`], the definition of the config file.
 
 pub mod cli;
+pub mod clock;
+pub mod connection;
+pub mod courier;
+pub mod data;
+pub mod dkim;
+pub mod envelope;
+pub mod queue;
+pub mod tls;
+pub mod users;
 
 /// The relay's version, as Cargo knows it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

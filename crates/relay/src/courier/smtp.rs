@@ -1,0 +1,362 @@
+//! Delivery to a recipient domain's mail servers over SMTP (RFC 5321 §5): MX lookup with
+//! hickory, opportunistic STARTTLS (RFC 3207, RFC 7435), and a reply per recipient.
+//!
+//! MX rules (conformance 40): hosts in preference order, at most [`MAX_MX`]; no MX record means
+//! the domain's own A/AAAA (the implicit MX, §5.1); a null MX (RFC 7505) or a domain that does
+//! not exist fails for good; a DNS failure is temporary. A TLS handshake that fails is retried
+//! in plain text on the same host (41): encryption here is opportunistic, as everywhere on
+//! port 25 without MTA-STS or DANE.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, SystemTime};
+
+use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::rr::{RData, RecordType};
+use hickory_resolver::{Resolver, TokioResolver};
+use mail_send::SmtpClient;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_rustls::TlsConnector;
+
+use super::{Courier, Delivery, DeliveryRecord, Outcome};
+use crate::clock::unix_seconds;
+use crate::connection::tls_version_name;
+
+/// The most mail servers tried for one domain.
+pub const MAX_MX: usize = 5;
+
+/// Delivers over SMTP.
+pub struct SmtpCourier {
+    resolver: TokioResolver,
+    /// The EHLO name: the relay's host name (which its PTR record should match).
+    helo: String,
+    port: u16,
+    ipv6: bool,
+    connect_timeout: Duration,
+    reply_timeout: Duration,
+    tls: TlsConnector,
+}
+
+impl std::fmt::Debug for SmtpCourier {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("SmtpCourier")
+            .field("helo", &self.helo)
+            .field("port", &self.port)
+            .finish()
+    }
+}
+
+/// Why the courier could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up DNS resolution: {0}")]
+pub struct SetupError(String);
+
+impl SmtpCourier {
+    /// A courier using `resolvers` (or the system's, when empty).
+    pub fn new(config: &outpost_relay_config::Config) -> Result<SmtpCourier, SetupError> {
+        let mut options = ResolverOpts::default();
+        options.timeout = Duration::from_secs(5);
+        options.attempts = 2;
+        let builder = if config.dns.resolvers.is_empty() {
+            Resolver::builder_tokio().map_err(|error| SetupError(error.to_string()))?
+        } else {
+            let servers = config
+                .dns
+                .resolvers
+                .iter()
+                .map(|address| {
+                    let mut server = NameServerConfig::udp_and_tcp(address.ip());
+                    for connection in server.connections.iter_mut() {
+                        connection.port = address.port();
+                    }
+                    server
+                })
+                .collect();
+            Resolver::builder_with_config(
+                ResolverConfig::from_name_servers(servers),
+                TokioRuntimeProvider::default(),
+            )
+        };
+        let resolver =
+            builder.with_options(options).build().map_err(|error| SetupError(error.to_string()))?;
+        // Opportunistic TLS verifies no certificate (RFC 7435 §4.1): a check that fails would only
+        // make us fall back to plain text.
+        let tls = mail_send::smtp::tls::build_tls_connector(true).map_err(SetupError)?;
+        Ok(SmtpCourier {
+            resolver,
+            helo: config.server.hostname.to_string(),
+            port: config.delivery.port,
+            ipv6: config.delivery.ipv6,
+            connect_timeout: config.delivery.connect_timeout.get(),
+            reply_timeout: config.delivery.reply_timeout.get(),
+            tls,
+        })
+    }
+
+    /// The servers to try, in order, or the outcome that makes trying pointless.
+    async fn mail_servers(&self, domain: &str) -> Result<Vec<String>, (Outcome, String)> {
+        let fqdn = format!("{}.", domain.trim_end_matches('.'));
+        match self.resolver.mx_lookup(fqdn.as_str()).await {
+            Ok(lookup) => {
+                let mut records: Vec<(u16, String)> = lookup
+                    .answers()
+                    .iter()
+                    .filter_map(|record| match &record.data {
+                        RData::MX(mx) => Some((mx.preference, mx.exchange.to_ascii())),
+                        _ => None,
+                    })
+                    .collect();
+                records.sort();
+                if records.len() == 1 && records[0].1.trim_end_matches('.').is_empty() {
+                    return Err((
+                        Outcome::Permanent,
+                        format!("{domain} accepts no mail (null MX, RFC 7505)"),
+                    ));
+                }
+                if records.is_empty() {
+                    return Ok(vec![fqdn]);
+                }
+                Ok(records.into_iter().take(MAX_MX).map(|(_, host)| host).collect())
+            }
+            Err(error) if error.is_nx_domain() => {
+                Err((Outcome::Permanent, format!("the domain {domain} does not exist")))
+            }
+            // No MX record: the domain itself is the mail server (RFC 5321 §5.1).
+            Err(error) if error.is_no_records_found() => Ok(vec![fqdn]),
+            Err(error) => Err((
+                Outcome::Temporary,
+                format!("looking up the mail servers of {domain} failed: {error}"),
+            )),
+        }
+    }
+
+    async fn addresses(&self, host: &str) -> Vec<IpAddr> {
+        let mut addresses = Vec::new();
+        let families: &[RecordType] =
+            if self.ipv6 { &[RecordType::AAAA, RecordType::A] } else { &[RecordType::A] };
+        for family in families {
+            if let Ok(lookup) = self.resolver.lookup(host, *family).await {
+                addresses.extend(lookup.answers().iter().filter_map(|record| match &record.data {
+                    RData::A(address) => Some(IpAddr::V4(address.0)),
+                    RData::AAAA(address) => Some(IpAddr::V6(address.0)),
+                    _ => None,
+                }));
+            }
+        }
+        addresses
+    }
+
+    async fn deliver_all(
+        &self,
+        from: &str,
+        domain: &str,
+        recipients: &[String],
+        message: &[u8],
+    ) -> Vec<DeliveryRecord> {
+        let now = unix_seconds(SystemTime::now());
+        let fail_all = |outcome, reply: String| {
+            recipients
+                .iter()
+                .map(|_| DeliveryRecord {
+                    at: now,
+                    outcome,
+                    host: None,
+                    ip: None,
+                    tls_version: None,
+                    tls_cipher: None,
+                    reply: reply.clone(),
+                })
+                .collect()
+        };
+        let hosts = match self.mail_servers(domain).await {
+            Ok(hosts) => hosts,
+            Err((outcome, reason)) => return fail_all(outcome, reason),
+        };
+        let mut last_problem = format!("no mail server of {domain} could be reached");
+        for host in &hosts {
+            let host_name = host.trim_end_matches('.').to_string();
+            let addresses = self.addresses(host).await;
+            if addresses.is_empty() {
+                last_problem = format!("{host_name} has no address");
+                continue;
+            }
+            for ip in addresses {
+                let target = SocketAddr::new(ip, self.port);
+                match self.try_server(&host_name, target, true, from, recipients, message).await {
+                    Ok(records) => return records,
+                    Err(Attempt::TlsFailed(reason)) => {
+                        tracing::info!(host = %host_name, %ip, %reason, "STARTTLS failed; retrying in plain text");
+                        match self
+                            .try_server(&host_name, target, false, from, recipients, message)
+                            .await
+                        {
+                            Ok(records) => return records,
+                            Err(Attempt::TlsFailed(reason) | Attempt::Unreachable(reason)) => {
+                                last_problem = reason
+                            }
+                        }
+                    }
+                    Err(Attempt::Unreachable(reason)) => last_problem = reason,
+                }
+            }
+        }
+        fail_all(Outcome::Temporary, last_problem)
+    }
+
+    /// One SMTP conversation with one server address.
+    async fn try_server(
+        &self,
+        host: &str,
+        target: SocketAddr,
+        use_tls: bool,
+        from: &str,
+        recipients: &[String],
+        message: &[u8],
+    ) -> Result<Vec<DeliveryRecord>, Attempt> {
+        let unreachable = |what: &str, error: &dyn std::fmt::Display| {
+            Attempt::Unreachable(format!("{host} [{}]: {what}: {error}", target.ip()))
+        };
+        let mut client = SmtpClient::connect(target, self.connect_timeout)
+            .await
+            .map_err(|error| unreachable("connecting", &error))?;
+        client.timeout = self.reply_timeout;
+        let banner =
+            client.read().await.map_err(|error| unreachable("reading the greeting", &error))?;
+        if banner.code() / 100 != 2 {
+            return Err(Attempt::Unreachable(format!(
+                "{host} [{}] greeted with {} {}",
+                target.ip(),
+                banner.code(),
+                banner.message()
+            )));
+        }
+        let capabilities =
+            client.ehlo(&self.helo).await.map_err(|error| unreachable("EHLO", &error))?;
+        if use_tls && capabilities.has_capability(smtp_proto::EXT_START_TLS) {
+            let mut client = client.start_tls(&self.tls, host).await.map_err(|error| {
+                Attempt::TlsFailed(format!("{host} [{}]: STARTTLS: {error}", target.ip()))
+            })?;
+            let connection = client.tls_connection();
+            let tls = (
+                connection.protocol_version().map(tls_version_name),
+                connection.negotiated_cipher_suite().map(|suite| format!("{:?}", suite.suite())),
+            );
+            client
+                .ehlo(&self.helo)
+                .await
+                .map_err(|error| unreachable("EHLO after STARTTLS", &error))?;
+            Ok(self
+                .transaction(&mut client, host, target.ip(), tls, from, recipients, message)
+                .await)
+        } else {
+            Ok(self
+                .transaction(
+                    &mut client,
+                    host,
+                    target.ip(),
+                    (None, None),
+                    from,
+                    recipients,
+                    message,
+                )
+                .await)
+        }
+    }
+
+    /// MAIL, RCPT for each recipient, DATA: a record per recipient.
+    #[allow(clippy::too_many_arguments)]
+    async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        client: &mut SmtpClient<T>,
+        host: &str,
+        ip: IpAddr,
+        tls: (Option<String>, Option<String>),
+        from: &str,
+        recipients: &[String],
+        message: &[u8],
+    ) -> Vec<DeliveryRecord> {
+        let record = |outcome, reply: String| DeliveryRecord {
+            at: unix_seconds(SystemTime::now()),
+            outcome,
+            host: Some(host.to_string()),
+            ip: Some(ip.to_string()),
+            tls_version: tls.0.clone(),
+            tls_cipher: tls.1.clone(),
+            reply,
+        };
+        let all = |outcome, reply: String| {
+            recipients.iter().map(|_| record(outcome, reply.clone())).collect::<Vec<_>>()
+        };
+        let mail = match client.cmd(format!("MAIL FROM:<{from}>\r\n")).await {
+            Ok(reply) => reply,
+            Err(error) => return all(Outcome::Temporary, format!("MAIL FROM failed: {error}")),
+        };
+        if mail.code() / 100 != 2 {
+            return all(classify(mail.code()), format!("{} {}", mail.code(), mail.message()));
+        }
+        let mut results: Vec<Option<DeliveryRecord>> = Vec::with_capacity(recipients.len());
+        for recipient in recipients {
+            match client.cmd(format!("RCPT TO:<{recipient}>\r\n")).await {
+                Ok(reply) if reply.code() / 100 == 2 => results.push(None),
+                Ok(reply) => results.push(Some(record(
+                    classify(reply.code()),
+                    format!("{} {}", reply.code(), reply.message()),
+                ))),
+                Err(error) => return all(Outcome::Temporary, format!("RCPT TO failed: {error}")),
+            }
+        }
+        if results.iter().all(Option::is_some) {
+            let _ = client.cmd(b"RSET\r\n").await;
+            return results.into_iter().flatten().collect();
+        }
+        let final_reply = async {
+            let data = client.cmd(b"DATA\r\n").await?;
+            if data.code() != 354 {
+                return Ok::<_, mail_send::Error>((
+                    classify(data.code()),
+                    format!("{} {}", data.code(), data.message()),
+                ));
+            }
+            client.write_message(message).await?;
+            let reply = client.read().await?;
+            let outcome =
+                if reply.code() / 100 == 2 { Outcome::Delivered } else { classify(reply.code()) };
+            Ok((outcome, format!("{} {}", reply.code(), reply.message())))
+        }
+        .await
+        .unwrap_or_else(|error| {
+            (Outcome::Temporary, format!("sending the message failed: {error}"))
+        });
+        let _ = client.cmd(b"QUIT\r\n").await;
+        results
+            .into_iter()
+            .map(|result| result.unwrap_or_else(|| record(final_reply.0, final_reply.1.clone())))
+            .collect()
+    }
+}
+
+/// 4xx is temporary, 5xx permanent (RFC 5321 §4.2.1).
+fn classify(code: u16) -> Outcome {
+    if code / 100 == 5 { Outcome::Permanent } else { Outcome::Temporary }
+}
+
+/// Why a server address did not lead to a conversation.
+enum Attempt {
+    /// The TLS handshake failed: worth retrying in plain text.
+    TlsFailed(String),
+    /// Could not connect, or the server would not talk.
+    Unreachable(String),
+}
+
+impl Courier for SmtpCourier {
+    fn deliver<'a>(
+        &'a self,
+        from: &'a str,
+        domain: &'a str,
+        recipients: &'a [String],
+        message: &'a [u8],
+    ) -> Delivery<'a> {
+        Box::pin(self.deliver_all(from, domain, recipients, message))
+    }
+}

@@ -1,0 +1,402 @@
+//! The durable queue: every accepted message stays here until each recipient has it, has
+//! failed for good, or the queue has given up — and in the last two cases the sender gets a
+//! delivery status notification (RFC 3464), unless the sender is the null sender.
+//!
+//! Retries back off exponentially with jitter from `first_retry` up to `max_retry_interval`,
+//! and stop after `give_up_after` (conformance 37, 38). Time comes from a [`Clock`], so tests run
+//! the whole schedule at once.
+
+mod dsn;
+pub mod spool;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::clock::{Clock, unix_seconds};
+use crate::courier::{Courier, DeliveryRecord, Outcome};
+use crate::envelope::domain_of;
+pub use spool::Spool;
+
+/// A queued message's envelope and state (`<id>.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    /// The queue id, also in the `250` reply and the Received header.
+    pub id: String,
+    /// The envelope sender; empty for the null sender (bounces).
+    pub from: String,
+    /// The user who submitted it, if any.
+    pub user: Option<String>,
+    /// When it was accepted (seconds since the epoch).
+    pub created: u64,
+    /// How many delivery rounds have run.
+    pub attempts: u32,
+    /// When the next round is due (seconds since the epoch).
+    pub next_attempt: u64,
+    /// Per recipient.
+    pub recipients: Vec<Recipient>,
+}
+
+/// One recipient of a queued message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recipient {
+    /// The address.
+    pub address: String,
+    /// Where it stands.
+    pub status: Status,
+    /// Every attempt, oldest first.
+    pub records: Vec<DeliveryRecord>,
+}
+
+/// Where a recipient stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Still to be delivered.
+    Pending,
+    /// Delivered.
+    Delivered,
+    /// Refused for good by the recipient's server.
+    Failed,
+    /// Still failing when the queue gave up.
+    GaveUp,
+}
+
+/// Why a message could not be queued.
+#[derive(Debug, thiserror::Error)]
+pub enum PutError {
+    /// The queue holds `max_messages` already (the client should retry later: 452).
+    #[error("the queue is full")]
+    Full,
+    /// The disk refused (full, read-only...): the client should retry later (451).
+    #[error("cannot write to the queue: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Retry settings, from the config's `[queue]`.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// The wait before the second attempt.
+    pub first_retry: Duration,
+    /// The longest wait.
+    pub max_retry_interval: Duration,
+    /// When to give up, counted from acceptance.
+    pub give_up_after: Duration,
+    /// The most messages held.
+    pub max_messages: usize,
+}
+
+impl Schedule {
+    /// The wait after attempt number `attempts` (1-based), before jitter.
+    pub fn delay(&self, attempts: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempts.saturating_sub(1));
+        self.first_retry.saturating_mul(factor).min(self.max_retry_interval)
+    }
+}
+
+/// Who the bounces come from, and who signs them.
+#[derive(Debug, Clone)]
+pub struct Postmaster {
+    /// The relay's host name (`Reporting-MTA`).
+    pub hostname: String,
+    /// The `From:` of bounces, at a local domain so they can be DKIM-signed.
+    pub address: String,
+}
+
+/// Signs outgoing bounces (the DKIM signer, behind a closure so the queue does not know it).
+pub type BounceSigner = Arc<dyn Fn(&[u8]) -> Option<String> + Send + Sync>;
+
+/// The queue.
+pub struct Queue {
+    spool: Spool,
+    courier: Arc<dyn Courier>,
+    clock: Arc<dyn Clock>,
+    schedule: Schedule,
+    postmaster: Postmaster,
+    sign_bounce: BounceSigner,
+    /// Items being worked on, by id, with a way to wake their task early (`queue retry`).
+    active: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Delivery records of finished items, newest last, for `status`.
+    recent: Mutex<Vec<(String, String, DeliveryRecord)>>,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Queue")
+            .field("spool", &self.spool)
+            .field("courier", &self.courier)
+            .finish()
+    }
+}
+
+/// How many finished deliveries `status` remembers.
+const RECENT: usize = 50;
+
+impl Queue {
+    /// A queue over `spool`; call [`Queue::resume`] to pick up what an earlier run left.
+    pub fn new(
+        spool: Spool,
+        courier: Arc<dyn Courier>,
+        clock: Arc<dyn Clock>,
+        schedule: Schedule,
+        postmaster: Postmaster,
+        sign_bounce: BounceSigner,
+        shutdown: CancellationToken,
+    ) -> Arc<Queue> {
+        Arc::new(Queue {
+            spool,
+            courier,
+            clock,
+            schedule,
+            postmaster,
+            sign_bounce,
+            active: Mutex::new(HashMap::new()),
+            recent: Mutex::new(Vec::new()),
+            tasks: TaskTracker::new(),
+            shutdown,
+        })
+    }
+
+    /// Starts delivering every item found in the spool (after a restart, conformance 36).
+    pub fn resume(self: &Arc<Self>) -> std::io::Result<usize> {
+        let items = self.spool.load()?;
+        let count = items.len();
+        for item in items {
+            self.start(item);
+        }
+        Ok(count)
+    }
+
+    /// Queues a message durably; when this returns `Ok`, the caller may say `250`.
+    pub fn put(
+        self: &Arc<Self>,
+        id: String,
+        from: &str,
+        recipients: &[String],
+        user: Option<String>,
+        message: &[u8],
+    ) -> Result<String, PutError> {
+        if self.active.lock().expect("queue lock").len() >= self.schedule.max_messages {
+            return Err(PutError::Full);
+        }
+        let now = unix_seconds(self.clock.now());
+        let item = Item {
+            id: id.clone(),
+            from: from.to_string(),
+            user,
+            created: now,
+            attempts: 0,
+            next_attempt: now,
+            recipients: recipients
+                .iter()
+                .map(|address| Recipient {
+                    address: address.clone(),
+                    status: Status::Pending,
+                    records: Vec::new(),
+                })
+                .collect(),
+        };
+        self.spool.create(&item, message)?;
+        self.start(item);
+        Ok(id)
+    }
+
+    /// How many messages are queued.
+    pub fn len(&self) -> usize {
+        self.active.lock().expect("queue lock").len()
+    }
+
+    /// Whether the queue is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Wakes an item for an attempt now; false if there is no such item.
+    pub fn retry_now(&self, id: &str) -> bool {
+        match self.active.lock().expect("queue lock").get(id) {
+            Some(notify) => {
+                notify.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The latest finished deliveries: (queue id, recipient, record), newest last.
+    pub fn recent(&self) -> Vec<(String, String, DeliveryRecord)> {
+        self.recent.lock().expect("queue lock").clone()
+    }
+
+    /// Waits for every item's task to stop (after shutdown was requested).
+    pub async fn wait(&self) {
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+
+    fn start(self: &Arc<Self>, item: Item) {
+        let notify = Arc::new(Notify::new());
+        self.active.lock().expect("queue lock").insert(item.id.clone(), notify.clone());
+        let queue = self.clone();
+        self.tasks.spawn(async move { queue.run(item, notify).await });
+    }
+
+    /// Works on one item until it is finished or the relay shuts down.
+    async fn run(self: Arc<Self>, mut item: Item, notify: Arc<Notify>) {
+        let message = match self.spool.message(&item.id) {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::error!(id = %item.id, %error, "cannot read a queued message; leaving it for inspection");
+                self.active.lock().expect("queue lock").remove(&item.id);
+                return;
+            }
+        };
+        loop {
+            let now = unix_seconds(self.clock.now());
+            if item.next_attempt > now {
+                let wait = Duration::from_secs(item.next_attempt - now);
+                tokio::select! {
+                    _ = self.clock.sleep(wait) => {}
+                    _ = notify.notified() => {}
+                    _ = self.shutdown.cancelled() => return,
+                }
+            }
+            if self.shutdown.is_cancelled() {
+                return;
+            }
+            self.attempt(&mut item, &message).await;
+            let pending =
+                item.recipients.iter().any(|recipient| recipient.status == Status::Pending);
+            let now = self.clock.now();
+            let age = Duration::from_secs(unix_seconds(now).saturating_sub(item.created));
+            if pending {
+                let delay = jitter(self.schedule.delay(item.attempts));
+                if age + delay > self.schedule.give_up_after {
+                    for recipient in item
+                        .recipients
+                        .iter_mut()
+                        .filter(|recipient| recipient.status == Status::Pending)
+                    {
+                        recipient.status = Status::GaveUp;
+                    }
+                } else {
+                    item.next_attempt = unix_seconds(now + delay);
+                    if let Err(error) = self.spool.update(&item) {
+                        tracing::error!(id = %item.id, %error, "cannot save the queue state; will retry anyway");
+                    }
+                    continue;
+                }
+            }
+            self.finish(item, &message);
+            return;
+        }
+    }
+
+    /// One round: every pending recipient, grouped by domain.
+    async fn attempt(&self, item: &mut Item, message: &[u8]) {
+        item.attempts += 1;
+        let mut domains: Vec<String> = item
+            .recipients
+            .iter()
+            .filter(|recipient| recipient.status == Status::Pending)
+            .map(|recipient| domain_of(&recipient.address))
+            .collect();
+        domains.sort();
+        domains.dedup();
+        for domain in domains {
+            let indexes: Vec<usize> = (0..item.recipients.len())
+                .filter(|&index| {
+                    item.recipients[index].status == Status::Pending
+                        && domain_of(&item.recipients[index].address) == domain
+                })
+                .collect();
+            let addresses: Vec<String> =
+                indexes.iter().map(|&index| item.recipients[index].address.clone()).collect();
+            let records = self.courier.deliver(&item.from, &domain, &addresses, message).await;
+            for (index, record) in indexes.into_iter().zip(records) {
+                let recipient = &mut item.recipients[index];
+                tracing::info!(
+                    id = %item.id, to = %recipient.address, attempt = item.attempts, outcome = ?record.outcome,
+                    host = record.host.as_deref().unwrap_or("-"), ip = record.ip.as_deref().unwrap_or("-"),
+                    tls = record.tls_version.as_deref().unwrap_or("none"), reply = %record.reply, "delivery attempt"
+                );
+                recipient.status = match record.outcome {
+                    Outcome::Delivered => Status::Delivered,
+                    Outcome::Permanent => Status::Failed,
+                    Outcome::Temporary => Status::Pending,
+                };
+                recipient.records.push(record);
+            }
+        }
+    }
+
+    /// Every recipient is settled: bounce what failed, forget the item.
+    fn finish(self: &Arc<Self>, item: Item, message: &[u8]) {
+        {
+            let mut recent = self.recent.lock().expect("queue lock");
+            for recipient in &item.recipients {
+                if let Some(record) = recipient.records.last() {
+                    recent.push((item.id.clone(), recipient.address.clone(), record.clone()));
+                }
+            }
+            let excess = recent.len().saturating_sub(RECENT);
+            recent.drain(..excess);
+        }
+        let failed: Vec<&Recipient> = item
+            .recipients
+            .iter()
+            .filter(|recipient| matches!(recipient.status, Status::Failed | Status::GaveUp))
+            .collect();
+        if !failed.is_empty() && !item.from.is_empty() {
+            let bounce_id = new_id();
+            let bounce = dsn::render(
+                &self.postmaster,
+                &item,
+                &failed,
+                message,
+                &bounce_id,
+                self.clock.now(),
+            );
+            let signed = match (self.sign_bounce)(&bounce) {
+                Some(headers) => [headers.as_bytes(), &bounce].concat(),
+                None => bounce,
+            };
+            match self.put(bounce_id, "", std::slice::from_ref(&item.from), None, &signed) {
+                Ok(id) => {
+                    tracing::info!(id = %item.id, bounce = %id, to = %item.from, "sent a delivery status notification")
+                }
+                Err(error) => {
+                    tracing::error!(id = %item.id, %error, "cannot queue the delivery status notification")
+                }
+            }
+        } else if !failed.is_empty() {
+            tracing::info!(id = %item.id, "not bouncing a message from the null sender");
+        }
+        self.active.lock().expect("queue lock").remove(&item.id);
+        if let Err(error) = self.spool.remove(&item.id) {
+            tracing::error!(id = %item.id, %error, "cannot remove a finished message from the spool");
+        }
+    }
+}
+
+/// ±20 % random jitter, so retries from many messages do not arrive together.
+fn jitter(delay: Duration) -> Duration {
+    let factor = 0.8 + rand::random::<f64>() * 0.4;
+    Duration::from_secs_f64(delay.as_secs_f64() * factor).max(Duration::from_secs(1))
+}
+
+/// A new queue id: time-ordered, unique, safe in file names.
+pub fn new_id() -> String {
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    format!("{:011x}{:08x}", now.as_millis(), rand::random::<u32>())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,267 @@
+//! The queue with a scripted courier and a fake clock: retries, give-up, bounces, restarts.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use super::*;
+use crate::clock::FakeClock;
+use crate::courier::Delivery;
+
+/// A courier that answers from a script and remembers what it was given.
+#[derive(Debug, Default)]
+struct ScriptedCourier {
+    script: Mutex<VecDeque<Outcome>>,
+    delivered: Mutex<Vec<(String, String, Vec<u8>)>>,
+}
+
+impl ScriptedCourier {
+    fn with(outcomes: &[Outcome]) -> Arc<ScriptedCourier> {
+        Arc::new(ScriptedCourier {
+            script: Mutex::new(outcomes.iter().copied().collect()),
+            ..Default::default()
+        })
+    }
+
+    fn deliveries(&self) -> Vec<(String, String, Vec<u8>)> {
+        self.delivered.lock().unwrap().clone()
+    }
+}
+
+impl Courier for ScriptedCourier {
+    fn deliver<'a>(
+        &'a self,
+        from: &'a str,
+        _domain: &'a str,
+        recipients: &'a [String],
+        message: &'a [u8],
+    ) -> Delivery<'a> {
+        Box::pin(async move {
+            recipients
+                .iter()
+                .map(|recipient| {
+                    // Bounces (to the sender) are always delivered, so tests can read them.
+                    let outcome = if from.is_empty() {
+                        Outcome::Delivered
+                    } else {
+                        self.script.lock().unwrap().pop_front().unwrap_or(Outcome::Delivered)
+                    };
+                    if outcome == Outcome::Delivered {
+                        self.delivered.lock().unwrap().push((
+                            from.to_string(),
+                            recipient.clone(),
+                            message.to_vec(),
+                        ));
+                    }
+                    DeliveryRecord {
+                        at: 0,
+                        outcome,
+                        host: Some("mx.example.net".into()),
+                        ip: Some("203.0.113.25".into()),
+                        tls_version: Some("TLSv1.3".into()),
+                        tls_cipher: None,
+                        reply: match outcome {
+                            Outcome::Delivered => "250 2.0.0 ok".into(),
+                            Outcome::Temporary => "451 4.3.0 try later".into(),
+                            Outcome::Permanent => "550 5.1.1 no such user".into(),
+                        },
+                    }
+                })
+                .collect()
+        })
+    }
+}
+
+fn schedule() -> Schedule {
+    Schedule {
+        first_retry: Duration::from_secs(60),
+        max_retry_interval: Duration::from_secs(2 * 3600),
+        give_up_after: Duration::from_secs(5 * 86_400),
+        max_messages: 10,
+    }
+}
+
+fn queue(directory: &std::path::Path, courier: Arc<ScriptedCourier>) -> Arc<Queue> {
+    Queue::new(
+        Spool::open(directory).unwrap(),
+        courier,
+        Arc::new(FakeClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000))),
+        schedule(),
+        Postmaster {
+            hostname: "mail.example.com".into(),
+            address: "postmaster@example.com".into(),
+        },
+        Arc::new(|_: &[u8]| Some("DKIM-Signature: v=1; test\r\n".to_string())),
+        CancellationToken::new(),
+    )
+}
+
+const MESSAGE: &[u8] = b"From: alice@example.com\r\nSubject: hello\r\n\r\nHi.\r\n";
+
+async fn settle(queue: &Arc<Queue>) {
+    for _ in 0..10_000 {
+        if queue.is_empty() {
+            return;
+        }
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("the queue did not settle");
+}
+
+#[test]
+fn delays_double_up_to_the_maximum() {
+    let schedule = schedule();
+    let delays: Vec<u64> = (1..=10).map(|attempt| schedule.delay(attempt).as_secs()).collect();
+    assert_eq!(delays, [60, 120, 240, 480, 960, 1920, 3840, 7200, 7200, 7200]);
+}
+
+#[tokio::test]
+async fn a_message_is_on_disk_before_put_returns_and_gone_once_delivered() {
+    let directory = tempfile::tempdir().unwrap();
+    let courier = ScriptedCourier::with(&[Outcome::Temporary]);
+    let queue = queue(directory.path(), courier.clone());
+    let id = queue
+        .put(
+            new_id(),
+            "alice@example.com",
+            &["bob@example.net".into()],
+            Some("alice@example.com".into()),
+            MESSAGE,
+        )
+        .unwrap();
+    // Conformance 36: durable before 250.
+    assert!(directory.path().join(format!("{id}.msg")).exists());
+    assert!(directory.path().join(format!("{id}.json")).exists());
+    settle(&queue).await;
+    assert_eq!(courier.deliveries().len(), 1, "delivered once, after one temporary failure");
+    assert_eq!(Spool::open(directory.path()).unwrap().count().unwrap(), 0);
+    let recent = queue.recent();
+    assert_eq!(recent.last().unwrap().2.outcome, Outcome::Delivered);
+}
+
+#[tokio::test]
+async fn a_permanent_failure_bounces_with_the_original_attached() {
+    // Conformance 37.
+    let directory = tempfile::tempdir().unwrap();
+    let courier = ScriptedCourier::with(&[Outcome::Permanent]);
+    let queue = queue(directory.path(), courier.clone());
+    queue
+        .put(new_id(), "alice@example.com", &["nobody@example.net".into()], None, MESSAGE)
+        .unwrap();
+    settle(&queue).await;
+    let deliveries = courier.deliveries();
+    assert_eq!(deliveries.len(), 1, "only the bounce is delivered");
+    let (from, to, bounce) = &deliveries[0];
+    assert_eq!((from.as_str(), to.as_str()), ("", "alice@example.com"));
+    let bounce = String::from_utf8_lossy(bounce);
+    assert!(bounce.starts_with("DKIM-Signature: v=1; test\r\n"), "bounces are signed");
+    assert!(bounce.contains("Content-Type: multipart/report; report-type=delivery-status"));
+    assert!(bounce.contains(
+        "Final-Recipient: rfc822; nobody@example.net\r\nAction: failed\r\nStatus: 5.1.1"
+    ));
+    assert!(
+        bounce.contains(
+            "Content-Type: message/rfc822\r\n\r\nFrom: alice@example.com\r\nSubject: hello"
+        )
+    );
+}
+
+#[tokio::test]
+async fn the_queue_gives_up_after_the_configured_time_and_says_so() {
+    // Conformance 38, with a fake clock: five days of retries.
+    let directory = tempfile::tempdir().unwrap();
+    let courier = ScriptedCourier::with(&[Outcome::Temporary; 200]);
+    let queue = queue(directory.path(), courier.clone());
+    queue.put(new_id(), "alice@example.com", &["slow@example.net".into()], None, MESSAGE).unwrap();
+    settle(&queue).await;
+    let remaining = courier.script.lock().unwrap().len();
+    let attempts = 200 - remaining;
+    // 60 s doubling to 2 h: about 66 attempts fit in five days.
+    assert!((55..=80).contains(&attempts), "{attempts} attempts");
+    let bounce = String::from_utf8_lossy(&courier.deliveries()[0].2).into_owned();
+    assert!(bounce.contains("Subject: Undelivered mail: delivery kept failing"));
+    assert!(bounce.contains("Status: 4.3.0"), "{bounce}");
+}
+
+#[tokio::test]
+async fn the_null_sender_never_gets_a_bounce() {
+    let directory = tempfile::tempdir().unwrap();
+    let courier = ScriptedCourier::with(&[Outcome::Permanent]);
+    // Bounces are delivered by the scripted courier, so script the null sender's failure by
+    // hand: a null-sender item whose recipient is refused.
+    let queue = queue(directory.path(), courier.clone());
+    let mut item = Item {
+        id: new_id(),
+        from: String::new(),
+        user: None,
+        created: 1_800_000_000,
+        attempts: 1,
+        next_attempt: 0,
+        recipients: vec![Recipient {
+            address: "x@example.net".into(),
+            status: Status::Failed,
+            records: Vec::new(),
+        }],
+    };
+    queue.spool.create(&item, MESSAGE).unwrap();
+    queue.active.lock().unwrap().insert(item.id.clone(), Arc::new(Notify::new()));
+    item.attempts = 1;
+    queue.finish(item, MESSAGE);
+    settle(&queue).await;
+    assert!(courier.deliveries().is_empty(), "no bounce for a bounce");
+}
+
+#[tokio::test]
+async fn queued_messages_are_delivered_after_a_restart() {
+    let directory = tempfile::tempdir().unwrap();
+    let stopped = CancellationToken::new();
+    stopped.cancel();
+    // A relay that accepted a message and stopped before delivering it.
+    let first = Queue::new(
+        Spool::open(directory.path()).unwrap(),
+        ScriptedCourier::with(&[]),
+        Arc::new(FakeClock::new(SystemTime::UNIX_EPOCH)),
+        schedule(),
+        Postmaster { hostname: "h".into(), address: "p@example.com".into() },
+        Arc::new(|_: &[u8]| None),
+        stopped,
+    );
+    let id = first
+        .put(new_id(), "alice@example.com", &["bob@example.net".into()], None, MESSAGE)
+        .unwrap();
+    first.wait().await;
+    assert!(directory.path().join(format!("{id}.json")).exists());
+    // A leftover of a crash between the two renames: a message without state.
+    std::fs::write(directory.path().join("orphan.msg"), b"x").unwrap();
+    let courier = ScriptedCourier::with(&[]);
+    let second = queue(directory.path(), courier.clone());
+    assert_eq!(second.resume().unwrap(), 1);
+    settle(&second).await;
+    assert_eq!(courier.deliveries().len(), 1);
+    assert!(!directory.path().join("orphan.msg").exists());
+}
+
+#[tokio::test]
+async fn a_full_queue_refuses_new_messages() {
+    // Conformance 39.
+    let directory = tempfile::tempdir().unwrap();
+    let stopped = CancellationToken::new();
+    stopped.cancel();
+    let queue = Queue::new(
+        Spool::open(directory.path()).unwrap(),
+        ScriptedCourier::with(&[]),
+        Arc::new(FakeClock::new(SystemTime::UNIX_EPOCH)),
+        Schedule { max_messages: 2, ..schedule() },
+        Postmaster { hostname: "h".into(), address: "p@example.com".into() },
+        Arc::new(|_: &[u8]| None),
+        stopped,
+    );
+    for _ in 0..2 {
+        queue.put(new_id(), "a@example.com", &["b@example.net".into()], None, MESSAGE).unwrap();
+    }
+    assert!(matches!(
+        queue.put(new_id(), "a@example.com", &["b@example.net".into()], None, MESSAGE),
+        Err(PutError::Full)
+    ));
+}

@@ -1,0 +1,317 @@
+//! TLS for the listeners: certificates chosen by SNI, swappable while the relay runs (a renewed
+//! certificate reaches new connections without a restart), and a self-signed certificate for
+//! the host name until a real one is configured.
+//!
+//! Only TLS 1.2 and 1.3 are offered (conformance item 51).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use rustls::ServerConfig;
+use rustls::crypto::ring as provider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+/// Why certificates could not be loaded or made.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A certificate or key file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file does not hold what it should.
+    #[error("{path}: {reason}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// rcgen or rustls refused.
+    #[error("TLS setup failed: {0}")]
+    Setup(String),
+}
+
+/// What `status` says about a certificate.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CertificateInfo {
+    /// The names it is valid for.
+    pub names: Vec<String>,
+    /// When it expires (RFC 3339).
+    pub not_after: String,
+    /// Made by the relay itself: clients will warn until a real certificate is configured.
+    pub self_signed: bool,
+    /// Where it came from: `self-signed`, a file path, or `acme`.
+    pub source: String,
+}
+
+struct Entry {
+    key: Arc<CertifiedKey>,
+    info: CertificateInfo,
+}
+
+/// The certificates in use, by name. Cheap to clone; every clone sees the same certificates.
+#[derive(Clone, Default)]
+pub struct Certificates {
+    inner: Arc<RwLock<Inner>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    by_name: HashMap<String, Arc<Entry>>,
+    default: Option<Arc<Entry>>,
+}
+
+impl std::fmt::Debug for Certificates {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_list().entries(self.list().iter().map(|info| &info.names)).finish()
+    }
+}
+
+impl Certificates {
+    /// Adds (or replaces) a certificate; it serves every name it holds, and becomes the default
+    /// for clients that send no SNI when `default` is set or there is none yet.
+    pub fn install(&self, key: CertifiedKey, info: CertificateInfo, default: bool) {
+        let entry = Arc::new(Entry { key: Arc::new(key), info });
+        let mut inner = self.inner.write().expect("certificates lock");
+        for name in &entry.info.names {
+            inner.by_name.insert(name.to_ascii_lowercase(), entry.clone());
+        }
+        if default || inner.default.is_none() {
+            inner.default = Some(entry);
+        }
+    }
+
+    /// Loads a PEM chain and key from files.
+    pub fn install_files(
+        &self,
+        chain: &Path,
+        key: &Path,
+        default: bool,
+    ) -> Result<CertificateInfo, Error> {
+        let read = |path: &Path| {
+            std::fs::read(path)
+                .map_err(|source| Error::Read { path: path.display().to_string(), source })
+        };
+        let invalid = |path: &Path, reason: String| Error::Invalid {
+            path: path.display().to_string(),
+            reason,
+        };
+        let chain_pem = read(chain)?;
+        let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&chain_pem)
+            .collect::<Result<_, _>>()
+            .map_err(|error| invalid(chain, format!("not a PEM certificate chain ({error})")))?;
+        let leaf =
+            certificates.first().ok_or_else(|| invalid(chain, "holds no certificate".into()))?;
+        let info = describe(leaf, chain.display().to_string(), false)
+            .map_err(|reason| invalid(chain, reason))?;
+        let private = PrivateKeyDer::from_pem_slice(&read(key)?)
+            .map_err(|error| invalid(key, format!("not a PEM private key ({error})")))?;
+        let signing = provider::sign::any_supported_type(&private)
+            .map_err(|error| invalid(key, format!("unusable private key ({error})")))?;
+        let certified = CertifiedKey::new(certificates, signing);
+        certified
+            .keys_match()
+            .map_err(|error| invalid(key, format!("does not match the certificate ({error})")))?;
+        self.install(certified, info.clone(), default);
+        Ok(info)
+    }
+
+    /// Makes a self-signed certificate for `hostname`, keeping it in `directory` so a restart
+    /// serves the same one (clients that accepted it once keep accepting it).
+    pub fn install_self_signed(
+        &self,
+        hostname: &str,
+        directory: &Path,
+    ) -> Result<CertificateInfo, Error> {
+        let chain = directory.join("self-signed.pem");
+        let key = directory.join("self-signed.key");
+        if chain.exists() && key.exists() {
+            if let Ok(info) = self.install_files(&chain, &key, true)
+                && info.names.iter().any(|name| name == hostname)
+            {
+                return Ok(CertificateInfo {
+                    self_signed: true,
+                    source: "self-signed".into(),
+                    ..info
+                });
+            }
+        }
+        let key_pair =
+            rcgen::KeyPair::generate().map_err(|error| Error::Setup(error.to_string()))?;
+        let mut params = rcgen::CertificateParams::new(vec![hostname.to_string()])
+            .map_err(|error| Error::Setup(error.to_string()))?;
+        params.distinguished_name.push(rcgen::DnType::CommonName, hostname);
+        params.not_before = OffsetDateTime::now_utc() - time::Duration::days(1);
+        params.not_after = OffsetDateTime::now_utc() + time::Duration::days(825);
+        let certificate =
+            params.self_signed(&key_pair).map_err(|error| Error::Setup(error.to_string()))?;
+        let saved = std::fs::create_dir_all(directory).is_ok()
+            && std::fs::write(&chain, certificate.pem()).is_ok()
+            && write_private(&key, key_pair.serialize_pem().as_bytes()).is_ok();
+        if !saved {
+            tracing::warn!(directory = %directory.display(), "cannot keep the self-signed certificate; a new one is made at each start");
+        }
+        let der = certificate.der().clone();
+        let info = CertificateInfo {
+            self_signed: true,
+            source: "self-signed".into(),
+            ..describe(&der, String::new(), true).map_err(Error::Setup)?
+        };
+        let private = PrivateKeyDer::try_from(key_pair.serialize_der())
+            .map_err(|error| Error::Setup(error.to_string()))?;
+        let signing = provider::sign::any_supported_type(&private)
+            .map_err(|error| Error::Setup(error.to_string()))?;
+        self.install(CertifiedKey::new(vec![der], signing), info.clone(), true);
+        Ok(info)
+    }
+
+    /// Every distinct certificate in use.
+    pub fn list(&self) -> Vec<CertificateInfo> {
+        let inner = self.inner.read().expect("certificates lock");
+        let mut seen: Vec<CertificateInfo> = Vec::new();
+        for entry in inner.by_name.values().chain(inner.default.iter()) {
+            if !seen.contains(&entry.info) {
+                seen.push(entry.info.clone());
+            }
+        }
+        seen.sort_by(|a, b| a.names.cmp(&b.names));
+        seen
+    }
+
+    /// A server config for the listeners: TLS 1.2 and 1.3, certificates from this store.
+    pub fn server_config(&self) -> Result<Arc<ServerConfig>, Error> {
+        let config = ServerConfig::builder_with_provider(Arc::new(provider::default_provider()))
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(|error| Error::Setup(error.to_string()))?
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(self.clone()));
+        Ok(Arc::new(config))
+    }
+}
+
+impl ResolvesServerCert for Certificates {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let inner = self.inner.read().expect("certificates lock");
+        let by_name =
+            hello.server_name().and_then(|name| inner.by_name.get(&name.to_ascii_lowercase()));
+        by_name.or(inner.default.as_ref()).map(|entry| entry.key.clone())
+    }
+}
+
+/// Names and expiry of a DER certificate.
+fn describe(
+    der: &CertificateDer<'_>,
+    source: String,
+    self_signed: bool,
+) -> Result<CertificateInfo, String> {
+    let (_, certificate) = x509_parser::parse_x509_certificate(der)
+        .map_err(|error| format!("unreadable certificate ({error})"))?;
+    let mut names: Vec<String> = certificate
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|extension| {
+            extension
+                .value
+                .general_names
+                .iter()
+                .filter_map(|name| match name {
+                    x509_parser::extensions::GeneralName::DNSName(dns) => {
+                        Some(dns.to_ascii_lowercase())
+                    }
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if names.is_empty()
+        && let Some(common_name) =
+            certificate.subject().iter_common_name().next().and_then(|cn| cn.as_str().ok())
+    {
+        names.push(common_name.to_ascii_lowercase());
+    }
+    let not_after = certificate
+        .validity()
+        .not_after
+        .to_datetime()
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(|error| error.to_string())?;
+    Ok(CertificateInfo { names, not_after, self_signed, source })
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_self_signed_certificate_is_made_once_and_kept() {
+        let directory = tempfile::tempdir().unwrap();
+        let certificates = Certificates::default();
+        let first = certificates.install_self_signed("mail.example.com", directory.path()).unwrap();
+        assert_eq!(first.names, ["mail.example.com"]);
+        assert!(first.self_signed);
+        let pem = std::fs::read(directory.path().join("self-signed.pem")).unwrap();
+        let again = Certificates::default();
+        again.install_self_signed("mail.example.com", directory.path()).unwrap();
+        assert_eq!(
+            std::fs::read(directory.path().join("self-signed.pem")).unwrap(),
+            pem,
+            "the same certificate is reused"
+        );
+        // A new host name gets a new certificate.
+        let renamed = Certificates::default()
+            .install_self_signed("smtp.example.com", directory.path())
+            .unwrap();
+        assert_eq!(renamed.names, ["smtp.example.com"]);
+    }
+
+    #[test]
+    fn certificate_files_are_checked() {
+        let directory = tempfile::tempdir().unwrap();
+        let made = Certificates::default();
+        made.install_self_signed("mail.example.com", directory.path()).unwrap();
+        let chain = directory.path().join("self-signed.pem");
+        let key = directory.path().join("self-signed.key");
+        let certificates = Certificates::default();
+        let info = certificates.install_files(&chain, &key, true).unwrap();
+        assert_eq!(info.names, ["mail.example.com"]);
+        // A key that does not belong to the certificate is refused.
+        let other = tempfile::tempdir().unwrap();
+        Certificates::default().install_self_signed("other.example.com", other.path()).unwrap();
+        let error = certificates
+            .install_files(&chain, &other.path().join("self-signed.key"), true)
+            .unwrap_err();
+        assert!(error.to_string().contains("does not match"), "{error}");
+        let error = certificates.install_files(&key, &key, true).unwrap_err();
+        assert!(
+            error.to_string().contains("not a PEM certificate chain")
+                || error.to_string().contains("holds no certificate"),
+            "{error}"
+        );
+    }
+}

@@ -1,0 +1,410 @@
+//! SMTP users: the users file (`address argon2-hash` per line), and checking a login.
+//!
+//! Checking is built so a login never tells an attacker more than "no":
+//! - an unknown user costs the same argon2 work as a wrong password (a dummy hash is checked);
+//! - every failed login is padded to at least [`FAILURE_FLOOR`], like chasquid's 100 ms;
+//! - a successful login is remembered for [`CACHE_TTL`] as an HMAC of the password under a key
+//!   that exists only in this process, so a client that logs in for every message (apps, Gmail's
+//!   "Send mail as") does not pay for argon2 every time. Changing the users file empties it.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use sha2::{Digest, Sha256};
+
+/// The least time a failed login takes, so timing does not separate unknown users from wrong
+/// passwords (chasquid `auth.go`: 100 ms).
+pub const FAILURE_FLOOR: Duration = Duration::from_millis(100);
+/// How long a verified password is remembered.
+pub const CACHE_TTL: Duration = Duration::from_secs(10 * 60);
+
+/// Why the users file or a user change failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file could not be read or written.
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        /// What we tried.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why not.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line of the file is not `address hash`.
+    #[error("{path}:{line}: expected `user@domain $argon2id$...`")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+    },
+    /// The address is not a usable SMTP user name.
+    #[error("`{0}` is not an address like user@example.com")]
+    BadAddress(String),
+    /// The password is unusable.
+    #[error("the password must be 12 to 1024 characters long")]
+    BadPassword,
+    /// No such user (for remove).
+    #[error("there is no user `{0}`")]
+    NoSuchUser(String),
+    /// Hashing failed (out of memory, most likely).
+    #[error("hashing the password failed: {0}")]
+    Hash(String),
+}
+
+/// The users file's contents.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsersFile {
+    /// Address (lower-case) → PHC argon2 hash, in file order.
+    entries: Vec<(String, String)>,
+}
+
+impl UsersFile {
+    /// Reads the file; a missing file is an empty list.
+    pub fn load(path: &Path) -> Result<UsersFile, Error> {
+        let text = match fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(UsersFile::default());
+            }
+            Err(source) => {
+                return Err(Error::Io { action: "read", path: path.to_path_buf(), source });
+            }
+        };
+        let mut entries = Vec::new();
+        for (index, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (address, hash) = line
+                .split_once(char::is_whitespace)
+                .map(|(address, hash)| (address.trim(), hash.trim()))
+                .filter(|(address, hash)| address.contains('@') && hash.starts_with("$argon2"))
+                .ok_or(Error::Malformed { path: path.to_path_buf(), line: index + 1 })?;
+            entries.push((address.to_ascii_lowercase(), hash.to_string()));
+        }
+        Ok(UsersFile { entries })
+    }
+
+    /// Writes the file atomically, readable only by its owner.
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        let io = |action| move |source| Error::Io { action, path: path.to_path_buf(), source };
+        let mut text = String::from(
+            "# SMTP users of outpost-relay: address and argon2 hash. Manage with `outpost-relay user`.\n",
+        );
+        for (address, hash) in &self.entries {
+            text.push_str(&format!("{address} {hash}\n"));
+        }
+        let temporary = path.with_extension("tmp");
+        let mut file = create_private(&temporary).map_err(io("write"))?;
+        file.write_all(text.as_bytes()).map_err(io("write"))?;
+        file.sync_all().map_err(io("sync"))?;
+        fs::rename(&temporary, path).map_err(io("replace"))?;
+        if let Some(directory) = path.parent() {
+            fs::File::open(directory).and_then(|dir| dir.sync_all()).map_err(io("sync"))?;
+        }
+        Ok(())
+    }
+
+    /// Adds a user or changes their password.
+    pub fn set(&mut self, address: &str, password: &str) -> Result<(), Error> {
+        let address = normalise_address(address)?;
+        if !(12..=1024).contains(&password.chars().count()) {
+            return Err(Error::BadPassword);
+        }
+        let hash = Argon2::default()
+            .hash_password(password.as_bytes())
+            .map_err(|error| Error::Hash(error.to_string()))?
+            .to_string();
+        match self.entries.iter_mut().find(|(existing, _)| *existing == address) {
+            Some(entry) => entry.1 = hash,
+            None => self.entries.push((address, hash)),
+        }
+        Ok(())
+    }
+
+    /// Removes a user.
+    pub fn remove(&mut self, address: &str) -> Result<(), Error> {
+        let address = address.to_ascii_lowercase();
+        let before = self.entries.len();
+        self.entries.retain(|(existing, _)| *existing != address);
+        if self.entries.len() == before {
+            return Err(Error::NoSuchUser(address));
+        }
+        Ok(())
+    }
+
+    /// The users' addresses, in file order.
+    pub fn addresses(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|(address, _)| address.as_str())
+    }
+
+    fn hash_of(&self, address: &str) -> Option<&str> {
+        self.entries.iter().find(|(existing, _)| existing == address).map(|(_, hash)| hash.as_str())
+    }
+}
+
+/// Lower-cases and checks `local@domain`.
+fn normalise_address(address: &str) -> Result<String, Error> {
+    let address = address.trim().to_ascii_lowercase();
+    let valid = address.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && domain.contains('.')
+            && address.len() <= 254
+            && address
+                .chars()
+                .all(|c| c.is_ascii_graphic() && !"<>()[]\\,;:\"".contains(c) || c == '@')
+            && address.matches('@').count() == 1
+    });
+    if valid { Ok(address) } else { Err(Error::BadAddress(address)) }
+}
+
+#[cfg(unix)]
+fn create_private(path: &Path) -> std::io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)
+}
+
+#[cfg(not(unix))]
+fn create_private(path: &Path) -> std::io::Result<fs::File> {
+    fs::File::create(path)
+}
+
+/// The outcome of a login check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Login {
+    /// The user exists and the password is right.
+    Accepted,
+    /// Unknown user or wrong password: deliberately not said which.
+    Rejected,
+}
+
+/// Checks logins against a users file, reloading it when it changes on disk.
+#[derive(Debug)]
+pub struct Authenticator {
+    path: PathBuf,
+    /// Short critical sections only: file state and the success cache.
+    inner: Mutex<Inner>,
+    /// The key of the cache's HMAC: random, in memory only.
+    cache_key: [u8; 32],
+    /// A real argon2 hash of a random password, checked for unknown users.
+    dummy_hash: String,
+}
+
+#[derive(Debug)]
+struct Inner {
+    users: UsersFile,
+    modified: Option<std::time::SystemTime>,
+    /// Address → (HMAC of the password, when verified).
+    verified: HashMap<String, ([u8; 32], Instant)>,
+}
+
+impl Authenticator {
+    /// Loads the users file at `path`.
+    pub fn new(path: &Path) -> Result<Authenticator, Error> {
+        let users = UsersFile::load(path)?;
+        let mut cache_key = [0u8; 32];
+        rand::fill(&mut cache_key);
+        let dummy_password: [u8; 16] = rand::random();
+        let dummy_hash = Argon2::default()
+            .hash_password(&dummy_password)
+            .map_err(|error| Error::Hash(error.to_string()))?
+            .to_string();
+        Ok(Authenticator {
+            path: path.to_path_buf(),
+            inner: Mutex::new(Inner { users, modified: modified(path), verified: HashMap::new() }),
+            cache_key,
+            dummy_hash,
+        })
+    }
+
+    /// How many users there are.
+    pub fn user_count(&self) -> usize {
+        self.inner.lock().expect("users lock").users.entries.len()
+    }
+
+    /// Checks a login. Blocking (argon2 takes tens of milliseconds): call it from
+    /// `spawn_blocking`. Failures take at least [`FAILURE_FLOOR`].
+    pub fn check(&self, address: &str, password: &str) -> Result<Login, Error> {
+        let started = Instant::now();
+        let address = address.trim().to_ascii_lowercase();
+        let tag = self.tag(&address, password);
+        let hash = {
+            let mut inner = self.inner.lock().expect("users lock");
+            self.reload_if_changed(&mut inner)?;
+            if let Some((cached, at)) = inner.verified.get(&address)
+                && *cached == tag
+                && at.elapsed() < CACHE_TTL
+            {
+                return Ok(Login::Accepted);
+            }
+            inner.users.hash_of(&address).map(str::to_string)
+        };
+        let accepted = match &hash {
+            Some(hash) => {
+                Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok()
+            }
+            None => {
+                // Same work as a wrong password, then no.
+                let _ = Argon2::default()
+                    .verify_password(password.as_bytes(), self.dummy_hash.as_str());
+                false
+            }
+        };
+        if accepted {
+            self.inner.lock().expect("users lock").verified.insert(address, (tag, Instant::now()));
+            return Ok(Login::Accepted);
+        }
+        if let Some(rest) = FAILURE_FLOOR.checked_sub(started.elapsed()) {
+            std::thread::sleep(rest);
+        }
+        Ok(Login::Rejected)
+    }
+
+    fn reload_if_changed(&self, inner: &mut Inner) -> Result<(), Error> {
+        let now = modified(&self.path);
+        if now != inner.modified {
+            inner.users = UsersFile::load(&self.path)?;
+            inner.modified = now;
+            inner.verified.clear();
+        }
+        Ok(())
+    }
+
+    /// HMAC-SHA256(cache_key, address NUL password).
+    fn tag(&self, address: &str, password: &str) -> [u8; 32] {
+        let mut inner_key = [0x36u8; 64];
+        let mut outer_key = [0x5cu8; 64];
+        for (index, byte) in self.cache_key.iter().enumerate() {
+            inner_key[index] ^= byte;
+            outer_key[index] ^= byte;
+        }
+        let inner = Sha256::new()
+            .chain_update(inner_key)
+            .chain_update(address)
+            .chain_update([0])
+            .chain_update(password)
+            .finalize();
+        Sha256::new().chain_update(outer_key).chain_update(inner).finalize().into()
+    }
+}
+
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    fs::metadata(path).and_then(|metadata| metadata.modified()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_are_added_saved_loaded_and_removed() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("users");
+        let mut users = UsersFile::load(&path).unwrap();
+        users.set("Alice@Example.com", "correct horse battery").unwrap();
+        users.set("bob@example.com", "another long password").unwrap();
+        users.save(&path).unwrap();
+        let loaded = UsersFile::load(&path).unwrap();
+        assert_eq!(
+            loaded.addresses().collect::<Vec<_>>(),
+            ["alice@example.com", "bob@example.com"]
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        let mut loaded = loaded;
+        loaded.remove("ALICE@example.com").unwrap();
+        assert!(matches!(loaded.remove("nobody@example.com"), Err(Error::NoSuchUser(_))));
+        assert_eq!(loaded.addresses().count(), 1);
+    }
+
+    #[test]
+    fn bad_addresses_passwords_and_lines_are_refused() {
+        let mut users = UsersFile::default();
+        for address in
+            ["alice", "@example.com", "a@b@example.com", "a b@example.com", "alice@localhost"]
+        {
+            assert!(
+                matches!(users.set(address, "a long enough password"), Err(Error::BadAddress(_))),
+                "{address}"
+            );
+        }
+        assert!(matches!(users.set("a@example.com", "short"), Err(Error::BadPassword)));
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("users");
+        fs::write(&path, "# comment\n\nalice@example.com not-a-hash\n").unwrap();
+        let error = UsersFile::load(&path).unwrap_err();
+        assert!(
+            error.to_string().ends_with("users:3: expected `user@domain $argon2id$...`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn logins_are_checked_cached_and_forgotten_on_change() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("users");
+        let mut users = UsersFile::default();
+        users.set("alice@example.com", "correct horse battery").unwrap();
+        users.save(&path).unwrap();
+        let authenticator = Authenticator::new(&path).unwrap();
+        assert_eq!(
+            authenticator.check("alice@example.com", "correct horse battery").unwrap(),
+            Login::Accepted
+        );
+        // Cached: now fast.
+        let started = Instant::now();
+        assert_eq!(
+            authenticator.check("ALICE@example.com", "correct horse battery").unwrap(),
+            Login::Accepted
+        );
+        assert!(started.elapsed() < Duration::from_millis(5), "{:?}", started.elapsed());
+        // A wrong password is never served from the cache.
+        assert_eq!(
+            authenticator.check("alice@example.com", "wrong horse battery").unwrap(),
+            Login::Rejected
+        );
+        // A changed file forgets the cache and sees the new password.
+        std::thread::sleep(Duration::from_millis(20));
+        users.set("alice@example.com", "a brand new password").unwrap();
+        users.save(&path).unwrap();
+        assert_eq!(
+            authenticator.check("alice@example.com", "correct horse battery").unwrap(),
+            Login::Rejected
+        );
+        assert_eq!(
+            authenticator.check("alice@example.com", "a brand new password").unwrap(),
+            Login::Accepted
+        );
+    }
+
+    #[test]
+    fn failures_take_the_floor_whether_or_not_the_user_exists() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("users");
+        let mut users = UsersFile::default();
+        users.set("alice@example.com", "correct horse battery").unwrap();
+        users.save(&path).unwrap();
+        let authenticator = Authenticator::new(&path).unwrap();
+        for address in ["alice@example.com", "nobody@example.com"] {
+            let started = Instant::now();
+            assert_eq!(
+                authenticator.check(address, "wrong password here").unwrap(),
+                Login::Rejected
+            );
+            assert!(started.elapsed() >= FAILURE_FLOOR, "{address}: {:?}", started.elapsed());
+        }
+    }
+}
