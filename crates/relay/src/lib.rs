@@ -11,7 +11,10 @@ pub mod courier;
 pub mod data;
 pub mod dkim;
 pub mod envelope;
+pub mod limits;
 pub mod queue;
+pub mod server;
+pub mod session;
 pub mod tls;
 pub mod users;
 

@@ -43,7 +43,7 @@ pub enum Error {
 }
 
 /// What `status` says about a certificate.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct CertificateInfo {
     /// The names it is valid for.
     pub names: Vec<String>,
