@@ -94,7 +94,8 @@ impl Config {
         }
         let mut seen_addresses = HashSet::new();
         for (name, address) in self.listeners.all() {
-            if !seen_addresses.insert(address) {
+            // Port 0 means "any free port" (tests): two of those never clash.
+            if address.port() != 0 && !seen_addresses.insert(address) {
                 return Err(Problem::new(
                     &["listeners", name],
                     format!("{address} is listed twice; each address can be used by one listener"),

@@ -246,7 +246,8 @@ fn check_config(file: &Path, json: bool) -> ExitCode {
         (Ok(config), false) => {
             let _ = writeln!(stdout, "{}: valid", file.display());
             let _ = writeln!(stdout, "  host name: {}", config.server.hostname);
-            let domains: Vec<String> = config.server.domains.iter().map(ToString::to_string).collect();
+            let domains: Vec<String> =
+                config.server.domains.iter().map(ToString::to_string).collect();
             let _ = writeln!(stdout, "  sends for: {}", domains.join(", "));
             for (name, address) in config.listeners.all() {
                 let _ = writeln!(stdout, "  listens:   {address} ({name})");
@@ -276,10 +277,15 @@ fn check_config(file: &Path, json: bool) -> ExitCode {
 /// Reads a password: the first line of standard input.
 fn read_password() -> Result<String> {
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
     let password = line.trim_end_matches(['\r', '\n']).to_string();
     if password.is_empty() {
-        bail!("no password on standard input (pipe it in: `printf '%s\\n' \"$PASSWORD\" | outpost-relay user add ...`)");
+        bail!(
+            "no password on standard input (pipe it in: `printf '%s\\n' \"$PASSWORD\" | outpost-relay user add ...`)"
+        );
     }
     Ok(password)
 }
@@ -295,12 +301,20 @@ fn user(action: UserAction, config_path: &Path, json: bool) -> Result<ExitCode> 
             users.set(&address, &password)?;
             users.save(path)?;
             let action = if existed { "password changed" } else { "added" };
-            report(json, json!({ "ok": true, "user": address.to_ascii_lowercase(), "action": action }), &format!("{address}: {action}"));
+            report(
+                json,
+                json!({ "ok": true, "user": address.to_ascii_lowercase(), "action": action }),
+                &format!("{address}: {action}"),
+            );
         }
         UserAction::Remove { address } => {
             users.remove(&address)?;
             users.save(path)?;
-            report(json, json!({ "ok": true, "user": address.to_ascii_lowercase(), "action": "removed" }), &format!("{address}: removed"));
+            report(
+                json,
+                json!({ "ok": true, "user": address.to_ascii_lowercase(), "action": "removed" }),
+                &format!("{address}: removed"),
+            );
         }
         UserAction::List => {
             let list: Vec<&str> = users.addresses().collect();
@@ -326,27 +340,53 @@ fn dkim(action: DkimAction, config_path: &Path, json: bool) -> Result<ExitCode> 
                 Algorithm::Rsa => DkimAlgorithm::RsaSha256,
                 Algorithm::Ed25519 => DkimAlgorithm::Ed25519Sha256,
             };
-            let domain: outpost_relay_config::DomainName = domain.parse().map_err(anyhow::Error::msg)?;
-            let selector: outpost_relay_config::Selector = selector.parse().map_err(anyhow::Error::msg)?;
-            let key_file = key_file.unwrap_or_else(|| PathBuf::from(format!("/etc/outpost/dkim/{selector}.pem")));
+            let domain: outpost_relay_config::DomainName =
+                domain.parse().map_err(anyhow::Error::msg)?;
+            let selector: outpost_relay_config::Selector =
+                selector.parse().map_err(anyhow::Error::msg)?;
+            let key_file = key_file
+                .unwrap_or_else(|| PathBuf::from(format!("/etc/outpost/dkim/{selector}.pem")));
             if let Some(directory) = key_file.parent() {
-                std::fs::create_dir_all(directory).with_context(|| format!("creating {}", directory.display()))?;
+                std::fs::create_dir_all(directory)
+                    .with_context(|| format!("creating {}", directory.display()))?;
             }
             let generated = crate::dkim::generate(algorithm)?;
-            crate::dkim::write_new_key(&key_file, &generated.private_pem)
-                .with_context(|| format!("writing {} (an existing key is never overwritten)", key_file.display()))?;
-            print_record(json, &domain.to_string(), &selector.to_string(), algorithm, &key_file, &generated.txt);
+            crate::dkim::write_new_key(&key_file, &generated.private_pem).with_context(|| {
+                format!("writing {} (an existing key is never overwritten)", key_file.display())
+            })?;
+            print_record(
+                json,
+                &domain.to_string(),
+                &selector.to_string(),
+                algorithm,
+                &key_file,
+                &generated.txt,
+            );
         }
         DkimAction::Show => {
             let config = load_config(config_path)?;
             let mut records = Vec::new();
             for key in &config.dkim {
                 let path = key.key_file.to_string();
-                let text = std::fs::read_to_string(key.key_file.as_path()).with_context(|| format!("reading {path}"))?;
+                let text = std::fs::read_to_string(key.key_file.as_path())
+                    .with_context(|| format!("reading {path}"))?;
                 let txt = crate::dkim::txt_for(&text, key.algorithm, &path)?;
-                records.push(record_json(key.domain.as_str(), key.selector.as_str(), key.algorithm, key.key_file.as_path(), &txt));
+                records.push(record_json(
+                    key.domain.as_str(),
+                    key.selector.as_str(),
+                    key.algorithm,
+                    key.key_file.as_path(),
+                    &txt,
+                ));
                 if !json {
-                    print_record(false, key.domain.as_str(), key.selector.as_str(), key.algorithm, key.key_file.as_path(), &txt);
+                    print_record(
+                        false,
+                        key.domain.as_str(),
+                        key.selector.as_str(),
+                        key.algorithm,
+                        key.key_file.as_path(),
+                        &txt,
+                    );
                 }
             }
             if json {
@@ -357,7 +397,13 @@ fn dkim(action: DkimAction, config_path: &Path, json: bool) -> Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-fn record_json(domain: &str, selector: &str, algorithm: DkimAlgorithm, key_file: &Path, txt: &str) -> serde_json::Value {
+fn record_json(
+    domain: &str,
+    selector: &str,
+    algorithm: DkimAlgorithm,
+    key_file: &Path,
+    txt: &str,
+) -> serde_json::Value {
     json!({
         "name": format!("{selector}._domainkey.{domain}"),
         "domain": domain,
@@ -369,14 +415,25 @@ fn record_json(domain: &str, selector: &str, algorithm: DkimAlgorithm, key_file:
     })
 }
 
-fn print_record(json: bool, domain: &str, selector: &str, algorithm: DkimAlgorithm, key_file: &Path, txt: &str) {
+fn print_record(
+    json: bool,
+    domain: &str,
+    selector: &str,
+    algorithm: DkimAlgorithm,
+    key_file: &Path,
+    txt: &str,
+) {
     if json {
-        println!("{}", json!({ "ok": true, "record": record_json(domain, selector, algorithm, key_file, txt) }));
+        println!(
+            "{}",
+            json!({ "ok": true, "record": record_json(domain, selector, algorithm, key_file, txt) })
+        );
         return;
     }
     println!("{selector}._domainkey.{domain}  TXT");
     println!("  whole value: {txt}");
-    let strings: Vec<String> = crate::dkim::split_txt(txt).iter().map(|part| format!("\"{part}\"")).collect();
+    let strings: Vec<String> =
+        crate::dkim::split_txt(txt).iter().map(|part| format!("\"{part}\"")).collect();
     println!("  as 255-byte strings: {}", strings.join(" "));
     println!("  private key: {}", key_file.display());
 }
@@ -390,9 +447,13 @@ fn status(config_path: &Path, json: bool) -> Result<ExitCode> {
         .parent()
         .map(|dir| dir.join(crate::server::STATUS_FILE))
         .context("the TLS state directory has no parent")?;
-    let text = std::fs::read_to_string(&path).with_context(|| format!("the relay has not written {} (is it running?)", path.display()))?;
-    let status: crate::server::Status = serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
-    let age = crate::clock::unix_seconds(std::time::SystemTime::now()).saturating_sub(status.updated);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!("the relay has not written {} (is it running?)", path.display())
+    })?;
+    let status: crate::server::Status =
+        serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+    let age =
+        crate::clock::unix_seconds(std::time::SystemTime::now()).saturating_sub(status.updated);
     let running = age < 10 && Path::new(&format!("/proc/{}", status.pid)).exists();
     if json {
         let mut value = serde_json::to_value(&status)?;
@@ -401,13 +462,25 @@ fn status(config_path: &Path, json: bool) -> Result<ExitCode> {
         println!("{value}");
         return Ok(ExitCode::SUCCESS);
     }
-    println!("outpost-relay {}: {}", status.version, if running { "running" } else { "NOT running (status is stale)" });
+    println!(
+        "outpost-relay {}: {}",
+        status.version,
+        if running { "running" } else { "NOT running (status is stale)" }
+    );
     for (name, address) in &status.listeners {
         println!("  listening on {address} ({name})");
     }
     for certificate in &status.certificates {
-        let kind = if certificate.self_signed { " — self-signed: mail clients will warn until a real certificate is set up" } else { "" };
-        println!("  certificate for {} until {}{kind}", certificate.names.join(", "), certificate.not_after);
+        let kind = if certificate.self_signed {
+            " — self-signed: mail clients will warn until a real certificate is set up"
+        } else {
+            ""
+        };
+        println!(
+            "  certificate for {} until {}{kind}",
+            certificate.names.join(", "),
+            certificate.not_after
+        );
     }
     println!("  queued messages: {}", status.queued);
     for delivery in status.recent_deliveries.iter().rev().take(10) {
@@ -438,8 +511,19 @@ fn queue(action: QueueAction, config_path: &Path, json: bool) -> Result<ExitCode
                 println!("the queue is empty");
             } else {
                 for item in &items {
-                    let pending: Vec<&str> = item.recipients.iter().filter(|r| r.status == RecipientStatus::Pending).map(|r| r.address.as_str()).collect();
-                    println!("{}  from <{}>  attempts {}  waiting for {}", item.id, item.from, item.attempts, pending.join(", "));
+                    let pending: Vec<&str> = item
+                        .recipients
+                        .iter()
+                        .filter(|r| r.status == RecipientStatus::Pending)
+                        .map(|r| r.address.as_str())
+                        .collect();
+                    println!(
+                        "{}  from <{}>  attempts {}  waiting for {}",
+                        item.id,
+                        item.from,
+                        item.attempts,
+                        pending.join(", ")
+                    );
                 }
             }
         }
@@ -448,26 +532,45 @@ fn queue(action: QueueAction, config_path: &Path, json: bool) -> Result<ExitCode
             if json {
                 println!("{}", json!({ "ok": true, "item": item }));
             } else {
-                println!("{}  from <{}>  accepted {}  attempts {}", item.id, item.from, item.created, item.attempts);
+                println!(
+                    "{}  from <{}>  accepted {}  attempts {}",
+                    item.id, item.from, item.created, item.attempts
+                );
                 for recipient in &item.recipients {
                     println!("  {}: {:?}", recipient.address, recipient.status);
                     for record in &recipient.records {
-                        println!("    {} {:?} {} [{}] {} — {}", record.at, record.outcome, record.host.as_deref().unwrap_or("-"), record.ip.as_deref().unwrap_or("-"), record.tls_version.as_deref().unwrap_or("no TLS"), record.reply);
+                        println!(
+                            "    {} {:?} {} [{}] {} — {}",
+                            record.at,
+                            record.outcome,
+                            record.host.as_deref().unwrap_or("-"),
+                            record.ip.as_deref().unwrap_or("-"),
+                            record.tls_version.as_deref().unwrap_or("no TLS"),
+                            record.reply
+                        );
                     }
                 }
             }
         }
         QueueAction::Retry { id } => {
             find(&items, &id)?;
-            std::fs::write(spool.dir().join(format!("{id}.retry")), b"").context("asking the relay to retry")?;
-            report(json, json!({ "ok": true, "id": id }), &format!("{id}: the relay will try again within a second"));
+            std::fs::write(spool.dir().join(format!("{id}.retry")), b"")
+                .context("asking the relay to retry")?;
+            report(
+                json,
+                json!({ "ok": true, "id": id }),
+                &format!("{id}: the relay will try again within a second"),
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn find<'a>(items: &'a [Item], id: &str) -> Result<&'a Item> {
-    items.iter().find(|item| item.id == id).with_context(|| format!("no queued message {id} (it may have been delivered)"))
+    items
+        .iter()
+        .find(|item| item.id == id)
+        .with_context(|| format!("no queued message {id} (it may have been delivered)"))
 }
 
 fn report(json: bool, value: serde_json::Value, text: &str) {

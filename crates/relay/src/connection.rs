@@ -112,9 +112,7 @@ impl Connection {
         let Some(Stream::Tls(stream)) = &self.stream else { return None };
         let (_, session) = stream.get_ref();
         Some(TlsInfo {
-            version: session
-                .protocol_version()
-                .map_or("TLS".into(), |version| tls_version_name(version)),
+            version: session.protocol_version().map_or("TLS".into(), tls_version_name),
             cipher: session
                 .negotiated_cipher_suite()
                 .map_or("unknown".into(), |suite| format!("{:?}", suite.suite())),

@@ -39,7 +39,9 @@ pub enum Error {
     #[error("TLS: {0}")]
     Tls(#[from] crate::tls::Error),
     /// A domain has no DKIM key: its mail could not be sent signed.
-    #[error("no [[dkim]] key for {0}: mail from it would leave unsigned (create one with `outpost-relay dkim generate`)")]
+    #[error(
+        "no [[dkim]] key for {0}: mail from it would leave unsigned (create one with `outpost-relay dkim generate`)"
+    )]
     UnsignedDomain(String),
     /// The spool directory is unusable.
     #[error("queue directory {path}: {source}")]
@@ -86,7 +88,11 @@ impl Relay {
     }
 
     /// Like [`Relay::start`], with a clock and, optionally, a courier of the caller's (tests).
-    pub async fn start_with(config: &Config, clock: Arc<dyn Clock>, courier: Option<Arc<dyn Courier>>) -> Result<Relay, Error> {
+    pub async fn start_with(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+        courier: Option<Arc<dyn Courier>>,
+    ) -> Result<Relay, Error> {
         let authenticator = Arc::new(Authenticator::new(config.users.file.as_path())?);
         let signer = Arc::new(Signer::load(&config.dkim)?);
         for domain in &config.server.domains {
@@ -99,11 +105,15 @@ impl Relay {
             certificates.install_files(files.chain.as_path(), files.key.as_path(), false)?;
         }
         if config.tls.certificates.is_empty() {
-            certificates.install_self_signed(config.server.hostname.as_str(), config.tls.state_dir.as_path())?;
+            certificates.install_self_signed(
+                config.server.hostname.as_str(),
+                config.tls.state_dir.as_path(),
+            )?;
         }
         let acceptor = TlsAcceptor::from(certificates.server_config()?);
         let spool_dir = config.queue.dir.as_path();
-        let spool = Spool::open(spool_dir).map_err(|source| Error::Spool { path: spool_dir.to_path_buf(), source })?;
+        let spool = Spool::open(spool_dir)
+            .map_err(|source| Error::Spool { path: spool_dir.to_path_buf(), source })?;
         let courier: Arc<dyn Courier> = match courier {
             Some(courier) => courier,
             None => Arc::new(SmtpCourier::new(config)?),
@@ -122,7 +132,10 @@ impl Relay {
                 give_up_after: config.queue.give_up_after.get(),
                 max_messages: config.queue.max_messages as usize,
             },
-            Postmaster { hostname: config.server.hostname.to_string(), address: format!("postmaster@{first_domain}") },
+            Postmaster {
+                hostname: config.server.hostname.to_string(),
+                address: format!("postmaster@{first_domain}"),
+            },
             Arc::new(move |bounce: &[u8]| bounce_signer.sign(&bounce_domain, bounce).ok()),
             shutdown.clone(),
         );
@@ -135,8 +148,12 @@ impl Relay {
             authenticator,
             signer,
             queue: queue.clone(),
-            throttle: AuthThrottle::new(config.limits.auth_failures_before_block, config.limits.auth_block_time.get()),
+            throttle: AuthThrottle::new(
+                config.limits.auth_failures_before_block,
+                config.limits.auth_block_time.get(),
+            ),
             send_rate: SendRate::new(config.limits.messages_per_user_per_hour),
+            shutdown: shutdown.clone(),
         });
 
         // Bind everything before serving anything: a port in use is a startup error.
@@ -146,26 +163,48 @@ impl Relay {
             ("submissions", &config.listeners.submissions, Port::Submissions),
         ] {
             for address in list {
-                let listener = bind(*address).map_err(|source| Error::Listen { name, address: *address, source })?;
-                let local = listener.local_addr().map_err(|source| Error::Listen { name, address: *address, source })?;
+                let listener = bind(*address).map_err(|source| Error::Listen {
+                    name,
+                    address: *address,
+                    source,
+                })?;
+                let local = listener.local_addr().map_err(|source| Error::Listen {
+                    name,
+                    address: *address,
+                    source,
+                })?;
                 bound.push((name, local, port, listener));
             }
         }
-        let resumed = queue.resume().map_err(|source| Error::Spool { path: spool_dir.to_path_buf(), source })?;
+        let resumed = queue
+            .resume()
+            .map_err(|source| Error::Spool { path: spool_dir.to_path_buf(), source })?;
         if resumed > 0 {
             tracing::info!(messages = resumed, "resuming delivery of queued messages");
         }
         let tasks = TaskTracker::new();
         let connections = Arc::new(Semaphore::new(config.limits.max_connections as usize));
-        let listeners: Vec<(&'static str, SocketAddr)> = bound.iter().map(|(name, address, _, _)| (*name, *address)).collect();
+        let listeners: Vec<(&'static str, SocketAddr)> =
+            bound.iter().map(|(name, address, _, _)| (*name, *address)).collect();
         for (name, address, port, listener) in bound {
             tracing::info!(%address, listener = name, "listening");
-            tasks.spawn(accept_loop(listener, port, context.clone(), connections.clone(), shutdown.clone(), tasks.clone()));
+            tasks.spawn(accept_loop(
+                listener,
+                port,
+                context.clone(),
+                connections.clone(),
+                shutdown.clone(),
+                tasks.clone(),
+            ));
         }
         let relay = Relay { listeners, queue, certificates, shutdown, tasks };
         let status_path = config.tls.state_dir.as_path().parent().map(|dir| dir.join(STATUS_FILE));
         if let Some(path) = status_path {
-            relay.tasks.spawn(write_status_forever(path, relay.snapshot_parts(), relay.shutdown.clone()));
+            relay.tasks.spawn(write_status_forever(
+                path,
+                relay.snapshot_parts(),
+                relay.shutdown.clone(),
+            ));
         }
         Ok(relay)
     }
@@ -242,7 +281,12 @@ async fn accept_loop(
             let stream = match port {
                 Port::Submission => Stream::Plain(stream),
                 Port::Submissions => {
-                    match tokio::time::timeout(session::HANDSHAKE_TIMEOUT, context.tls.accept(stream)).await {
+                    match tokio::time::timeout(
+                        session::HANDSHAKE_TIMEOUT,
+                        context.tls.accept(stream),
+                    )
+                    .await
+                    {
                         Ok(Ok(tls)) => Stream::Tls(Box::new(tls)),
                         Ok(Err(error)) => {
                             tracing::info!(%peer, %error, "TLS handshake failed");
@@ -252,7 +296,8 @@ async fn accept_loop(
                     }
                 }
             };
-            session::run(context, Connection::new(stream, session::COMMAND_TIMEOUT), peer, port).await;
+            session::run(context, Connection::new(stream, session::COMMAND_TIMEOUT), peer, port)
+                .await;
             drop(permit);
         });
     }
@@ -300,14 +345,21 @@ pub struct RecentDelivery {
     pub record: crate::courier::DeliveryRecord,
 }
 
-async fn write_status_forever(path: PathBuf, parts: (Vec<(&'static str, SocketAddr)>, Arc<Queue>, Certificates), shutdown: CancellationToken) {
+async fn write_status_forever(
+    path: PathBuf,
+    parts: (Vec<(&'static str, SocketAddr)>, Arc<Queue>, Certificates),
+    shutdown: CancellationToken,
+) {
     let (listeners, queue, certificates) = parts;
     loop {
         let status = Status {
             version: crate::VERSION.into(),
             pid: std::process::id(),
             updated: unix_seconds(std::time::SystemTime::now()),
-            listeners: listeners.iter().map(|(name, address)| (name.to_string(), address.to_string())).collect(),
+            listeners: listeners
+                .iter()
+                .map(|(name, address)| (name.to_string(), address.to_string()))
+                .collect(),
             certificates: certificates.list(),
             queued: queue.len(),
             recent_deliveries: queue
@@ -318,7 +370,10 @@ async fn write_status_forever(path: PathBuf, parts: (Vec<(&'static str, SocketAd
         };
         if let Ok(json) = serde_json::to_vec_pretty(&status) {
             let temporary = path.with_extension("json.tmp");
-            if std::fs::write(&temporary, json).and_then(|()| std::fs::rename(&temporary, &path)).is_err() {
+            if std::fs::write(&temporary, json)
+                .and_then(|()| std::fs::rename(&temporary, &path))
+                .is_err()
+            {
                 tracing::debug!(path = %path.display(), "cannot write the status file");
             }
         }

@@ -62,6 +62,8 @@ pub struct Context {
     pub throttle: AuthThrottle,
     /// Per-user sending limit (52).
     pub send_rate: SendRate,
+    /// Cancelled when the relay stops: sessions say 421 and close.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl std::fmt::Debug for Context {
@@ -98,6 +100,8 @@ enum End {
     Done,
     /// We closed it, having said why.
     Closed,
+    /// The relay is stopping.
+    Shutdown,
 }
 
 /// Runs a session to its end.
@@ -118,20 +122,32 @@ pub async fn run(context: Arc<Context>, connection: Connection, peer: SocketAddr
         messages: 0,
     };
     let started = std::time::Instant::now();
-    let end = session.serve().await;
+    let shutdown = session.context.shutdown.clone();
+    let end = tokio::select! {
+        end = session.serve() => end,
+        _ = shutdown.cancelled() => End::Shutdown,
+    };
+    if matches!(end, End::Shutdown) {
+        let _ =
+            session.reply(421, "4.3.2", "the server is restarting; try again in a moment").await;
+    }
     session.connection.shutdown().await;
     tracing::info!(
         peer = %session.peer, port = ?session.port, user = session.user.as_deref().unwrap_or("-"),
         tls = session.tls.as_ref().map_or("none", |tls| tls.version.as_str()), messages = session.messages,
         commands = session.commands, seconds = started.elapsed().as_secs_f32(),
-        closed_by_us = matches!(end, End::Closed), "session"
+        closed_by_us = !matches!(end, End::Done), "session"
     );
 }
 
 impl Session {
     async fn serve(&mut self) -> End {
         // (1): on 465 the handshake is already done.
-        if self.reply(220, "", &format!("{} ESMTP Outpost relay", self.context.hostname)).await.is_err() {
+        if self
+            .reply(220, "", &format!("{} ESMTP Outpost relay", self.context.hostname))
+            .await
+            .is_err()
+        {
             return End::Done;
         }
         loop {
@@ -164,7 +180,10 @@ impl Session {
                     self.reply(250, "2.0.0", "OK").await
                 }
                 "NOOP" => self.reply(250, "2.0.0", "OK").await,
-                "HELP" => self.reply(214, "2.0.0", "See RFC 5321, or ask the people who run this server").await,
+                "HELP" => {
+                    self.reply(214, "2.0.0", "See RFC 5321, or ask the people who run this server")
+                        .await
+                }
                 // (5): no address disclosure.
                 "VRFY" | "EXPN" => self.reply(502, "5.5.1", "not available").await,
                 "QUIT" => {
@@ -174,7 +193,8 @@ impl Session {
                 }
                 // (6): a web browser or proxy talking to a mail port; nothing good can follow.
                 "GET" | "POST" | "PUT" | "HEAD" | "CONNECT" | "OPTIONS" if self.commands == 1 => {
-                    let _ = self.reply(502, "5.5.1", "this is a mail server, not a web server").await;
+                    let _ =
+                        self.reply(502, "5.5.1", "this is a mail server, not a web server").await;
                     return End::Closed;
                 }
                 // (4)
@@ -197,7 +217,11 @@ impl Session {
         if code >= 500 {
             self.errors += 1;
         }
-        let line = if enhanced.is_empty() { format!("{code} {text}\r\n") } else { format!("{code} {enhanced} {text}\r\n") };
+        let line = if enhanced.is_empty() {
+            format!("{code} {text}\r\n")
+        } else {
+            format!("{code} {enhanced} {text}\r\n")
+        };
         self.connection.write(line.as_bytes()).await?;
         Ok(Flow::Continue)
     }
@@ -266,7 +290,9 @@ impl Session {
     async fn auth(&mut self, argument: &str) -> std::io::Result<Flow> {
         if !self.connection.is_tls() {
             // (11): never a 334 in plain text.
-            return self.reply(503, "5.7.10", "use STARTTLS first: passwords are only accepted over TLS").await;
+            return self
+                .reply(503, "5.7.10", "use STARTTLS first: passwords are only accepted over TLS")
+                .await;
         }
         if self.helo.is_none() {
             return self.reply(503, "5.5.1", "send EHLO first").await;
@@ -281,12 +307,25 @@ impl Session {
         let ip = self.peer.ip();
         if let Some(wait) = self.context.throttle.blocked(ip) {
             // (49)
-            return self.reply(454, "4.7.0", &format!("too many failed logins from your address; try again in {} minutes", wait.as_secs().div_ceil(60))).await;
+            return self
+                .reply(
+                    454,
+                    "4.7.0",
+                    &format!(
+                        "too many failed logins from your address; try again in {} minutes",
+                        wait.as_secs().div_ceil(60)
+                    ),
+                )
+                .await;
         }
         let (mechanism, initial) = argument.split_once(' ').unwrap_or((argument, ""));
         let credentials = match mechanism.to_ascii_uppercase().as_str() {
             "PLAIN" => {
-                let response = if initial.is_empty() { self.challenge("").await? } else { Some(initial.to_string()) };
+                let response = if initial.is_empty() {
+                    self.challenge("").await?
+                } else {
+                    Some(initial.to_string())
+                };
                 match response {
                     None => return self.reply(501, "5.0.0", "authentication cancelled").await,
                     Some(response) => decode_plain(&response),
@@ -294,9 +333,17 @@ impl Session {
             }
             "LOGIN" => {
                 // (47)
-                let user = if initial.is_empty() { self.challenge("VXNlcm5hbWU6").await? } else { Some(initial.to_string()) };
-                let Some(user) = user else { return self.reply(501, "5.0.0", "authentication cancelled").await };
-                let Some(user) = decode_text(&user) else { return self.reply(501, "5.5.2", "that is not valid base64").await };
+                let user = if initial.is_empty() {
+                    self.challenge("VXNlcm5hbWU6").await?
+                } else {
+                    Some(initial.to_string())
+                };
+                let Some(user) = user else {
+                    return self.reply(501, "5.0.0", "authentication cancelled").await;
+                };
+                let Some(user) = decode_text(&user) else {
+                    return self.reply(501, "5.5.2", "that is not valid base64").await;
+                };
                 let Some(password) = self.challenge("UGFzc3dvcmQ6").await? else {
                     return self.reply(501, "5.0.0", "authentication cancelled").await;
                 };
@@ -306,11 +353,15 @@ impl Session {
             _ => return self.reply(504, "5.5.4", "use AUTH PLAIN or AUTH LOGIN").await,
         };
         let Some((user, password)) = credentials else {
-            return self.reply(501, "5.5.2", "that is not valid base64, or not user and password").await;
+            return self
+                .reply(501, "5.5.2", "that is not valid base64, or not user and password")
+                .await;
         };
         let authenticator = self.context.authenticator.clone();
         let checked_user = user.clone();
-        let login = tokio::task::spawn_blocking(move || authenticator.check(&checked_user, &password)).await;
+        let login =
+            tokio::task::spawn_blocking(move || authenticator.check(&checked_user, &password))
+                .await;
         match login {
             Ok(Ok(Login::Accepted)) => {
                 tracing::info!(peer = %self.peer, user = %user, "authenticated");
@@ -359,21 +410,38 @@ impl Session {
         }
         let path = match envelope::parse_path(argument, "FROM") {
             Ok(path) => path,
-            Err(AddressError::TooLong) => return self.reply(501, "5.1.7", "the sender address is too long").await,
-            Err(AddressError::Invalid) => return self.reply(501, "5.1.7", "the sender address is not valid").await,
-            Err(AddressError::Syntax) => return self.reply(501, "5.5.4", "use MAIL FROM:<address>").await,
+            Err(AddressError::TooLong) => {
+                return self.reply(501, "5.1.7", "the sender address is too long").await;
+            }
+            Err(AddressError::Invalid) => {
+                return self.reply(501, "5.1.7", "the sender address is not valid").await;
+            }
+            Err(AddressError::Syntax) => {
+                return self.reply(501, "5.5.4", "use MAIL FROM:<address>").await;
+            }
         };
         if !path.address.is_empty() && !self.context.is_local(&envelope::domain_of(&path.address)) {
             return self
-                .reply(550, "5.7.1", &format!("you can send from addresses at {} only", self.context.local_domains.join(", ")))
+                .reply(
+                    550,
+                    "5.7.1",
+                    &format!(
+                        "you can send from addresses at {} only",
+                        self.context.local_domains.join(", ")
+                    ),
+                )
                 .await;
         }
         if path.size.is_some_and(|size| size > self.context.max_message_size as u64) {
-            return self.reply(552, "5.3.4", "the message is larger than this server accepts").await;
+            return self
+                .reply(552, "5.3.4", "the message is larger than this server accepts")
+                .await;
         }
         if !self.context.send_rate.allow(&user) {
             // (52)
-            return self.reply(451, "4.7.1", "you have sent too many messages this hour; try again later").await;
+            return self
+                .reply(451, "4.7.1", "you have sent too many messages this hour; try again later")
+                .await;
         }
         self.mail_from = Some(path.address);
         self.reply(250, "2.1.0", "OK").await
@@ -386,9 +454,15 @@ impl Session {
         }
         let path = match envelope::parse_path(argument, "TO") {
             Ok(path) if !path.address.is_empty() => path,
-            Ok(_) | Err(AddressError::Invalid) => return self.reply(501, "5.1.3", "the recipient address is not valid").await,
-            Err(AddressError::TooLong) => return self.reply(501, "5.1.3", "the recipient address is too long").await,
-            Err(AddressError::Syntax) => return self.reply(501, "5.5.4", "use RCPT TO:<address>").await,
+            Ok(_) | Err(AddressError::Invalid) => {
+                return self.reply(501, "5.1.3", "the recipient address is not valid").await;
+            }
+            Err(AddressError::TooLong) => {
+                return self.reply(501, "5.1.3", "the recipient address is too long").await;
+            }
+            Err(AddressError::Syntax) => {
+                return self.reply(501, "5.5.4", "use RCPT TO:<address>").await;
+            }
         };
         if self.user.is_none() && !self.context.is_local(&envelope::domain_of(&path.address)) {
             // (24): never an open relay. (Submission needs AUTH before MAIL anyway.)
@@ -427,16 +501,22 @@ impl Session {
                 _ => Err(std::io::Error::other("the client went away during DATA")),
             };
         }
-        let message = match outcome.expect("read_until returns Ok only once the reader has finished") {
+        let message = match outcome
+            .expect("read_until returns Ok only once the reader has finished")
+        {
             data::Outcome::Message(message) => message,
             data::Outcome::TooBig => {
                 // (31)
                 self.reset();
-                return self.reply(552, "5.3.4", "the message is larger than this server accepts").await;
+                return self
+                    .reply(552, "5.3.4", "the message is larger than this server accepts")
+                    .await;
             }
             data::Outcome::BadLineEnding => {
                 // (29), (30)
-                let _ = self.reply(521, "5.5.2", "invalid line ending: lines must end with CR LF; closing").await;
+                let _ = self
+                    .reply(521, "5.5.2", "invalid line ending: lines must end with CR LF; closing")
+                    .await;
                 return Ok(Flow::Close);
             }
         };
@@ -451,15 +531,25 @@ impl Session {
             Ok(domain) => domain,
             // (33)
             Err(HeaderProblem::Malformed(line)) => {
-                return self.reply(554, "5.6.0", &format!("malformed header line: {}", printable(&line))).await;
+                return self
+                    .reply(554, "5.6.0", &format!("malformed header line: {}", printable(&line)))
+                    .await;
             }
-            Err(HeaderProblem::From) => return self.reply(554, "5.6.0", "the message needs exactly one From: header").await,
+            Err(HeaderProblem::From) => {
+                return self
+                    .reply(554, "5.6.0", "the message needs exactly one From: header")
+                    .await;
+            }
             // (34)
-            Err(HeaderProblem::Loop) => return self.reply(554, "5.4.6", "loop detected: too many Received headers").await,
+            Err(HeaderProblem::Loop) => {
+                return self.reply(554, "5.4.6", "loop detected: too many Received headers").await;
+            }
         };
         let id = queue::new_id();
         // (35): no client address for authenticated users, no recipients (no BCC leak).
-        let tls = self.tls.as_ref().map_or(String::new(), |tls| format!(" (version={} cipher={})", tls.version, tls.cipher));
+        let tls = self.tls.as_ref().map_or(String::new(), |tls| {
+            format!(" (version={} cipher={})", tls.version, tls.cipher)
+        });
         let received = format!(
             "Received: from {helo} (authenticated sender)\r\n\tby {host} (Outpost relay) with {with} id {id}{tls};\r\n\t{date}\r\n",
             helo = self.helo.as_deref().unwrap_or("unknown"),
@@ -475,7 +565,9 @@ impl Session {
                 Ok(signature) => stored = [signature.as_bytes(), &stored].concat(),
                 Err(error) => {
                     tracing::error!(%error, domain = %from_domain, "DKIM signing failed; refusing the message");
-                    return self.reply(451, "4.7.0", "cannot sign the message right now; try again later").await;
+                    return self
+                        .reply(451, "4.7.0", "cannot sign the message right now; try again later")
+                        .await;
                 }
             }
         }
@@ -483,7 +575,9 @@ impl Session {
         let from = self.mail_from.clone().unwrap_or_default();
         let recipients = self.recipients.clone();
         let user = self.user.clone();
-        let queued = tokio::task::spawn_blocking(move || queue.put(id, &from, &recipients, user, &stored)).await;
+        let queued =
+            tokio::task::spawn_blocking(move || queue.put(id, &from, &recipients, user, &stored))
+                .await;
         match queued {
             Ok(Ok(id)) => {
                 self.messages += 1;
@@ -492,14 +586,18 @@ impl Session {
                 self.reply(250, "2.0.0", &format!("queued as {id}")).await
             }
             // (39)
-            Ok(Err(PutError::Full)) => self.reply(452, "4.3.1", "the queue is full; try again later").await,
+            Ok(Err(PutError::Full)) => {
+                self.reply(452, "4.3.1", "the queue is full; try again later").await
+            }
             Ok(Err(PutError::Io(error))) => {
                 tracing::error!(%error, "cannot write to the queue");
-                self.reply(451, "4.3.0", "cannot store the message right now; try again later").await
+                self.reply(451, "4.3.0", "cannot store the message right now; try again later")
+                    .await
             }
             Err(error) => {
                 tracing::error!(%error, "queueing panicked");
-                self.reply(451, "4.3.0", "cannot store the message right now; try again later").await
+                self.reply(451, "4.3.0", "cannot store the message right now; try again later")
+                    .await
             }
         }
     }

@@ -136,16 +136,12 @@ impl Certificates {
     ) -> Result<CertificateInfo, Error> {
         let chain = directory.join("self-signed.pem");
         let key = directory.join("self-signed.key");
-        if chain.exists() && key.exists() {
-            if let Ok(info) = self.install_files(&chain, &key, true)
-                && info.names.iter().any(|name| name == hostname)
-            {
-                return Ok(CertificateInfo {
-                    self_signed: true,
-                    source: "self-signed".into(),
-                    ..info
-                });
-            }
+        if chain.exists()
+            && key.exists()
+            && let Ok(info) = self.install_files(&chain, &key, true)
+            && info.names.iter().any(|name| name == hostname)
+        {
+            return Ok(CertificateInfo { self_signed: true, source: "self-signed".into(), ..info });
         }
         let key_pair =
             rcgen::KeyPair::generate().map_err(|error| Error::Setup(error.to_string()))?;

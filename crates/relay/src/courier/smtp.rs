@@ -293,7 +293,7 @@ impl SmtpCourier {
             Err(error) => return all(Outcome::Temporary, format!("MAIL FROM failed: {error}")),
         };
         if mail.code() / 100 != 2 {
-            return all(classify(mail.code()), format!("{} {}", mail.code(), mail.message()));
+            return all(classify(mail.code()), reply_text(&mail));
         }
         let mut results: Vec<Option<DeliveryRecord>> = Vec::with_capacity(recipients.len());
         for recipient in recipients {
@@ -322,7 +322,7 @@ impl SmtpCourier {
             let reply = client.read().await?;
             let outcome =
                 if reply.code() / 100 == 2 { Outcome::Delivered } else { classify(reply.code()) };
-            Ok((outcome, format!("{} {}", reply.code(), reply.message())))
+            Ok((outcome, reply_text(&reply)))
         }
         .await
         .unwrap_or_else(|error| {
@@ -333,6 +333,16 @@ impl SmtpCourier {
             .into_iter()
             .map(|result| result.unwrap_or_else(|| record(final_reply.0, final_reply.1.clone())))
             .collect()
+    }
+}
+
+/// A reply as text: code, enhanced status code (when the server sent one), message.
+fn reply_text(reply: &smtp_proto::Response<String>) -> String {
+    let [class, subject, detail] = reply.esc;
+    if class == 0 {
+        format!("{} {}", reply.code(), reply.message())
+    } else {
+        format!("{} {class}.{subject}.{detail} {}", reply.code(), reply.message())
     }
 }
 

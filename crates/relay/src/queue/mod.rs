@@ -268,10 +268,13 @@ impl Queue {
                     _ = self.shutdown.cancelled() => return,
                 }
             }
-            if self.shutdown.is_cancelled() {
-                return;
+            // A delivery in flight is abandoned at shutdown: the item is still on disk and
+            // resumes at the next start.
+            tokio::select! {
+                biased;
+                _ = self.shutdown.cancelled() => return,
+                _ = self.attempt(&mut item, &message) => {}
             }
-            self.attempt(&mut item, &message).await;
             let pending =
                 item.recipients.iter().any(|recipient| recipient.status == Status::Pending);
             let now = self.clock.now();

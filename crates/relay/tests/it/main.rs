@@ -1,0 +1,14 @@
+//! The relay's integration tests: one binary (ripgrep's habit), one module per concern.
+// Test helpers may panic: a panic is a failed test with a backtrace (clippy.toml allows it in
+// test functions; this extends it to the helpers).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+// The admin command line, run as a process.
+mod cli;
+// The conformance list (`relay-conformance.md`), one test per item, as raw SMTP dialogs.
+mod conformance;
+// Real delivery: lettre submits, the relay signs and delivers to a real receiving server found
+// through a real DNS server, and dkimpy verifies the signature.
+mod delivery;
+// Shared helpers: a relay on loopback, raw SMTP dialogs.
+mod support;
