@@ -9,6 +9,7 @@
 //! Scenarios are numbered like chasquid's `t-NN` and each file says what it proves.
 
 mod capture;
+mod relay;
 mod selftest;
 
 use std::process::ExitCode;
@@ -25,8 +26,9 @@ fn main() -> ExitCode {
     // One box, shared DNS and mailboxes: scenarios run one at a time.
     arguments.test_threads = Some(1);
 
+    let systemd: Vec<Scenario> = selftest::SYSTEMD.iter().chain(relay::SYSTEMD).copied().collect();
     let phases: [(VpsMode, &[Scenario]); 2] =
-        [(VpsMode::Plain, selftest::PLAIN), (VpsMode::Systemd, selftest::SYSTEMD)];
+        [(VpsMode::Plain, selftest::PLAIN), (VpsMode::Systemd, &systemd)];
     if arguments.list {
         for (_, scenarios) in phases {
             libtest_mimic::run(&arguments, trials(scenarios, None)).exit_if_failed();

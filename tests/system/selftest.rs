@@ -284,7 +284,7 @@ fn t98_the_leak_detector_sees_box_traffic_where_it_flows(inbox: &Inbox) -> Resul
 // --- helpers ------------------------------------------------------------------------------------
 
 /// The records a correctly set-up sender has: address, SPF, DMARC, and reverse DNS both ways.
-fn publish_sender_records(inbox: &Inbox) -> Result<()> {
+pub fn publish_sender_records(inbox: &Inbox) -> Result<()> {
     let settings = &inbox.settings;
     inbox.publish(MAIL_HOST, "A", 60, &[&settings.vps_ip.to_string()])?;
     inbox.publish(MAIL_HOST, "AAAA", 60, &[&settings.vps_ip6.to_string()])?;
@@ -387,7 +387,7 @@ fn work_dir(inbox: &Inbox, name: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-fn run(command: &mut Command) -> Result<String> {
+pub fn run(command: &mut Command) -> Result<String> {
     let output = command.output().with_context(|| format!("running {command:?}"))?;
     ensure!(
         output.status.success(),

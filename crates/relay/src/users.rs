@@ -95,9 +95,12 @@ impl UsersFile {
         Ok(UsersFile { entries })
     }
 
-    /// Writes the file atomically, readable only by its owner.
+    /// Writes the file atomically. A new file is readable only by its owner; an existing
+    /// file keeps its owner, group and mode (the installer makes it `root:outpost 0640` so the
+    /// relay, which runs as `outpost`, can read what `user add` run as root writes).
     pub fn save(&self, path: &Path) -> Result<(), Error> {
         let io = |action| move |source| Error::Io { action, path: path.to_path_buf(), source };
+        let previous = fs::metadata(path).ok();
         let mut text = String::from(
             "# SMTP users of outpost-relay: address and argon2 hash. Manage with `outpost-relay user`.\n",
         );
@@ -107,6 +110,14 @@ impl UsersFile {
         let temporary = path.with_extension("tmp");
         let mut file = create_private(&temporary).map_err(io("write"))?;
         file.write_all(text.as_bytes()).map_err(io("write"))?;
+        #[cfg(unix)]
+        if let Some(previous) = previous {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            std::os::unix::fs::fchown(&file, Some(previous.uid()), Some(previous.gid()))
+                .map_err(io("keep the owner of"))?;
+            file.set_permissions(fs::Permissions::from_mode(previous.mode() & 0o777))
+                .map_err(io("keep the mode of"))?;
+        }
         file.sync_all().map_err(io("sync"))?;
         fs::rename(&temporary, path).map_err(io("replace"))?;
         if let Some(directory) = path.parent() {
@@ -325,6 +336,14 @@ mod tests {
             assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
         let mut loaded = loaded;
+        // An existing file keeps its mode (the installer sets 0640 for the relay's group).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+            loaded.save(&path).unwrap();
+            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640);
+        }
         loaded.remove("ALICE@example.com").unwrap();
         assert!(matches!(loaded.remove("nobody@example.com"), Err(Error::NoSuchUser(_))));
         assert_eq!(loaded.addresses().count(), 1);

@@ -1,0 +1,162 @@
+//! The relay on a real server: the static binary the app carries, installed by hand the way the
+//! installer will (user, files, the repo's systemd unit), sending mail that the box's mx judges
+//! with implementations independent of ours.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use outpost_system_tests::inbox::{Host, Inbox};
+
+use crate::Scenario;
+use crate::selftest::publish_sender_records;
+
+/// Scenarios with the systemd vps.
+pub const SYSTEMD: &[Scenario] = &[
+    (
+        "t20_the_carried_relay_runs_under_systemd_with_the_repo_unit",
+        t20_the_carried_relay_runs_under_systemd_with_the_repo_unit,
+    ),
+    (
+        "t21_mail_submitted_to_the_relay_passes_dkim_spf_dmarc_and_iprev_at_the_mx",
+        t21_mail_submitted_to_the_relay_passes_dkim_spf_dmarc_and_iprev_at_the_mx,
+    ),
+];
+
+const UNIT: &str = include_str!("../../crates/relay/etc/outpost-relay.service");
+const PASSWORD: &str = "a long test password for alice";
+
+fn config() -> String {
+    "[server]\nhostname = \"mail.example.test\"\ndomains = [\"example.test\"]\n\n\
+     [[dkim]]\ndomain = \"example.test\"\nselector = \"box\"\nkey_file = \"/etc/outpost/dkim/box.pem\"\n\n\
+     [queue]\nfirst_retry = \"5s\"\n"
+        .to_string()
+}
+
+fn t20_the_carried_relay_runs_under_systemd_with_the_repo_unit(inbox: &Inbox) -> Result<()> {
+    let share = inbox.settings.state.join("vps/share");
+    std::fs::create_dir_all(&share)?;
+    std::fs::write(share.join("outpost-relay"), outpost_setup::relay::executable())?;
+    std::fs::write(share.join("outpost-relay.service"), UNIT)?;
+    std::fs::write(share.join("relay.toml"), config())?;
+    let carried = outpost_setup::relay::carried();
+    let script = format!(
+        "set -e\n\
+         install -m 0755 /mnt/inbox/outpost-relay /usr/local/bin/outpost-relay\n\
+         echo '{sha}  /usr/local/bin/outpost-relay' | sha256sum -c --quiet\n\
+         id outpost >/dev/null 2>&1 || useradd --system --home-dir /var/lib/outpost --no-create-home --shell /usr/sbin/nologin outpost\n\
+         install -d -m 0750 -g outpost /etc/outpost /etc/outpost/dkim\n\
+         install -m 0640 -g outpost /mnt/inbox/relay.toml /etc/outpost/relay.toml\n\
+         outpost-relay dkim generate --domain example.test --selector box --json > /root/dkim.json\n\
+         chgrp outpost /etc/outpost/dkim/box.pem && chmod 0640 /etc/outpost/dkim/box.pem\n\
+         install -m 0640 -g outpost /dev/null /etc/outpost/users\n\
+         printf '%s\\n' '{PASSWORD}' | outpost-relay user add alice@example.test\n\
+         install -m 0644 /mnt/inbox/outpost-relay.service /etc/systemd/system/outpost-relay.service\n\
+         systemctl daemon-reload\n\
+         systemctl enable --now outpost-relay.service\n",
+        sha = carried.sha256
+    );
+    inbox.ssh(&script).context("installing the relay")?;
+    // Active, listening, and `status` says so.
+    let mut active = String::new();
+    for _ in 0..100 {
+        active = inbox.ssh("systemctl is-active outpost-relay.service || true")?;
+        if active.trim() == "active"
+            && inbox.ssh("outpost-relay status --json >/dev/null 2>&1 && echo yes || true")?.trim()
+                == "yes"
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    ensure!(
+        active.trim() == "active",
+        "the service is {active:?}: {}",
+        inbox.ssh("journalctl -u outpost-relay --no-pager -n 30 || true")?
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&inbox.ssh("outpost-relay status --json")?)?;
+    ensure!(status["running"] == true, "{status}");
+    ensure!(status["version"] == carried.version, "{status}");
+    let listeners = status["listeners"].to_string();
+    ensure!(listeners.contains("0.0.0.0:587") && listeners.contains("[::]:465"), "{listeners}");
+    ensure!(status["certificates"][0]["self_signed"] == true, "{status}");
+    // The unit's sandbox is in force: the relay runs as `outpost`, not root.
+    let user = inbox.ssh("ps -o user= -C outpost-relay | head -1")?;
+    ensure!(user.trim() == "outpost", "the relay runs as {user:?}");
+    Ok(())
+}
+
+fn t21_mail_submitted_to_the_relay_passes_dkim_spf_dmarc_and_iprev_at_the_mx(
+    inbox: &Inbox,
+) -> Result<()> {
+    publish_sender_records(inbox)?;
+    let record: serde_json::Value = serde_json::from_str(&inbox.ssh("cat /root/dkim.json")?)?;
+    let strings: Vec<String> = record["record"]["txt_strings"]
+        .as_array()
+        .context("dkim generate --json has txt_strings")?
+        .iter()
+        .map(|part| format!("\"{}\"", part.as_str().unwrap_or_default()))
+        .collect();
+    inbox.publish("box._domainkey.example.test", "TXT", 60, &[&strings.join(" ")])?;
+    let subject = "t21 through the relay";
+    let relay_ip = inbox.settings.vps_ip.to_string();
+    let output = inbox.exec_output(
+        Host::Wiz,
+        &[
+            "swaks",
+            "--server",
+            &relay_ip,
+            "--port",
+            "587",
+            "--tls",
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            "alice@example.test",
+            "--auth-password",
+            PASSWORD,
+            "--from",
+            "alice@example.test",
+            "--to",
+            "judge@gmail.test",
+            "--header",
+            &format!("Subject: {subject}"),
+            "--helo",
+            "wiz.inbox.test",
+        ],
+    )?;
+    let transcript = String::from_utf8_lossy(&output.stdout);
+    ensure!(
+        output.status.success() && transcript.contains("250 2.0.0 queued as"),
+        "submission failed:\n{transcript}"
+    );
+    let verdict = inbox.wait_for_verdict(subject, Duration::from_secs(30))?;
+    ensure!(verdict.dkim_result == "pass", "dkim: {:?}", verdict.dkim);
+    ensure!(verdict.dkim.iter().any(|dkim| dkim.domain == "example.test"
+        && dkim.selector == "box"
+        && dkim.result == "pass"));
+    ensure!(verdict.spf.result == "pass", "spf: {:?}", verdict.spf);
+    ensure!(verdict.dmarc.result == "pass", "dmarc: {:?}", verdict.dmarc);
+    ensure!(verdict.iprev.result == "pass", "iprev: {:?}", verdict.iprev);
+    ensure!(verdict.helo == "mail.example.test", "helo: {}", verdict.helo);
+    ensure!(
+        verdict.tls.as_ref().and_then(|tls| tls.version.as_deref()) == Some("TLSv1.3"),
+        "tls: {:?}",
+        verdict.tls
+    );
+    // The delivery record the app's test-email step will read.
+    let mut status = serde_json::Value::Null;
+    for _ in 0..50 {
+        status = serde_json::from_str(&inbox.ssh("outpost-relay status --json")?)?;
+        if status["recent_deliveries"].as_array().is_some_and(|list| !list.is_empty()) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let delivery = &status["recent_deliveries"][0];
+    ensure!(delivery["recipient"] == "judge@gmail.test", "{status}");
+    ensure!(delivery["record"]["outcome"] == "delivered", "{status}");
+    ensure!(delivery["record"]["host"] == "mx.gmail.test", "{status}");
+    ensure!(delivery["record"]["tls_version"] == "TLSv1.3", "{status}");
+    Ok(())
+}
