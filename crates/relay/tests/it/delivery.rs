@@ -16,66 +16,7 @@ use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsPar
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use outpost_relay::courier::Outcome;
 
-use crate::support::{HOST, Options, PASSWORD, TestDns, TestRelay, USER, record};
-
-/// The receiving server, a child process ended by PID when dropped.
-struct Receiver {
-    child: Child,
-    directory: tempfile::TempDir,
-    port: u16,
-}
-
-impl Receiver {
-    fn start(refuse: &str) -> Receiver {
-        let directory = tempfile::tempdir().unwrap();
-        let certificate =
-            rcgen::generate_simple_self_signed(vec!["mx.example.net".into()]).unwrap();
-        std::fs::write(directory.path().join("cert.pem"), certificate.cert.pem()).unwrap();
-        std::fs::write(directory.path().join("key.pem"), certificate.signing_key.serialize_pem())
-            .unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mail = directory.path().join("mail");
-        std::fs::create_dir(&mail).unwrap();
-        let mut child = Command::new("/usr/bin/python3")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/receiver.py"))
-            .arg(port.to_string())
-            .arg(&mail)
-            .arg(directory.path().join("cert.pem"))
-            .arg(directory.path().join("key.pem"))
-            .arg(refuse)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 with aiosmtpd (apt-get install python3-aiosmtpd)");
-        let mut ready = String::new();
-        use std::io::BufRead;
-        std::io::BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut ready).unwrap();
-        assert_eq!(ready.trim(), "ready", "the receiver did not start");
-        Receiver { child, directory, port }
-    }
-
-    /// Waits for message number `number` (1-based) and returns its bytes and envelope.
-    async fn message(&self, number: usize) -> (Vec<u8>, serde_json::Value) {
-        let base = self.directory.path().join("mail").join(number.to_string());
-        for _ in 0..1000 {
-            if base.with_extension("json").exists() {
-                let envelope =
-                    serde_json::from_slice(&std::fs::read(base.with_extension("json")).unwrap())
-                        .unwrap();
-                return (std::fs::read(base.with_extension("eml")).unwrap(), envelope);
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("message {number} never reached the receiver");
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::support::{HOST, Options, PASSWORD, Receiver, TestDns, TestRelay, USER, record};
 
 /// dkimpy verifies `message`, fetching keys from `dns` (nothing leaves loopback). Runs on a
 /// blocking thread: the DNS server answering it lives on this test's runtime.

@@ -12,3 +12,7 @@ mod conformance;
 mod delivery;
 // Shared helpers: a relay on loopback, raw SMTP dialogs.
 mod support;
+// A crash right after `250`: the message survives `kill -9` and is delivered exactly once.
+mod crash;
+// Properties of the DATA reader and the address parser over generated input.
+mod properties;

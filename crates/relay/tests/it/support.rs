@@ -386,3 +386,82 @@ pub fn record(
         data,
     )
 }
+
+/// The receiving server, a child process ended by PID when dropped.
+pub struct Receiver {
+    child: std::process::Child,
+    directory: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl Receiver {
+    pub fn start(refuse: &str) -> Receiver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Receiver::start_on(port, refuse)
+    }
+
+    /// On a chosen port.
+    pub fn start_on(port: u16, refuse: &str) -> Receiver {
+        let directory = tempfile::tempdir().unwrap();
+        let certificate =
+            rcgen::generate_simple_self_signed(vec!["mx.example.net".into()]).unwrap();
+        std::fs::write(directory.path().join("cert.pem"), certificate.cert.pem()).unwrap();
+        std::fs::write(directory.path().join("key.pem"), certificate.signing_key.serialize_pem())
+            .unwrap();
+        let mail = directory.path().join("mail");
+        std::fs::create_dir(&mail).unwrap();
+        let mut child = std::process::Command::new("/usr/bin/python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/receiver.py"))
+            .arg(port.to_string())
+            .arg(&mail)
+            .arg(directory.path().join("cert.pem"))
+            .arg(directory.path().join("key.pem"))
+            .arg(refuse)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("python3 with aiosmtpd (apt-get install python3-aiosmtpd)");
+        let mut ready = String::new();
+        use std::io::BufRead;
+        std::io::BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut ready).unwrap();
+        assert_eq!(ready.trim(), "ready", "the receiver did not start");
+        Receiver { child, directory, port }
+    }
+
+    /// Waits for message number `number` (1-based) and returns its bytes and envelope.
+    pub async fn message(&self, number: usize) -> (Vec<u8>, serde_json::Value) {
+        let base = self.directory.path().join("mail").join(number.to_string());
+        for _ in 0..1000 {
+            if base.with_extension("json").exists() {
+                let envelope =
+                    serde_json::from_slice(&std::fs::read(base.with_extension("json")).unwrap())
+                        .unwrap();
+                return (std::fs::read(base.with_extension("eml")).unwrap(), envelope);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("message {number} never reached the receiver");
+    }
+
+    /// How many messages have arrived.
+    pub fn count(&self) -> usize {
+        std::fs::read_dir(self.directory.path().join("mail"))
+            .unwrap()
+            .filter(|entry| {
+                entry
+                    .as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|extension| extension == "json")
+            })
+            .count()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
