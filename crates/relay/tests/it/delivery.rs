@@ -4,7 +4,7 @@
 //! verifies the signature against the key published in that DNS.
 
 use std::net::Ipv4Addr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::str::FromStr;
 use std::time::Duration;
 
