@@ -1,0 +1,426 @@
+//! Load benchmark of the relay binary: `cargo bench -p outpost-relay --bench load` (or
+//! `scripts/bench-relay`, which also raises the file limit and builds the carried binary).
+//!
+//! It starts the real `outpost-relay serve` as its own process (so its CPU time and memory can
+//! be read from /proc), with DKIM signing and fsync on, delivering to a sink SMTP server on
+//! loopback found through a DNS server on loopback. Then, with 8 concurrent clients:
+//! - new session per message: connect, EHLO, STARTTLS, EHLO, AUTH PLAIN, MAIL, RCPT, DATA, QUIT
+//!   (how apps and Gmail's "Send mail as" connect);
+//! - reused sessions: one authenticated session per client, many messages each;
+//! - 1,000 idle TLS sessions held open on port 465.
+//!
+//! Environment: `RELAY_BIN` (default: the binary cargo built for this bench), `MESSAGES`
+//! (default 2000 per mode), `CLIENTS` (default 8).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+const HOST: &str = "mail.example.com";
+const USER: &str = "bench@example.com";
+const PASSWORD: &str = "a long benchmark password";
+
+type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+fn main() -> Result<(), Failure> {
+    // `cargo bench` passes `--bench`; nothing here takes arguments.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(run())
+}
+
+async fn run() -> Result<(), Failure> {
+    let messages: usize =
+        std::env::var("MESSAGES").ok().and_then(|value| value.parse().ok()).unwrap_or(2000);
+    let clients: usize =
+        std::env::var("CLIENTS").ok().and_then(|value| value.parse().ok()).unwrap_or(8);
+    let relay_bin = std::env::var("RELAY_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_BIN_EXE_outpost-relay")));
+    let directory = tempfile::tempdir()?;
+    let root = directory.path();
+
+    let sink = start_sink().await?;
+    let dns = start_dns(sink.ip()).await?;
+    let key = outpost_relay::dkim::generate(outpost_relay_config::DkimAlgorithm::RsaSha256)?;
+    outpost_relay::dkim::write_new_key(&root.join("dkim.pem"), &key.private_pem)?;
+    let mut users = outpost_relay::users::UsersFile::default();
+    users.set(USER, PASSWORD)?;
+    users.save(&root.join("users"))?;
+    let (submission, submissions) = (free_port()?, free_port()?);
+    let config = root.join("relay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nhostname = \"{HOST}\"\ndomains = [\"example.com\"]\n\
+             [listeners]\nsubmission = [\"127.0.0.1:{submission}\"]\nsubmissions = [\"127.0.0.1:{submissions}\"]\n\
+             [tls]\nstate_dir = \"{root}/state/tls\"\n[users]\nfile = \"{root}/users\"\n\
+             [[dkim]]\ndomain = \"example.com\"\nselector = \"bench\"\nkey_file = \"{root}/dkim.pem\"\n\
+             [queue]\ndir = \"{root}/queue\"\nmax_messages = 1000000\n\
+             [limits]\nmax_connections = 5000\nmessages_per_user_per_hour = 10000000\n\
+             [log]\nlevel = \"warn\"\n\
+             [dns]\nresolvers = [\"{dns}\"]\n[delivery]\nport = {port}\nipv6 = false\n",
+            root = root.display(),
+            port = sink.port(),
+        ),
+    )?;
+    let mut relay = Command::new(&relay_bin)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let pid = relay.id();
+    wait_for_port(submission).await?;
+    let certificate = std::fs::read(root.join("state/tls/self-signed.pem"))?;
+    let connector = connector(&certificate)?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle_rss = rss_kib(pid)?;
+
+    println!(
+        "outpost-relay load benchmark: {} ({} bytes), {clients} clients, {messages} messages per mode",
+        relay_bin.display(),
+        std::fs::metadata(&relay_bin)?.len()
+    );
+    println!(
+        "(DKIM RSA-2048 signing on, fsync on, delivery to a sink on loopback; client on the same machine)\n"
+    );
+    println!("| mode | msg/s | p50 ms | p99 ms | server CPU ms/msg |");
+    println!("|---|---|---|---|---|");
+    // A warm-up, so one-off costs (first AUTH's argon2, lazy setup) are not in the figures.
+    measure(pid, 1, 1, submission, &connector, false).await?;
+    for (name, reuse) in [("new session per message", false), ("reused sessions", true)] {
+        let result = measure(pid, clients, messages, submission, &connector, reuse).await?;
+        println!(
+            "| {name} | {:.0} | {:.1} | {:.1} | {:.2} |",
+            result.rate, result.p50, result.p99, result.cpu_ms_per_message
+        );
+    }
+    // Let deliveries drain before the idle-sessions figure.
+    wait_for_empty_queue(&root.join("queue"), Duration::from_secs(120)).await;
+    let held = hold_idle_sessions(1000, submissions, &connector).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let busy_rss = rss_kib(pid)?;
+    println!("\n| memory | RSS |\n|---|---|");
+    println!("| idle | {:.1} MB |", idle_rss as f64 / 1024.0);
+    println!("| {} idle TLS sessions | {:.1} MB |", held.len(), busy_rss as f64 / 1024.0);
+    drop(held);
+    relay.kill()?;
+    relay.wait()?;
+    Ok(())
+}
+
+struct Measured {
+    rate: f64,
+    p50: f64,
+    p99: f64,
+    cpu_ms_per_message: f64,
+}
+
+async fn measure(
+    pid: u32,
+    clients: usize,
+    messages: usize,
+    port: u16,
+    connector: &tokio_rustls::TlsConnector,
+    reuse: bool,
+) -> Result<Measured, Failure> {
+    let cpu_before = cpu_ms(pid)?;
+    let started = Instant::now();
+    let per_client = messages.div_ceil(clients);
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let connector = connector.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(per_client);
+            if reuse {
+                let mut session = Session::open(port, &connector).await?;
+                for number in 0..per_client {
+                    let begun = Instant::now();
+                    session.send_message(client, number).await?;
+                    latencies.push(begun.elapsed());
+                }
+                session.quit().await?;
+            } else {
+                for number in 0..per_client {
+                    let begun = Instant::now();
+                    let mut session = Session::open(port, &connector).await?;
+                    session.send_message(client, number).await?;
+                    session.quit().await?;
+                    latencies.push(begun.elapsed());
+                }
+            }
+            Ok::<_, Failure>(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let elapsed = started.elapsed();
+    let cpu = cpu_ms(pid)? - cpu_before;
+    latencies.sort();
+    let percentile = |p: f64| {
+        latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64()
+            * 1000.0
+    };
+    Ok(Measured {
+        rate: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: percentile(0.50),
+        p99: percentile(0.99),
+        cpu_ms_per_message: cpu / latencies.len() as f64,
+    })
+}
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// An authenticated submission session (587, STARTTLS, AUTH PLAIN).
+struct Session {
+    stream: BufReader<Box<dyn Io>>,
+}
+
+impl Session {
+    async fn open(port: u16, connector: &tokio_rustls::TlsConnector) -> Result<Session, Failure> {
+        let tcp = TcpStream::connect(("127.0.0.1", port)).await?;
+        tcp.set_nodelay(true)?;
+        let mut plain = BufReader::new(tcp);
+        expect(&mut plain, "220").await?;
+        plain.get_mut().write_all(b"EHLO bench.example\r\n").await?;
+        expect(&mut plain, "250").await?;
+        plain.get_mut().write_all(b"STARTTLS\r\n").await?;
+        expect(&mut plain, "220").await?;
+        let tls = connector.connect(HOST.try_into()?, plain.into_inner()).await?;
+        let mut stream: BufReader<Box<dyn Io>> = BufReader::new(Box::new(tls));
+        use base64::Engine;
+        let credentials =
+            base64::engine::general_purpose::STANDARD.encode(format!("\0{USER}\0{PASSWORD}"));
+        stream
+            .get_mut()
+            .write_all(format!("EHLO bench.example\r\nAUTH PLAIN {credentials}\r\n").as_bytes())
+            .await?;
+        expect(&mut stream, "250").await?;
+        expect(&mut stream, "235").await?;
+        Ok(Session { stream })
+    }
+
+    async fn send_message(&mut self, client: usize, number: usize) -> Result<(), Failure> {
+        let body = format!(
+            "From: Bench <{USER}>\r\nTo: sink@example.net\r\nSubject: load {client}-{number}\r\n\
+             Date: Sun, 29 Nov 2026 12:00:00 +0000\r\nMessage-ID: <{client}.{number}@example.com>\r\n\r\n{}\r\n.\r\n",
+            "A typical short transactional message body. ".repeat(20)
+        );
+        // PIPELINING: envelope in one write, then the body after 354.
+        self.stream
+            .get_mut()
+            .write_all(
+                format!("MAIL FROM:<{USER}>\r\nRCPT TO:<sink@example.net>\r\nDATA\r\n").as_bytes(),
+            )
+            .await?;
+        expect(&mut self.stream, "250").await?;
+        expect(&mut self.stream, "250").await?;
+        expect(&mut self.stream, "354").await?;
+        self.stream.get_mut().write_all(body.as_bytes()).await?;
+        expect(&mut self.stream, "250").await?;
+        Ok(())
+    }
+
+    async fn quit(mut self) -> Result<(), Failure> {
+        self.stream.get_mut().write_all(b"QUIT\r\n").await?;
+        expect(&mut self.stream, "221").await?;
+        Ok(())
+    }
+}
+
+/// Reads one reply (all its lines) and checks its code.
+async fn expect<S: AsyncRead + Unpin>(
+    stream: &mut BufReader<S>,
+    code: &str,
+) -> Result<(), Failure> {
+    loop {
+        let mut line = String::new();
+        if stream.read_line(&mut line).await? == 0 {
+            return Err(format!("the relay closed the connection while {code} was expected").into());
+        }
+        if !line.starts_with(code) {
+            return Err(format!("expected {code}, got {line:?}").into());
+        }
+        if line.as_bytes().get(3) == Some(&b' ') {
+            return Ok(());
+        }
+    }
+}
+
+async fn hold_idle_sessions(
+    count: usize,
+    port: u16,
+    connector: &tokio_rustls::TlsConnector,
+) -> Result<Vec<Box<dyn Io>>, Failure> {
+    let mut held: Vec<Box<dyn Io>> = Vec::with_capacity(count);
+    for _ in 0..count {
+        let tcp = TcpStream::connect(("127.0.0.1", port)).await?;
+        let tls = connector.connect(HOST.try_into()?, tcp).await?;
+        let mut stream = BufReader::new(tls);
+        expect(&mut stream, "220").await?;
+        stream.get_mut().write_all(b"EHLO idle.example\r\n").await?;
+        expect(&mut stream, "250").await?;
+        held.push(Box::new(stream.into_inner()));
+    }
+    Ok(held)
+}
+
+fn connector(certificate: &[u8]) -> Result<tokio_rustls::TlsConnector, Failure> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in rustls::pki_types::CertificateDer::pem_slice_iter(certificate) {
+        roots.add(certificate?)?;
+    }
+    let config =
+        rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+/// A sink mail server: says yes to everything, reads DATA to its end.
+async fn start_sink() -> Result<SocketAddr, Failure> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut stream = BufReader::new(stream);
+                let _ = stream.get_mut().write_all(b"220 sink ESMTP\r\n").await;
+                let mut line = String::new();
+                let mut in_data = false;
+                loop {
+                    line.clear();
+                    match stream.read_line(&mut line).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                    let reply: &[u8] = if in_data {
+                        if line == ".\r\n" {
+                            in_data = false;
+                            b"250 2.0.0 ok\r\n"
+                        } else {
+                            continue;
+                        }
+                    } else {
+                        match line.get(..4).map(str::to_ascii_uppercase).as_deref() {
+                            Some("EHLO") => b"250-sink\r\n250 PIPELINING\r\n",
+                            Some("DATA") => {
+                                in_data = true;
+                                b"354 go\r\n"
+                            }
+                            Some("QUIT") => {
+                                let _ = stream.get_mut().write_all(b"221 bye\r\n").await;
+                                return;
+                            }
+                            _ => b"250 ok\r\n",
+                        }
+                    };
+                    if stream.get_mut().write_all(reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Ok(address)
+}
+
+/// A DNS server: example.net's MX is the sink.
+async fn start_dns(sink: std::net::IpAddr) -> Result<SocketAddr, Failure> {
+    use hickory_server::net::runtime::TokioRuntimeProvider;
+    use hickory_server::proto::rr::rdata::{A, MX, SOA};
+    use hickory_server::proto::rr::{LowerName, Name, RData, Record};
+    use hickory_server::store::in_memory::InMemoryZoneHandler;
+    use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
+    let origin = Name::from_str("example.net.")?;
+    let mut zone = InMemoryZoneHandler::<TokioRuntimeProvider>::empty(
+        origin.clone(),
+        ZoneType::Primary,
+        AxfrPolicy::Deny,
+    );
+    let soa = SOA::new(
+        Name::from_str("ns.example.net.")?,
+        Name::from_str("root.example.net.")?,
+        1,
+        3600,
+        600,
+        86400,
+        60,
+    );
+    zone.upsert_mut(Record::from_rdata(origin.clone(), 300, RData::SOA(soa)), 1);
+    zone.upsert_mut(
+        Record::from_rdata(
+            origin.clone(),
+            300,
+            RData::MX(MX::new(10, Name::from_str("mx.example.net.")?)),
+        ),
+        1,
+    );
+    let std::net::IpAddr::V4(sink) = sink else { return Err("the sink is on IPv4".into()) };
+    zone.upsert_mut(
+        Record::from_rdata(Name::from_str("mx.example.net.")?, 300, RData::A(A(sink))),
+        1,
+    );
+    let mut catalog = Catalog::new();
+    catalog.upsert(LowerName::new(&origin), vec![Arc::new(zone)]);
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
+    let address = udp.local_addr()?;
+    let mut server = hickory_server::Server::new(catalog);
+    server.register_socket(udp);
+    server.register_listener(TcpListener::bind(address).await?, Duration::from_secs(5), 4096);
+    // Kept running for the whole benchmark.
+    std::mem::forget(server);
+    Ok(address)
+}
+
+fn free_port() -> Result<u16, Failure> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+async fn wait_for_port(port: u16) -> Result<(), Failure> {
+    for _ in 0..500 {
+        if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Err(format!("the relay did not listen on {port}").into())
+}
+
+async fn wait_for_empty_queue(directory: &std::path::Path, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        let left = std::fs::read_dir(directory).map(|entries| entries.count()).unwrap_or(0);
+        if left == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The process's user + system CPU time in milliseconds (/proc/PID/stat, fields 14 and 15).
+fn cpu_ms(pid: u32) -> Result<f64, Failure> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let after_name = &stat[stat.rfind(')').ok_or("odd /proc stat")? + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+    // USER_HZ is 100 on Linux.
+    Ok(ticks * 10.0)
+}
+
+/// Resident memory in KiB (/proc/PID/status VmRSS).
+fn rss_kib(pid: u32) -> Result<u64, Failure> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:")).ok_or("no VmRSS")?;
+    Ok(line.split_whitespace().nth(1).ok_or("odd VmRSS")?.parse()?)
+}
