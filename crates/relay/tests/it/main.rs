@@ -5,6 +5,8 @@
 
 // The admin command line, run as a process.
 mod cli;
+// The SMTP courier's choice of servers, against a real DNS server.
+mod courier;
 // The conformance list (`relay-conformance.md`), one test per item, as raw SMTP dialogs.
 mod conformance;
 // Real delivery: lettre submits, the relay signs and delivers to a real receiving server found
