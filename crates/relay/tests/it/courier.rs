@@ -98,3 +98,85 @@ async fn dns_trouble_is_temporary_never_a_bounce() {
     assert_eq!(record.outcome, Outcome::Temporary, "{record:?}");
     assert!(record.reply.contains("looking up the mail servers"), "{}", record.reply);
 }
+
+/// A server that offers STARTTLS and then breaks the handshake; in plain text it accepts mail.
+/// (A test peer for the courier, which is what is under test.)
+async fn broken_tls_server() -> (u16, tokio::task::JoinHandle<Vec<String>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut commands = Vec::new();
+        for _ in 0..2 {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut stream = BufReader::new(stream);
+            stream.get_mut().write_all(b"220 broken.example ESMTP\r\n").await.unwrap();
+            let mut line = String::new();
+            let mut in_data = false;
+            loop {
+                line.clear();
+                if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+                    break;
+                }
+                if in_data {
+                    if line == ".\r\n" {
+                        in_data = false;
+                        stream
+                            .get_mut()
+                            .write_all(b"250 2.0.0 accepted in plain text\r\n")
+                            .await
+                            .unwrap();
+                    }
+                    continue;
+                }
+                commands.push(line.trim_end().to_string());
+                let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                let reply: &[u8] = match verb.as_str() {
+                    "EHLO" => b"250-broken.example\r\n250 STARTTLS\r\n",
+                    "STAR" => {
+                        // Agree, then answer the ClientHello with garbage.
+                        stream.get_mut().write_all(b"220 go ahead\r\n").await.unwrap();
+                        let mut hello = [0u8; 512];
+                        let _ = tokio::io::AsyncReadExt::read(stream.get_mut(), &mut hello).await;
+                        let _ = stream.get_mut().write_all(b"this is not TLS\r\n").await;
+                        break;
+                    }
+                    "DATA" => {
+                        in_data = true;
+                        b"354 go\r\n"
+                    }
+                    "QUIT" => {
+                        let _ = stream.get_mut().write_all(b"221 bye\r\n").await;
+                        break;
+                    }
+                    _ => b"250 ok\r\n",
+                };
+                stream.get_mut().write_all(reply).await.unwrap();
+            }
+        }
+        commands
+    });
+    (port, task)
+}
+
+#[tokio::test]
+async fn a_failed_starttls_handshake_is_retried_in_plain_text() {
+    // Conformance 41: opportunistic TLS falls back rather than deferring mail forever.
+    let (port, server) = broken_tls_server().await;
+    let dns = TestDns::start(vec![
+        mx("example.net.", 10, "mx.example.net."),
+        record("mx.example.net.", RData::A(A(Ipv4Addr::LOCALHOST))),
+    ])
+    .await;
+    let record = deliver(&courier(dns.address, port), "example.net").await;
+    assert_eq!(record.outcome, Outcome::Delivered, "{record:?}");
+    assert_eq!(record.tls_version, None, "the second attempt was in plain text");
+    assert!(record.reply.contains("accepted in plain text"), "{}", record.reply);
+    let commands = server.await.unwrap();
+    assert_eq!(
+        commands.iter().filter(|command| command.as_str() == "STARTTLS").count(),
+        1,
+        "{commands:?}"
+    );
+    dns.stop().await;
+}
