@@ -288,6 +288,14 @@ pub struct Delivery {
     pub connect_timeout: Duration,
     /// How long to wait for each reply (RFC 5321 §4.5.3.2 suggests minutes).
     pub reply_timeout: Duration,
+    /// Honour recipients' MTA-STS policies (RFC 8461): where a domain publishes `enforce`, mail
+    /// goes only to its listed servers and only over verified TLS.
+    pub mta_sts: bool,
+    /// The HTTPS port MTA-STS policies are fetched from. Always 443 on the internet.
+    pub https_port: u16,
+    /// Extra root certificates (PEM) to trust, besides the system's, when TLS is verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_roots: Option<AbsolutePath>,
 }
 
 impl Default for Delivery {
@@ -297,6 +305,9 @@ impl Default for Delivery {
             ipv6: true,
             connect_timeout: Duration::from_secs(30),
             reply_timeout: Duration::from_secs(5 * 60),
+            mta_sts: true,
+            https_port: 443,
+            extra_roots: None,
         }
     }
 }

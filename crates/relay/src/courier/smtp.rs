@@ -5,7 +5,8 @@
 //! the domain's own A/AAAA (the implicit MX, §5.1); a null MX (RFC 7505) or a domain that does
 //! not exist fails for good; a DNS failure is temporary. A TLS handshake that fails is retried
 //! in plain text on the same host (41): encryption here is opportunistic, as everywhere on
-//! port 25 without MTA-STS or DANE.
+//! port 25 — unless the domain publishes an MTA-STS policy in `enforce` mode (RFC 8461), in
+//! which case only its listed servers are used, over TLS with a verified certificate.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime};
@@ -18,6 +19,7 @@ use mail_send::SmtpClient;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsConnector;
 
+use super::mta_sts::{self, Mode, Policies};
 use super::{Courier, Delivery, DeliveryRecord, Outcome};
 use crate::clock::unix_seconds;
 use crate::connection::tls_version_name;
@@ -34,7 +36,23 @@ pub struct SmtpCourier {
     ipv6: bool,
     connect_timeout: Duration,
     reply_timeout: Duration,
+    /// Opportunistic TLS: no certificate check (RFC 7435).
     tls: TlsConnector,
+    /// Verified TLS, for domains whose MTA-STS policy is `enforce`.
+    verified_tls: TlsConnector,
+    /// MTA-STS policies, when honoured.
+    policies: Option<Policies>,
+}
+
+/// How a connection uses TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TlsUse {
+    /// STARTTLS when offered, any certificate; plain text otherwise.
+    Opportunistic,
+    /// No STARTTLS (the retry after a failed handshake).
+    Plain,
+    /// STARTTLS required and the certificate verified for the host (MTA-STS `enforce`).
+    Verified,
 }
 
 impl std::fmt::Debug for SmtpCourier {
@@ -83,6 +101,14 @@ impl SmtpCourier {
         // Opportunistic TLS verifies no certificate (RFC 7435 §4.1): a check that fails would only
         // make us fall back to plain text.
         let tls = mail_send::smtp::tls::build_tls_connector(true).map_err(SetupError)?;
+        let verified_tls = mta_sts::verifying_connector(
+            config.delivery.extra_roots.as_ref().map(|path| path.as_path()),
+        )
+        .map_err(SetupError)?;
+        let policies = config
+            .delivery
+            .mta_sts
+            .then(|| Policies::new(config.delivery.https_port, verified_tls.clone()));
         Ok(SmtpCourier {
             resolver,
             helo: config.server.hostname.to_string(),
@@ -91,6 +117,8 @@ impl SmtpCourier {
             connect_timeout: config.delivery.connect_timeout.get(),
             reply_timeout: config.delivery.reply_timeout.get(),
             tls,
+            verified_tls,
+            policies,
         })
     }
 
@@ -169,10 +197,28 @@ impl SmtpCourier {
                 })
                 .collect()
         };
-        let hosts = match self.mail_servers(domain).await {
+        let mut hosts = match self.mail_servers(domain).await {
             Ok(hosts) => hosts,
             Err((outcome, reason)) => return fail_all(outcome, reason),
         };
+        // RFC 8461 §4: under an `enforce` policy, only listed servers, only over verified TLS.
+        let enforced = match &self.policies {
+            Some(policies) => policies
+                .lookup(&self.resolver, domain)
+                .await
+                .filter(|policy| policy.mode == Mode::Enforce),
+            None => None,
+        };
+        if let Some(policy) = &enforced {
+            hosts.retain(|host| policy.allows(host));
+            if hosts.is_empty() {
+                return fail_all(
+                    Outcome::Temporary,
+                    format!("none of the mail servers of {domain} is listed in its MTA-STS policy"),
+                );
+            }
+        }
+        let first_try = if enforced.is_some() { TlsUse::Verified } else { TlsUse::Opportunistic };
         let mut last_problem = format!("no mail server of {domain} could be reached");
         for host in &hosts {
             let host_name = host.trim_end_matches('.').to_string();
@@ -183,12 +229,25 @@ impl SmtpCourier {
             }
             for ip in addresses {
                 let target = SocketAddr::new(ip, self.port);
-                match self.try_server(&host_name, target, true, from, recipients, message).await {
+                match self
+                    .try_server(&host_name, target, first_try, from, recipients, message)
+                    .await
+                {
                     Ok(records) => return records,
+                    Err(Attempt::TlsFailed(reason)) if first_try == TlsUse::Verified => {
+                        last_problem = reason
+                    }
                     Err(Attempt::TlsFailed(reason)) => {
                         tracing::info!(host = %host_name, %ip, %reason, "STARTTLS failed; retrying in plain text");
                         match self
-                            .try_server(&host_name, target, false, from, recipients, message)
+                            .try_server(
+                                &host_name,
+                                target,
+                                TlsUse::Plain,
+                                from,
+                                recipients,
+                                message,
+                            )
                             .await
                         {
                             Ok(records) => return records,
@@ -209,7 +268,7 @@ impl SmtpCourier {
         &self,
         host: &str,
         target: SocketAddr,
-        use_tls: bool,
+        tls_use: TlsUse,
         from: &str,
         recipients: &[String],
         message: &[u8],
@@ -225,16 +284,24 @@ impl SmtpCourier {
             client.read().await.map_err(|error| unreachable("reading the greeting", &error))?;
         if banner.code() / 100 != 2 {
             return Err(Attempt::Unreachable(format!(
-                "{host} [{}] greeted with {} {}",
+                "{host} [{}] greeted with {}",
                 target.ip(),
-                banner.code(),
-                banner.message()
+                reply_text(&banner)
             )));
         }
         let capabilities =
             client.ehlo(&self.helo).await.map_err(|error| unreachable("EHLO", &error))?;
-        if use_tls && capabilities.has_capability(smtp_proto::EXT_START_TLS) {
-            let mut client = client.start_tls(&self.tls, host).await.map_err(|error| {
+        let offers_tls = capabilities.has_capability(smtp_proto::EXT_START_TLS);
+        if tls_use == TlsUse::Verified && !offers_tls {
+            return Err(Attempt::TlsFailed(format!(
+                "{host} [{}] does not offer STARTTLS, which its domain's MTA-STS policy requires",
+                target.ip()
+            )));
+        }
+        if tls_use != TlsUse::Plain && offers_tls {
+            let connector =
+                if tls_use == TlsUse::Verified { &self.verified_tls } else { &self.tls };
+            let mut client = client.start_tls(connector, host).await.map_err(|error| {
                 Attempt::TlsFailed(format!("{host} [{}]: STARTTLS: {error}", target.ip()))
             })?;
             let connection = client.tls_connection();
@@ -299,10 +366,7 @@ impl SmtpCourier {
         for recipient in recipients {
             match client.cmd(format!("RCPT TO:<{recipient}>\r\n")).await {
                 Ok(reply) if reply.code() / 100 == 2 => results.push(None),
-                Ok(reply) => results.push(Some(record(
-                    classify(reply.code()),
-                    format!("{} {}", reply.code(), reply.message()),
-                ))),
+                Ok(reply) => results.push(Some(record(classify(reply.code()), reply_text(&reply)))),
                 Err(error) => return all(Outcome::Temporary, format!("RCPT TO failed: {error}")),
             }
         }
@@ -313,10 +377,7 @@ impl SmtpCourier {
         let final_reply = async {
             let data = client.cmd(b"DATA\r\n").await?;
             if data.code() != 354 {
-                return Ok::<_, mail_send::Error>((
-                    classify(data.code()),
-                    format!("{} {}", data.code(), data.message()),
-                ));
+                return Ok::<_, mail_send::Error>((classify(data.code()), reply_text(&data)));
             }
             client.write_message(message).await?;
             let reply = client.read().await?;

@@ -180,3 +180,147 @@ async fn a_failed_starttls_handshake_is_retried_in_plain_text() {
     );
     dns.stop().await;
 }
+
+/// A test CA, and certificates it signs for a name.
+struct TestCa {
+    certificate: rcgen::Certificate,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl TestCa {
+    fn new() -> TestCa {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name.push(rcgen::DnType::CommonName, "Outpost test CA");
+        params.key_usages =
+            vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::DigitalSignature];
+        let key = rcgen::KeyPair::generate().unwrap();
+        let certificate = params.self_signed(&key).unwrap();
+        TestCa { certificate, issuer: rcgen::Issuer::new(params, key) }
+    }
+
+    /// (certificate PEM, key PEM) for `name`.
+    fn leaf(&self, name: &str) -> (String, String) {
+        let mut params = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap();
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        let key = rcgen::KeyPair::generate().unwrap();
+        let certificate = params.signed_by(&key, &self.issuer).unwrap();
+        (certificate.pem(), key.serialize_pem())
+    }
+}
+
+/// An HTTPS server for `mta-sts.example.net` that serves `policy`.
+async fn policy_server(ca: &TestCa, policy: &'static str) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (certificate, key) = ca.leaf("mta-sts.example.net");
+    let chain =
+        vec![rustls::pki_types::CertificateDer::from_pem_slice(certificate.as_bytes()).unwrap()];
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
+    let config =
+        rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(chain, key).unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let Ok(mut tls) = acceptor.accept(tcp).await else { continue };
+            let mut request = [0u8; 1024];
+            let _ = tls.read(&mut request).await;
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{policy}",
+                policy.len()
+            );
+            let _ = tls.write_all(response.as_bytes()).await;
+            let _ = tls.shutdown().await;
+        }
+    });
+    port
+}
+
+/// A world with an MTA-STS policy for example.net; returns the courier, the receiver and DNS.
+async fn mta_sts_world(
+    policy: &'static str,
+    trusted_receiver: bool,
+) -> (SmtpCourier, Receiver, TestDns, tempfile::TempDir) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ca = TestCa::new();
+    let https = policy_server(&ca, policy).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let receiver = if trusted_receiver {
+        let (certificate, key) = ca.leaf("mx.example.net");
+        Receiver::start_with(port, "", &certificate, &key)
+    } else {
+        Receiver::start_on(port, "")
+    };
+    let dns = TestDns::start(vec![
+        mx("example.net.", 10, "mx.example.net."),
+        record("mx.example.net.", RData::A(A(Ipv4Addr::LOCALHOST))),
+        record("mta-sts.example.net.", RData::A(A(Ipv4Addr::LOCALHOST))),
+        record(
+            "_mta-sts.example.net.",
+            RData::TXT(hickory_server::proto::rr::rdata::TXT::new(vec![
+                "v=STSv1; id=2026112901".into(),
+            ])),
+        ),
+    ])
+    .await;
+    let directory = tempfile::tempdir().unwrap();
+    let roots = directory.path().join("roots.pem");
+    std::fs::write(&roots, ca.certificate.pem()).unwrap();
+    let text = format!(
+        "[server]\nhostname = \"mail.example.com\"\ndomains = [\"example.com\"]\n\
+         [dns]\nresolvers = [\"{dns}\"]\n[delivery]\nport = {port}\nipv6 = false\nconnect_timeout = \"2s\"\n\
+         https_port = {https}\nextra_roots = \"{roots}\"\n",
+        dns = dns.address,
+        roots = roots.display(),
+    );
+    let courier =
+        SmtpCourier::new(&Config::parse(&text, std::path::Path::new("t.toml")).unwrap()).unwrap();
+    (courier, receiver, dns, directory)
+}
+
+const ENFORCE: &str = "version: STSv1\r\nmode: enforce\r\nmx: mx.example.net\r\nmax_age: 86400\r\n";
+
+#[tokio::test]
+async fn mta_sts_enforce_delivers_over_verified_tls_to_a_listed_server() {
+    let (courier, receiver, dns, _directory) = mta_sts_world(ENFORCE, true).await;
+    let record = deliver(&courier, "example.net").await;
+    assert_eq!(record.outcome, Outcome::Delivered, "{record:?}");
+    assert_eq!(record.tls_version.as_deref(), Some("TLSv1.3"));
+    assert_eq!(receiver.count(), 1);
+    dns.stop().await;
+}
+
+#[tokio::test]
+async fn mta_sts_enforce_refuses_a_server_it_does_not_list() {
+    let policy = "version: STSv1\r\nmode: enforce\r\nmx: *.elsewhere.example\r\nmax_age: 86400\r\n";
+    let (courier, receiver, dns, _directory) = mta_sts_world(policy, true).await;
+    let record = deliver(&courier, "example.net").await;
+    assert_eq!(record.outcome, Outcome::Temporary, "{record:?}");
+    assert!(record.reply.contains("MTA-STS"), "{}", record.reply);
+    assert_eq!(receiver.count(), 0);
+    dns.stop().await;
+}
+
+#[tokio::test]
+async fn mta_sts_enforce_never_falls_back_to_unverified_or_plain_text() {
+    // The server's certificate is self-signed: under `enforce` that is a failure, not a reason to
+    // try again without checking (conformance 41).
+    let (courier, receiver, dns, _directory) = mta_sts_world(ENFORCE, false).await;
+    let record = deliver(&courier, "example.net").await;
+    assert_eq!(record.outcome, Outcome::Temporary, "{record:?}");
+    assert!(record.reply.contains("STARTTLS"), "{}", record.reply);
+    assert_eq!(receiver.count(), 0, "nothing was delivered");
+    dns.stop().await;
+}
+
+#[tokio::test]
+async fn mta_sts_testing_mode_changes_nothing() {
+    let policy = "version: STSv1\r\nmode: testing\r\nmx: *.elsewhere.example\r\nmax_age: 86400\r\n";
+    let (courier, receiver, dns, _directory) = mta_sts_world(policy, false).await;
+    let record = deliver(&courier, "example.net").await;
+    assert_eq!(record.outcome, Outcome::Delivered, "{record:?}");
+    assert_eq!(receiver.count(), 1);
+    dns.stop().await;
+}

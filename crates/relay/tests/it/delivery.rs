@@ -168,7 +168,8 @@ async fn a_refused_recipient_bounces_to_the_sender_with_the_original() {
         text.contains("Final-Recipient: rfc822; nobody@example.net\r\nAction: failed"),
         "{text}"
     );
-    assert!(text.contains("550 no such user here"), "the remote reply is quoted: {text}");
+    assert!(text.contains("550 5.1.1 no such user here"), "the remote reply is quoted: {text}");
+    assert!(text.contains("Status: 5.1.1"), "the enhanced status is carried over: {text}");
     assert!(text.contains("Subject: to be refused"), "the original is attached: {text}");
     assert!(dkimpy_verifies(&bounce, dns.address).await, "the bounce is signed too");
     let recent = relay.relay().queue.recent();

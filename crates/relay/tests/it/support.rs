@@ -402,12 +402,21 @@ impl Receiver {
 
     /// On a chosen port.
     pub fn start_on(port: u16, refuse: &str) -> Receiver {
-        let directory = tempfile::tempdir().unwrap();
         let certificate =
             rcgen::generate_simple_self_signed(vec!["mx.example.net".into()]).unwrap();
-        std::fs::write(directory.path().join("cert.pem"), certificate.cert.pem()).unwrap();
-        std::fs::write(directory.path().join("key.pem"), certificate.signing_key.serialize_pem())
-            .unwrap();
+        Receiver::start_with(
+            port,
+            refuse,
+            &certificate.cert.pem(),
+            &certificate.signing_key.serialize_pem(),
+        )
+    }
+
+    /// On a chosen port, with a given certificate and key (PEM).
+    pub fn start_with(port: u16, refuse: &str, certificate_pem: &str, key_pem: &str) -> Receiver {
+        let directory = tempfile::tempdir().unwrap();
+        std::fs::write(directory.path().join("cert.pem"), certificate_pem).unwrap();
+        std::fs::write(directory.path().join("key.pem"), key_pem).unwrap();
         let mail = directory.path().join("mail");
         std::fs::create_dir(&mail).unwrap();
         let mut child = std::process::Command::new("/usr/bin/python3")
