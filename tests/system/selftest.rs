@@ -81,46 +81,29 @@ fn t02_no_host_has_a_route_out_of_the_box(inbox: &Inbox) -> Result<()> {
 
 fn t03_vps_takes_the_test_key_and_the_root_password(inbox: &Inbox) -> Result<()> {
     ensure!(inbox.ssh("hostname")?.trim() == "vps");
-    let settings = &inbox.settings;
-    let output = Command::new("sshpass")
-        .args([
-            "-p",
-            &settings.root_password,
-            "ssh",
-            "-o",
-            "PubkeyAuthentication=no",
-            "-o",
-            "ConnectTimeout=5",
-        ])
-        .arg("-o")
-        .arg(format!("UserKnownHostsFile={}", settings.ssh_known_hosts.display()))
-        .arg(format!("root@{}", settings.vps_ip))
-        .arg("id -u")
-        .output()
-        .context("running sshpass")?;
+    let output = ssh_with_password(inbox, &inbox.settings.root_password, "id -u")?;
     ensure!(
         output.status.success(),
         "password login failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     ensure!(String::from_utf8_lossy(&output.stdout).trim() == "0");
-    let wrong = Command::new("sshpass")
-        .args([
-            "-p",
-            "not-the-password",
-            "ssh",
-            "-o",
-            "PubkeyAuthentication=no",
-            "-o",
-            "ConnectTimeout=5",
-        ])
+    let wrong = ssh_with_password(inbox, "not-the-password", "true")?;
+    ensure!(!wrong.status.success(), "a wrong password was accepted");
+    Ok(())
+}
+
+/// Logs in to the vps as root with a password (no key), through sshpass.
+fn ssh_with_password(inbox: &Inbox, password: &str, command: &str) -> Result<std::process::Output> {
+    let settings = &inbox.settings;
+    Command::new("sshpass")
+        .args(["-p", password, "ssh", "-o", "PubkeyAuthentication=no", "-o", "ConnectTimeout=5"])
         .arg("-o")
         .arg(format!("UserKnownHostsFile={}", settings.ssh_known_hosts.display()))
         .arg(format!("root@{}", settings.vps_ip))
-        .arg("true")
-        .output()?;
-    ensure!(!wrong.status.success(), "a wrong password was accepted");
-    Ok(())
+        .arg(command)
+        .output()
+        .context("running sshpass")
 }
 
 fn t04_writes_on_the_vps_never_reach_this_machine(inbox: &Inbox) -> Result<()> {

@@ -329,6 +329,40 @@ mod tests {
     }
 
     #[test]
+    fn a_domain_with_rsa_and_ed25519_keys_gets_both_signatures() {
+        let directory = tempfile::tempdir().unwrap();
+        let mut keys = Vec::new();
+        for (selector, algorithm) in
+            [("rsa", DkimAlgorithm::RsaSha256), ("ed", DkimAlgorithm::Ed25519Sha256)]
+        {
+            let path = directory.path().join(format!("{selector}.pem"));
+            write_new_key(&path, &generate(algorithm).unwrap().private_pem).unwrap();
+            keys.push(DkimKey {
+                domain: "example.com".parse().unwrap(),
+                selector: selector.parse().unwrap(),
+                algorithm,
+                key_file: path.display().to_string().parse().unwrap(),
+            });
+        }
+        let signer = Signer::load(&keys).unwrap();
+        let headers = signer
+            .sign("example.com", b"From: a@example.com\r\nSubject: hi\r\n\r\nbody\r\n")
+            .unwrap();
+        assert_eq!(headers.matches("DKIM-Signature:").count(), 2, "{headers}");
+        assert!(
+            headers.contains("a=rsa-sha256") && headers.contains("a=ed25519-sha256"),
+            "{headers}"
+        );
+        assert!(!signer.signs_for("example.org"));
+        assert!(
+            signer.sign("example.org", b"From: a@example.org\r\n\r\n").is_err(),
+            "no key, no signature, no mail"
+        );
+        // Writing a key never overwrites one.
+        assert!(write_new_key(&directory.path().join("rsa.pem"), "x").is_err());
+    }
+
+    #[test]
     fn der_lengths_use_the_long_form_past_127_bytes() {
         assert_eq!(der(0x04, &[0; 3]), [0x04, 3, 0, 0, 0]);
         assert_eq!(&der(0x04, &[0; 300])[..4], [0x04, 0x82, 0x01, 0x2c]);
