@@ -9,6 +9,7 @@
 //! Scenarios are numbered like chasquid's `t-NN` and each file says what it proves.
 
 mod capture;
+mod dns;
 mod relay;
 mod selftest;
 
@@ -27,8 +28,9 @@ fn main() -> ExitCode {
     arguments.test_threads = Some(1);
 
     let systemd: Vec<Scenario> = selftest::SYSTEMD.iter().chain(relay::SYSTEMD).copied().collect();
+    let plain: Vec<Scenario> = selftest::PLAIN.iter().chain(dns::PLAIN).copied().collect();
     let phases: [(VpsMode, &[Scenario]); 2] =
-        [(VpsMode::Plain, selftest::PLAIN), (VpsMode::Systemd, &systemd)];
+        [(VpsMode::Plain, &plain), (VpsMode::Systemd, &systemd)];
     if arguments.list {
         for (_, scenarios) in phases {
             libtest_mimic::run(&arguments, trials(scenarios, None)).exit_if_failed();

@@ -1,0 +1,381 @@
+//! Live checks of the record plan, asked of the zone's authoritative servers directly (no
+//! recursion, no cache), so a record fixed in the user's DNS panel shows as fixed at once.
+//!
+//! The authoritative servers are found by walking up from each name until a name with NS
+//! records is found (the zone may be `example.co.uk` or a delegated subdomain); the NS names
+//! are resolved with the "finder" resolver (the system's, or one a test points into its box).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::rr::{RData, RecordType};
+use hickory_resolver::{Resolver, TokioResolver};
+use serde::Serialize;
+
+use super::records::{Existing, Kind, Plan, Record};
+
+/// Why a check could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The resolver could not be set up.
+    #[error("cannot set up DNS lookups: {0}")]
+    Setup(String),
+    /// No zone with name servers was found above a name.
+    #[error(
+        "no DNS servers are responsible for {0}; is the domain registered, with name servers set?"
+    )]
+    NoZone(String),
+}
+
+/// How one record stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "camelCase")]
+pub enum Status {
+    /// Published as planned.
+    Ok,
+    /// Nothing of this type at this name.
+    Missing,
+    /// Something else is published; `hint` says what is wrong in plain words.
+    Different {
+        /// Why it is not right.
+        hint: String,
+    },
+    /// Several records where there must be one (two SPF or DMARC records, say).
+    Conflicting {
+        /// Why it matters.
+        hint: String,
+    },
+}
+
+/// A record of the plan and what the authoritative servers say about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Checked {
+    /// The planned record.
+    pub record: Record,
+    /// Its state.
+    pub status: Status,
+    /// What was found (values as text).
+    pub found: Vec<String>,
+}
+
+/// Asks authoritative servers.
+pub struct Checker {
+    finder: TokioResolver,
+    /// Zone apex → resolver asking that zone's servers directly.
+    zones: tokio::sync::Mutex<HashMap<String, TokioResolver>>,
+}
+
+impl std::fmt::Debug for Checker {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("Checker").finish_non_exhaustive()
+    }
+}
+
+fn options() -> ResolverOpts {
+    let mut options = ResolverOpts::default();
+    options.cache_size = 0;
+    options.timeout = Duration::from_secs(3);
+    options.attempts = 2;
+    options
+}
+
+fn resolver_for(servers: &[SocketAddr], recursion: bool) -> Result<TokioResolver, Error> {
+    let configs = servers
+        .iter()
+        .map(|server| {
+            let mut config = NameServerConfig::udp_and_tcp(server.ip());
+            for connection in config.connections.iter_mut() {
+                connection.port = server.port();
+            }
+            config
+        })
+        .collect();
+    let mut options = options();
+    options.recursion_desired = recursion;
+    Resolver::builder_with_config(
+        ResolverConfig::from_name_servers(configs),
+        TokioRuntimeProvider::default(),
+    )
+    .with_options(options)
+    .build()
+    .map_err(|error| Error::Setup(error.to_string()))
+}
+
+impl Checker {
+    /// A checker finding zones through `finders` (the system's resolvers when empty).
+    pub fn new(finders: &[SocketAddr]) -> Result<Checker, Error> {
+        let finder = if finders.is_empty() {
+            Resolver::builder_tokio()
+                .map_err(|error| Error::Setup(error.to_string()))?
+                .with_options(options())
+                .build()
+                .map_err(|error| Error::Setup(error.to_string()))?
+        } else {
+            resolver_for(finders, true)?
+        };
+        Ok(Checker { finder, zones: tokio::sync::Mutex::new(HashMap::new()) })
+    }
+
+    /// The zone apex of `name` and a resolver asking its authoritative servers.
+    pub async fn zone_of(&self, name: &str) -> Result<(String, TokioResolver), Error> {
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        let mut candidate = name.as_str();
+        loop {
+            if let Some(resolver) = self.zones.lock().await.get(candidate) {
+                return Ok((candidate.to_string(), resolver.clone()));
+            }
+            if let Ok(lookup) = self.finder.ns_lookup(format!("{candidate}.")).await {
+                let hosts: Vec<String> = lookup
+                    .answers()
+                    .iter()
+                    .filter_map(|record| match &record.data {
+                        RData::NS(ns) => Some(ns.0.to_ascii()),
+                        _ => None,
+                    })
+                    .collect();
+                let mut servers = Vec::new();
+                for host in &hosts {
+                    if let Ok(addresses) = self.finder.lookup_ip(host.as_str()).await {
+                        servers.extend(addresses.iter().map(|ip| SocketAddr::new(ip, 53)));
+                    }
+                }
+                if !servers.is_empty() {
+                    let resolver = resolver_for(&servers, false)?;
+                    self.zones.lock().await.insert(candidate.to_string(), resolver.clone());
+                    return Ok((candidate.to_string(), resolver));
+                }
+            }
+            match candidate.split_once('.') {
+                Some((_, parent)) if parent.contains('.') || !parent.is_empty() => {
+                    candidate = parent
+                }
+                _ => return Err(Error::NoZone(name)),
+            }
+        }
+    }
+
+    /// The values of `name`'s records of `kind`, from its authoritative servers.
+    pub async fn values(&self, name: &str, kind: RecordType) -> Result<Vec<String>, Error> {
+        let (_, resolver) = self.zone_of(name).await?;
+        let fqdn = format!("{}.", name.trim_end_matches('.'));
+        let Ok(lookup) = resolver.lookup(fqdn.as_str(), kind).await else { return Ok(Vec::new()) };
+        Ok(lookup
+            .answers()
+            .iter()
+            .filter(|record| record.record_type() == kind)
+            .filter_map(|record| match &record.data {
+                RData::A(address) => Some(address.0.to_string()),
+                RData::AAAA(address) => Some(address.0.to_string()),
+                RData::MX(mx) => Some(format!(
+                    "{} {}",
+                    mx.preference,
+                    mx.exchange.to_ascii().to_ascii_lowercase()
+                )),
+                RData::TXT(txt) => {
+                    Some(txt.txt_data.iter().map(|part| String::from_utf8_lossy(part)).collect())
+                }
+                RData::PTR(ptr) => Some(ptr.0.to_ascii().to_ascii_lowercase()),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// What the domain already publishes that the plan must respect.
+    pub async fn existing(&self, domain: &str) -> Result<Existing, Error> {
+        let txt = self.values(domain, RecordType::TXT).await?;
+        let dmarc = self.values(&format!("_dmarc.{domain}"), RecordType::TXT).await?;
+        let mx = self.values(domain, RecordType::MX).await?;
+        Ok(Existing {
+            spf: txt
+                .into_iter()
+                .filter(|value| value.to_ascii_lowercase().starts_with("v=spf1"))
+                .collect(),
+            dmarc: dmarc.into_iter().filter(|value| value.starts_with("v=DMARC1")).collect(),
+            mx: mx
+                .iter()
+                .filter_map(|value| {
+                    value.split_once(' ').and_then(|(preference, host)| {
+                        Some((preference.parse().ok()?, host.to_string()))
+                    })
+                })
+                .collect(),
+        })
+    }
+
+    /// Checks every record of the plan.
+    pub async fn check(&self, plan: &Plan) -> Vec<Checked> {
+        let mut results = Vec::new();
+        for record in &plan.records {
+            results.push(self.check_one(record).await);
+        }
+        results
+    }
+
+    async fn check_one(&self, record: &Record) -> Checked {
+        let kind = match record.kind {
+            Kind::A => RecordType::A,
+            Kind::AAAA => RecordType::AAAA,
+            Kind::MX => RecordType::MX,
+            Kind::TXT => RecordType::TXT,
+            Kind::PTR => RecordType::PTR,
+        };
+        let found = match self.values(&record.name, kind).await {
+            Ok(found) => found,
+            Err(error) => {
+                return Checked {
+                    record: record.clone(),
+                    status: Status::Different { hint: error.to_string() },
+                    found: Vec::new(),
+                };
+            }
+        };
+        let status = judge(record, &found);
+        let status = match (record.kind, status) {
+            (Kind::PTR, Status::Ok) => self.forward_confirmed(record).await,
+            (_, status) => status,
+        };
+        Checked { record: record.clone(), status, found }
+    }
+
+    /// A PTR is only useful if its name points back at the address (iprev, RFC 8601 §3).
+    async fn forward_confirmed(&self, record: &Record) -> Status {
+        let Ok(ip) = record.host.parse::<IpAddr>() else { return Status::Ok };
+        let kind = if ip.is_ipv4() { RecordType::A } else { RecordType::AAAA };
+        match self.values(&record.value, kind).await {
+            Ok(addresses)
+                if addresses.iter().any(|address| address.parse::<IpAddr>().ok() == Some(ip)) =>
+            {
+                Status::Ok
+            }
+            _ => Status::Different {
+                hint: format!(
+                    "the reverse name is right, but {} does not point back at {ip}",
+                    record.value.trim_end_matches('.')
+                ),
+            },
+        }
+    }
+}
+
+/// Compares what was found with the planned record.
+pub fn judge(record: &Record, found: &[String]) -> Status {
+    let squash = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let expected = squash(&record.value);
+    match record.kind {
+        Kind::TXT => {
+            let prefix = record.value.split([';', ' ']).next().unwrap_or("").to_ascii_lowercase();
+            let same_kind: Vec<&String> = found
+                .iter()
+                .filter(|value| value.to_ascii_lowercase().starts_with(&prefix))
+                .collect();
+            match same_kind.as_slice() {
+                [] => Status::Missing,
+                [one] if squash(one) == expected => Status::Ok,
+                [one] if prefix == "v=spf1" && spf_authorizes(one, &record.value) => Status::Ok,
+                [one] if expected.starts_with(&squash(one)) => Status::Different {
+                    hint: format!("the value is cut short after {} characters: paste it again whole, or as two quoted strings if your DNS panel needs that", one.len()),
+                },
+                [_] => Status::Different { hint: "the published value is not the one Outpost expects: replace it with the value shown".into() },
+                _ => Status::Conflicting {
+                    hint: format!("there are {} records here where there must be one: delete all but the one shown", same_kind.len()),
+                },
+            }
+        }
+        _ => {
+            let want = expected.to_ascii_lowercase();
+            if found.is_empty() {
+                Status::Missing
+            } else if found.iter().any(|value| squash(value).to_ascii_lowercase() == want) {
+                if found.len() == 1 || record.kind == Kind::MX {
+                    Status::Ok
+                } else {
+                    Status::Conflicting {
+                        hint: format!(
+                            "other values are published too ({}): remove them",
+                            found.join(", ")
+                        ),
+                    }
+                }
+            } else {
+                Status::Different {
+                    hint: format!("found {}, expected {}", found.join(", "), record.value),
+                }
+            }
+        }
+    }
+}
+
+/// Whether a published SPF record lists every `ip4:`/`ip6:` term of the planned one.
+fn spf_authorizes(published: &str, planned: &str) -> bool {
+    let published: Vec<String> =
+        published.split_whitespace().map(str::to_ascii_lowercase).collect();
+    planned
+        .split_whitespace()
+        .filter(|term| term.starts_with("ip4:") || term.starts_with("ip6:"))
+        .all(|term| published.contains(&term.to_ascii_lowercase()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::records::Need;
+
+    fn record(kind: Kind, value: &str) -> Record {
+        Record {
+            kind,
+            name: "x.example.com.".into(),
+            host: "x".into(),
+            value: value.into(),
+            ttl: 3600,
+            purpose: String::new(),
+            need: Need::Required,
+        }
+    }
+
+    #[test]
+    fn txt_values_are_judged_like_a_receiver_would() {
+        let dkim = record(Kind::TXT, &format!("v=DKIM1; k=rsa; p={}", "A".repeat(392)));
+        assert_eq!(judge(&dkim, &[]), Status::Missing);
+        assert_eq!(judge(&dkim, std::slice::from_ref(&dkim.value)), Status::Ok);
+        let cut = dkim.value[..255].to_string();
+        assert!(
+            matches!(judge(&dkim, &[cut]), Status::Different { hint } if hint.contains("cut short after 255"))
+        );
+        let spf = record(Kind::TXT, "v=spf1 ip4:203.0.113.10 -all");
+        assert_eq!(
+            judge(&spf, &["v=spf1 ip4:203.0.113.10 include:_spf.google.com ~all".into()]),
+            Status::Ok
+        );
+        assert!(matches!(
+            judge(&spf, &["v=spf1 a -all".into(), "v=spf1 mx -all".into()]),
+            Status::Conflicting { .. }
+        ));
+        assert!(matches!(judge(&spf, &["v=spf1 a -all".into()]), Status::Different { .. }));
+        // Other TXT records at the same name (site verification, say) do not matter.
+        assert_eq!(
+            judge(&spf, &["google-site-verification=abc".into(), spf.value.clone()]),
+            Status::Ok
+        );
+    }
+
+    #[test]
+    fn addresses_and_mx_are_compared_as_values() {
+        let a = record(Kind::A, "203.0.113.10");
+        assert_eq!(judge(&a, &["203.0.113.10".into()]), Status::Ok);
+        assert!(
+            matches!(judge(&a, &["198.51.100.7".into()]), Status::Different { hint } if hint == "found 198.51.100.7, expected 203.0.113.10")
+        );
+        assert!(matches!(
+            judge(&a, &["203.0.113.10".into(), "198.51.100.7".into()]),
+            Status::Conflicting { .. }
+        ));
+        let mx = record(Kind::MX, "10 mail.example.com.");
+        assert_eq!(
+            judge(&mx, &["10 mail.example.com.".into(), "20 backup.example.net.".into()]),
+            Status::Ok
+        );
+    }
+}

@@ -1,0 +1,5 @@
+//! DNS: the records a user must publish ([`records`]: pure planning, zone-file export) and the
+//! live checks of them against the zone's authoritative servers ([`check`]).
+
+pub mod check;
+pub mod records;

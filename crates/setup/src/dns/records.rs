@@ -1,0 +1,469 @@
+//! The record plan: which DNS records the user must publish, derived from their choices and
+//! from what the domain already has. Pure: no network here (the checks are in `check.rs`).
+//!
+//! Existing records are respected: a domain never gets a second SPF record (ours is merged into
+//! the one it has, keeping e.g. `include:_spf.google.com`), and an MX change that would take mail
+//! away from an existing mailbox provider is a warning, not a silent plan.
+
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use serde::Serialize;
+
+/// TTL for new records: short, so a mistake can be fixed quickly.
+pub const TTL: u32 = 3600;
+
+/// A DMARC policy (RFC 7489 §6.3 `p=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DmarcPolicy {
+    /// Only reports: nothing is rejected. The safe first step.
+    None,
+    /// Failing mail goes to spam. What the tutorial recommends once everything passes.
+    Quarantine,
+    /// Failing mail is refused.
+    Reject,
+}
+
+impl fmt::Display for DmarcPolicy {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(match self {
+            DmarcPolicy::None => "none",
+            DmarcPolicy::Quarantine => "quarantine",
+            DmarcPolicy::Reject => "reject",
+        })
+    }
+}
+
+/// What the plan is made from.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// The user's domain, e.g. `example.com`.
+    pub domain: String,
+    /// The mail host name, e.g. `mail.example.com`.
+    pub mail_host: String,
+    /// The server's public IPv4 addresses.
+    pub ipv4: Vec<Ipv4Addr>,
+    /// Its public IPv6 addresses (empty when IPv6 sending is off).
+    pub ipv6: Vec<Ipv6Addr>,
+    /// Whether the domain's mail should arrive at this server (MX).
+    pub receive_mail: bool,
+    /// DKIM keys: (selector, TXT value).
+    pub dkim: Vec<(String, String)>,
+    /// The DMARC policy.
+    pub dmarc: DmarcPolicy,
+    /// Where DMARC aggregate reports go.
+    pub dmarc_reports: String,
+}
+
+/// What the domain already publishes (read by `check.rs` before planning).
+#[derive(Debug, Clone, Default)]
+pub struct Existing {
+    /// TXT records at the domain that start with `v=spf1`.
+    pub spf: Vec<String>,
+    /// MX records at the domain: (preference, host).
+    pub mx: Vec<(u16, String)>,
+    /// TXT records at `_dmarc.<domain>` that start with `v=DMARC1`.
+    pub dmarc: Vec<String>,
+}
+
+/// The record types the plan uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Kind {
+    /// IPv4 address.
+    A,
+    /// IPv6 address.
+    #[allow(clippy::upper_case_acronyms)]
+    AAAA,
+    /// Mail exchanger.
+    MX,
+    /// Text (SPF, DKIM, DMARC).
+    TXT,
+    /// Reverse DNS: set in the VPS provider's panel, not in the domain's zone.
+    PTR,
+}
+
+/// Whether a record is needed for mail to pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Need {
+    /// Mail fails checks without it.
+    Required,
+    /// Better with it.
+    Recommended,
+}
+
+/// One record to publish.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    /// The type.
+    pub kind: Kind,
+    /// The full name, with a trailing dot (`mail.example.com.`).
+    pub name: String,
+    /// The name as most DNS panels want it: relative to the domain, `@` for the domain itself.
+    pub host: String,
+    /// The value as a person pastes it (a TXT value whole, without quotes).
+    pub value: String,
+    /// Time to live, seconds.
+    pub ttl: u32,
+    /// What it is for, in one sentence.
+    pub purpose: String,
+    /// Required or recommended.
+    pub need: Need,
+}
+
+impl Record {
+    /// The TXT value as 255-byte character-strings, quoted, for zone files and panels that
+    /// need it split (RFC 1035 §3.3.14).
+    pub fn quoted_strings(&self) -> String {
+        self.value
+            .as_bytes()
+            .chunks(255)
+            .map(|chunk| format!("\"{}\"", String::from_utf8_lossy(chunk).replace('"', "\\\"")))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Something the user should know before publishing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Warning {
+    /// The domain already receives mail elsewhere; pointing MX here would move it.
+    MxTakesMailAway {
+        /// The current mail servers.
+        current: Vec<String>,
+    },
+    /// The domain has several SPF records, which makes SPF fail everywhere (RFC 7208 §3.2).
+    SeveralSpfRecords {
+        /// What was found.
+        found: Vec<String>,
+    },
+    /// The domain has several DMARC records, which receivers treat as none.
+    SeveralDmarcRecords {
+        /// What was found.
+        found: Vec<String>,
+    },
+}
+
+/// The records, and what to know before publishing them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// In the order to publish them.
+    pub records: Vec<Record>,
+    /// Things to read first.
+    pub warnings: Vec<Warning>,
+}
+
+/// Makes the plan.
+pub fn plan(input: &Input, existing: &Existing) -> Plan {
+    let domain = input.domain.trim_end_matches('.').to_ascii_lowercase();
+    let host = input.mail_host.trim_end_matches('.').to_ascii_lowercase();
+    let fqdn = |name: &str| format!("{name}.");
+    let relative = |name: &str| {
+        if name == domain {
+            "@".to_string()
+        } else {
+            name.strip_suffix(&format!(".{domain}")).unwrap_or(name).to_string()
+        }
+    };
+    let record = |kind, name: &str, value: String, purpose: &str, need| Record {
+        kind,
+        name: fqdn(name),
+        host: relative(name),
+        value,
+        ttl: TTL,
+        purpose: purpose.to_string(),
+        need,
+    };
+    let mut records = Vec::new();
+    let mut warnings = Vec::new();
+    for address in &input.ipv4 {
+        records.push(record(
+            Kind::A,
+            &host,
+            address.to_string(),
+            "Points your mail host name at your server.",
+            Need::Required,
+        ));
+    }
+    for address in &input.ipv6 {
+        records.push(record(
+            Kind::AAAA,
+            &host,
+            address.to_string(),
+            "Points your mail host name at your server's IPv6 address.",
+            Need::Required,
+        ));
+    }
+    if input.receive_mail {
+        let ours = fqdn(&host);
+        let elsewhere: Vec<String> = existing
+            .mx
+            .iter()
+            .map(|(_, exchange)| exchange.to_ascii_lowercase())
+            .filter(|exchange| exchange.trim_end_matches('.') != host)
+            .collect();
+        if !elsewhere.is_empty() {
+            warnings.push(Warning::MxTakesMailAway { current: elsewhere });
+        }
+        records.push(record(
+            Kind::MX,
+            &domain,
+            format!("10 {ours}"),
+            "Sends mail for your domain to your server.",
+            Need::Required,
+        ));
+    }
+    records.push(record(
+        Kind::TXT,
+        &domain,
+        merge_spf(&existing.spf, input),
+        "SPF: tells receivers your server may send mail for your domain.",
+        Need::Required,
+    ));
+    if existing.spf.len() > 1 {
+        warnings.push(Warning::SeveralSpfRecords { found: existing.spf.clone() });
+    }
+    records.push(record(
+        Kind::TXT,
+        &host,
+        "v=spf1 a -all".into(),
+        "SPF for the mail host name itself, which receivers check at the greeting.",
+        Need::Recommended,
+    ));
+    for (selector, value) in &input.dkim {
+        records.push(record(
+            Kind::TXT,
+            &format!("{selector}._domainkey.{domain}"),
+            value.clone(),
+            "DKIM: the public key receivers use to check your server's signature.",
+            Need::Required,
+        ));
+    }
+    if existing.dmarc.len() > 1 {
+        warnings.push(Warning::SeveralDmarcRecords { found: existing.dmarc.clone() });
+    }
+    let dmarc = format!("v=DMARC1; p={}; rua=mailto:{}; fo=1", input.dmarc, input.dmarc_reports);
+    records.push(record(Kind::TXT, &format!("_dmarc.{domain}"), dmarc, "DMARC: tells receivers what to do with mail that fails SPF and DKIM, and where to send reports.", Need::Required));
+    let ptr_name = |ip: std::net::IpAddr| match ip {
+        std::net::IpAddr::V4(v4) => {
+            let [a, b, c, d] = v4.octets();
+            format!("{d}.{c}.{b}.{a}.in-addr.arpa.")
+        }
+        std::net::IpAddr::V6(v6) => {
+            let nibbles: Vec<String> = v6
+                .octets()
+                .iter()
+                .rev()
+                .flat_map(|byte| [byte & 0x0f, byte >> 4])
+                .map(|nibble| format!("{nibble:x}"))
+                .collect();
+            format!("{}.ip6.arpa.", nibbles.join("."))
+        }
+    };
+    for ip in input
+        .ipv4
+        .iter()
+        .map(|v4| std::net::IpAddr::V4(*v4))
+        .chain(input.ipv6.iter().map(|v6| std::net::IpAddr::V6(*v6)))
+    {
+        records.push(Record {
+            kind: Kind::PTR,
+            name: ptr_name(ip),
+            host: ip.to_string(),
+            value: fqdn(&host),
+            ttl: TTL,
+            purpose: "Reverse DNS: set in your VPS provider's panel, so your server's address names your mail host.".into(),
+            need: Need::Required,
+        });
+    }
+    Plan { records, warnings }
+}
+
+/// The domain's SPF record with our addresses in it: the existing one merged (never a second
+/// record), or a new one.
+fn merge_spf(existing: &[String], input: &Input) -> String {
+    let ours: Vec<String> = input
+        .ipv4
+        .iter()
+        .map(|ip| format!("ip4:{ip}"))
+        .chain(input.ipv6.iter().map(|ip| format!("ip6:{ip}")))
+        .collect();
+    let Some(current) = existing.first() else {
+        return format!("v=spf1 {} -all", ours.join(" "));
+    };
+    // Several records: merge their mechanisms into one (the warning says why).
+    let mut terms: Vec<String> = Vec::new();
+    let mut all = None;
+    for record in existing {
+        for term in record.split_whitespace().skip(1) {
+            let lower = term.to_ascii_lowercase();
+            if lower.ends_with("all")
+                && matches!(lower.trim_start_matches(['+', '-', '~', '?']), "all")
+            {
+                all.get_or_insert(term.to_string());
+            } else if !terms.iter().any(|existing| existing.eq_ignore_ascii_case(term)) {
+                terms.push(term.to_string());
+            }
+        }
+    }
+    let missing: Vec<String> = ours
+        .into_iter()
+        .filter(|term| !terms.iter().any(|existing| existing.eq_ignore_ascii_case(term)))
+        .collect();
+    if missing.is_empty() && existing.len() == 1 {
+        return current.clone();
+    }
+    let mut merged = vec!["v=spf1".to_string()];
+    merged.extend(missing);
+    merged.extend(terms);
+    merged.push(all.unwrap_or_else(|| "~all".into()));
+    merged.join(" ")
+}
+
+/// The whole plan as a zone-file fragment (PTR records as comments: they belong to the
+/// provider's reverse zone).
+pub fn zone_file(plan: &Plan) -> String {
+    let mut text = String::from("; DNS records for your Outpost mail server\n");
+    for record in &plan.records {
+        let value = match record.kind {
+            Kind::TXT => record.quoted_strings(),
+            _ => record.value.clone(),
+        };
+        let line = format!("{}\t{}\tIN\t{:?}\t{}", record.name, record.ttl, record.kind, value);
+        if record.kind == Kind::PTR {
+            text.push_str(&format!("; set in your VPS provider's panel: {line}\n"));
+        } else {
+            text.push_str(&format!("{line}\n"));
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> Input {
+        Input {
+            domain: "example.com".into(),
+            mail_host: "mail.example.com".into(),
+            ipv4: vec!["203.0.113.10".parse().unwrap()],
+            ipv6: vec!["2001:db8::10".parse().unwrap()],
+            receive_mail: false,
+            dkim: vec![("outpost".into(), format!("v=DKIM1; k=rsa; p={}", "A".repeat(392)))],
+            dmarc: DmarcPolicy::Quarantine,
+            dmarc_reports: "postmaster@example.com".into(),
+        }
+    }
+
+    fn find<'a>(plan: &'a Plan, kind: Kind, host: &str) -> &'a Record {
+        plan.records
+            .iter()
+            .find(|record| record.kind == kind && record.host == host)
+            .unwrap_or_else(|| panic!("no {kind:?} {host}"))
+    }
+
+    #[test]
+    fn a_fresh_domain_gets_every_record() {
+        let plan = plan(&input(), &Existing::default());
+        assert_eq!(find(&plan, Kind::A, "mail").value, "203.0.113.10");
+        assert_eq!(find(&plan, Kind::AAAA, "mail").value, "2001:db8::10");
+        assert_eq!(
+            find(&plan, Kind::TXT, "@").value,
+            "v=spf1 ip4:203.0.113.10 ip6:2001:db8::10 -all"
+        );
+        assert_eq!(find(&plan, Kind::TXT, "mail").value, "v=spf1 a -all");
+        assert_eq!(
+            find(&plan, Kind::TXT, "outpost._domainkey").name,
+            "outpost._domainkey.example.com."
+        );
+        assert_eq!(
+            find(&plan, Kind::TXT, "_dmarc").value,
+            "v=DMARC1; p=quarantine; rua=mailto:postmaster@example.com; fo=1"
+        );
+        assert_eq!(find(&plan, Kind::PTR, "203.0.113.10").name, "10.113.0.203.in-addr.arpa.");
+        assert_eq!(
+            find(&plan, Kind::PTR, "2001:db8::10").name,
+            "0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa."
+        );
+        assert!(
+            plan.records.iter().all(|record| record.kind != Kind::MX),
+            "no MX unless the domain receives here"
+        );
+        assert!(plan.warnings.is_empty());
+    }
+
+    #[test]
+    fn an_existing_spf_is_merged_never_doubled() {
+        let existing = Existing {
+            spf: vec!["v=spf1 include:_spf.google.com ~all".into()],
+            ..Default::default()
+        };
+        let plan = plan(&input(), &existing);
+        assert_eq!(
+            find(&plan, Kind::TXT, "@").value,
+            "v=spf1 ip4:203.0.113.10 ip6:2001:db8::10 include:_spf.google.com ~all"
+        );
+        let spf_records = plan
+            .records
+            .iter()
+            .filter(|record| record.host == "@" && record.value.starts_with("v=spf1"))
+            .count();
+        assert_eq!(spf_records, 1);
+        // Already right: unchanged.
+        let right = Existing {
+            spf: vec!["v=spf1 ip4:203.0.113.10 ip6:2001:db8::10 mx -all".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            find(&super::plan(&input(), &right), Kind::TXT, "@").value,
+            "v=spf1 ip4:203.0.113.10 ip6:2001:db8::10 mx -all"
+        );
+    }
+
+    #[test]
+    fn two_spf_records_become_one_with_a_warning() {
+        let existing = Existing {
+            spf: vec!["v=spf1 a -all".into(), "v=spf1 include:mailgun.org ~all".into()],
+            ..Default::default()
+        };
+        let plan = plan(&input(), &existing);
+        assert_eq!(
+            find(&plan, Kind::TXT, "@").value,
+            "v=spf1 ip4:203.0.113.10 ip6:2001:db8::10 a include:mailgun.org -all"
+        );
+        assert!(matches!(plan.warnings[0], Warning::SeveralSpfRecords { .. }));
+    }
+
+    #[test]
+    fn moving_mail_away_from_a_mailbox_provider_is_a_warning() {
+        let mut receiving = input();
+        receiving.receive_mail = true;
+        let existing =
+            Existing { mx: vec![(1, "aspmx.l.google.com.".into())], ..Default::default() };
+        let plan = plan(&receiving, &existing);
+        assert_eq!(find(&plan, Kind::MX, "@").value, "10 mail.example.com.");
+        assert_eq!(
+            plan.warnings,
+            vec![Warning::MxTakesMailAway { current: vec!["aspmx.l.google.com.".into()] }]
+        );
+    }
+
+    #[test]
+    fn the_zone_file_splits_long_txt_values_and_comments_ptr() {
+        let plan = plan(&input(), &Existing::default());
+        let zone = zone_file(&plan);
+        let dkim_line = zone.lines().find(|line| line.starts_with("outpost._domainkey")).unwrap();
+        assert!(dkim_line.contains("\" \""), "split into strings: {dkim_line}");
+        assert!(zone.lines().any(|line| {
+            line.starts_with("; set in your VPS provider's panel: 10.113.0.203.in-addr.arpa.")
+        }));
+        let dkim = find(&plan, Kind::TXT, "outpost._domainkey");
+        assert!(
+            dkim.quoted_strings().split("\" \"").all(|part| part.trim_matches('"').len() <= 255)
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! The DNS step's engine against the box's real DNS server, with records changed during the
+//! test as a user would in their DNS panel: the plan, and checks that see each change at once.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, Result, ensure};
+use outpost_setup::dns::check::{Checker, Status};
+use outpost_setup::dns::records::{self, DmarcPolicy, Input, Kind, Plan};
+use outpost_system_tests::inbox::Inbox;
+
+use crate::Scenario;
+
+/// Scenarios with the plain vps.
+pub const PLAIN: &[Scenario] = &[(
+    "t30_dns_checks_follow_the_records_as_the_user_publishes_them",
+    t30_dns_checks_follow_the_records_as_the_user_publishes_them,
+)];
+
+fn input(inbox: &Inbox) -> Input {
+    let ipv4 = match inbox.settings.vps_ip {
+        std::net::IpAddr::V4(ip) => vec![ip],
+        std::net::IpAddr::V6(_) => Vec::new(),
+    };
+    let ipv6 = match inbox.settings.vps_ip6 {
+        std::net::IpAddr::V6(ip) => vec![ip],
+        std::net::IpAddr::V4(_) => Vec::new(),
+    };
+    Input {
+        domain: "example.test".into(),
+        mail_host: "mail.example.test".into(),
+        ipv4,
+        ipv6,
+        receive_mail: false,
+        dkim: vec![(
+            "t30".into(),
+            format!("v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A{}", "Q".repeat(360)),
+        )],
+        dmarc: DmarcPolicy::Quarantine,
+        dmarc_reports: "postmaster@example.test".into(),
+    }
+}
+
+/// Publishes every zone record of the plan (PTRs in the box's reverse zones, as the provider would).
+fn publish(inbox: &Inbox, plan: &Plan) -> Result<()> {
+    for record in &plan.records {
+        let value =
+            if record.kind == Kind::TXT { record.quoted_strings() } else { record.value.clone() };
+        inbox.publish(&record.name, &format!("{:?}", record.kind), 60, &[&value])?;
+    }
+    Ok(())
+}
+
+fn states(checked: &[outpost_setup::dns::check::Checked]) -> Vec<(String, Status)> {
+    checked
+        .iter()
+        .map(|checked| {
+            (format!("{:?} {}", checked.record.kind, checked.record.name), checked.status.clone())
+        })
+        .collect()
+}
+
+fn t30_dns_checks_follow_the_records_as_the_user_publishes_them(inbox: &Inbox) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let finder = SocketAddr::new(inbox.settings.dns_ip, 53);
+        let checker = Checker::new(&[finder])?;
+        // Start from a clean domain.
+        for (name, kind) in [
+            ("mail.example.test", "A"),
+            ("mail.example.test", "AAAA"),
+            ("mail.example.test", "TXT"),
+            ("example.test", "TXT"),
+            ("_dmarc.example.test", "TXT"),
+            ("t30._domainkey.example.test", "TXT"),
+            ("10.100.51.198.in-addr.arpa", "PTR"),
+            ("0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.8.b.d.0.1.0.0.2.ip6.arpa", "PTR"),
+        ] {
+            inbox.remove(name, kind)?;
+        }
+        let existing = checker.existing("example.test").await?;
+        let plan = records::plan(&input(inbox), &existing);
+        let missing = checker.check(&plan).await;
+        ensure!(
+            missing.iter().all(|checked| checked.status == Status::Missing),
+            "{:?}",
+            states(&missing)
+        );
+
+        // The user pastes everything: every record is right, PTRs forward-confirmed.
+        publish(inbox, &plan)?;
+        let right = checker.check(&plan).await;
+        ensure!(right.iter().all(|checked| checked.status == Status::Ok), "{:?}", states(&right));
+
+        // A DNS panel that cut the DKIM value at 255 characters.
+        let dkim = plan
+            .records
+            .iter()
+            .find(|record| record.name.starts_with("t30._domainkey"))
+            .context("DKIM record")?;
+        inbox.publish(&dkim.name, "TXT", 60, &[&format!("\"{}\"", &dkim.value[..255])])?;
+        let checked = checker.check(&plan).await;
+        let state = &checked
+            .iter()
+            .find(|checked| checked.record.name == dkim.name)
+            .context("DKIM check")?
+            .status;
+        ensure!(
+            matches!(state, Status::Different { hint } if hint.contains("cut short after 255")),
+            "{state:?}"
+        );
+
+        // A second SPF record: conflicting.
+        inbox
+            .dns_update(&["update add example.test 60 TXT \"v=spf1 include:mailgun.org ~all\""])?;
+        let checked = checker.check(&plan).await;
+        let spf = checked
+            .iter()
+            .find(|checked| {
+                checked.record.name == "example.test." && checked.record.kind == Kind::TXT
+            })
+            .context("SPF check")?;
+        ensure!(matches!(spf.status, Status::Conflicting { .. }), "{:?}", spf.status);
+
+        // A PTR that names a host which does not point back.
+        inbox.publish("10.100.51.198.in-addr.arpa", "PTR", 60, &["wiz.inbox.test."])?;
+        let checked = checker.check(&plan).await;
+        let ptr = checked
+            .iter()
+            .find(|checked| checked.record.name == "10.100.51.198.in-addr.arpa.")
+            .context("PTR check")?;
+        ensure!(matches!(ptr.status, Status::Different { .. }), "{:?}", ptr.status);
+
+        // An existing SPF with an include is merged, not doubled: plan again from what is there.
+        inbox.publish("example.test", "TXT", 60, &["\"v=spf1 include:_spf.google.com ~all\""])?;
+        let merged = records::plan(&input(inbox), &checker.existing("example.test").await?);
+        let spf = merged
+            .records
+            .iter()
+            .find(|record| record.name == "example.test." && record.kind == Kind::TXT)
+            .context("SPF")?;
+        ensure!(
+            spf.value
+                == "v=spf1 ip4:198.51.100.10 ip6:2001:db8:100::10 include:_spf.google.com ~all",
+            "{}",
+            spf.value
+        );
+        // Leave the box as the other scenarios expect it.
+        crate::selftest::publish_sender_records(inbox)?;
+        Ok(())
+    })
+}
