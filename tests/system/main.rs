@@ -12,6 +12,7 @@ mod capture;
 mod dns;
 mod relay;
 mod selftest;
+mod ssh;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -28,7 +29,8 @@ fn main() -> ExitCode {
     arguments.test_threads = Some(1);
 
     let systemd: Vec<Scenario> = selftest::SYSTEMD.iter().chain(relay::SYSTEMD).copied().collect();
-    let plain: Vec<Scenario> = selftest::PLAIN.iter().chain(dns::PLAIN).copied().collect();
+    let plain: Vec<Scenario> =
+        selftest::PLAIN.iter().chain(dns::PLAIN).chain(ssh::PLAIN).copied().collect();
     let phases: [(VpsMode, &[Scenario]); 2] =
         [(VpsMode::Plain, &plain), (VpsMode::Systemd, &systemd)];
     if arguments.list {

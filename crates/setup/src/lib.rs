@@ -16,3 +16,4 @@ pub mod dns;
 pub mod profile;
 pub mod progress;
 pub mod relay;
+pub mod ssh;

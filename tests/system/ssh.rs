@@ -1,0 +1,167 @@
+//! The engine's SSH against the box's vps (OpenSSH): first contact and pinning, password and key
+//! logins, a new key installed through a first password login, the errors a newcomer meets, and
+//! streamed commands and uploads.
+
+use anyhow::{Context, Result, ensure};
+use outpost_setup::ssh::{self, Credentials, Error, Stream, Target};
+use outpost_system_tests::inbox::Inbox;
+
+use crate::Scenario;
+
+/// Scenarios with the plain vps.
+pub const PLAIN: &[Scenario] = &[
+    (
+        "t40_first_contact_shows_the_host_key_and_a_password_login_works",
+        t40_first_contact_shows_the_host_key_and_a_password_login_works,
+    ),
+    (
+        "t41_a_key_login_and_a_new_key_installed_through_a_password_login",
+        t41_a_key_login_and_a_new_key_installed_through_a_password_login,
+    ),
+    (
+        "t42_wrong_password_wrong_key_and_unreachable_hosts_each_say_so",
+        t42_wrong_password_wrong_key_and_unreachable_hosts_each_say_so,
+    ),
+    ("t43_a_changed_host_key_is_a_hard_stop", t43_a_changed_host_key_is_a_hard_stop),
+    (
+        "t44_commands_stream_their_output_and_uploads_arrive_intact",
+        t44_commands_stream_their_output_and_uploads_arrive_intact,
+    ),
+];
+
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(future)
+}
+
+fn target(inbox: &Inbox) -> Target {
+    Target { host: inbox.settings.vps_ip.to_string(), port: 22, user: "root".into() }
+}
+
+fn password(inbox: &Inbox) -> Credentials {
+    Credentials::Password(inbox.settings.root_password.clone())
+}
+
+fn t40_first_contact_shows_the_host_key_and_a_password_login_works(inbox: &Inbox) -> Result<()> {
+    block_on(async {
+        let key = ssh::first_contact(&target(inbox)).await?;
+        ensure!(key.fingerprint == inbox.settings.ssh_host_fingerprint, "{key:?}");
+        ensure!(key.algorithm == "ssh-ed25519", "{key:?}");
+        let session = ssh::connect(&target(inbox), &password(inbox), &key.fingerprint).await?;
+        let output = session.run("id -u", b"", &mut |_, _| {}).await?;
+        ensure!(output.status == Some(0) && output.stdout.trim() == "0", "{output:?}");
+        session.close().await;
+        Ok(())
+    })
+}
+
+fn t41_a_key_login_and_a_new_key_installed_through_a_password_login(inbox: &Inbox) -> Result<()> {
+    block_on(async {
+        let pinned = &inbox.settings.ssh_host_fingerprint;
+        let test_key = std::fs::read_to_string(&inbox.settings.ssh_key)?;
+        let session = ssh::connect(
+            &target(inbox),
+            &Credentials::Key { private_key: test_key, passphrase: None },
+            pinned,
+        )
+        .await?;
+        session.close().await;
+        // "Create a key for me": the first login by password installs it, the next uses it.
+        let (private_key, line) = ssh::generate_key("outpost-test")?;
+        let session = ssh::connect(&target(inbox), &password(inbox), pinned).await?;
+        let install = format!(
+            "mkdir -p ~/.ssh && printf '%s\\n' {} >> ~/.ssh/authorized_keys",
+            ssh::quote(&line)
+        );
+        ensure!(session.run(&install, b"", &mut |_, _| {}).await?.status == Some(0));
+        session.close().await;
+        let session = ssh::connect(
+            &target(inbox),
+            &Credentials::Key { private_key, passphrase: None },
+            pinned,
+        )
+        .await?;
+        ensure!(session.run("true", b"", &mut |_, _| {}).await?.status == Some(0));
+        session.close().await;
+        Ok(())
+    })
+}
+
+fn t42_wrong_password_wrong_key_and_unreachable_hosts_each_say_so(inbox: &Inbox) -> Result<()> {
+    block_on(async {
+        let pinned = &inbox.settings.ssh_host_fingerprint;
+        let wrong =
+            ssh::connect(&target(inbox), &Credentials::Password("not the password".into()), pinned)
+                .await;
+        ensure!(matches!(wrong, Err(Error::LoginRefused { .. })), "{wrong:?}");
+        let (stranger, _) = ssh::generate_key("stranger")?;
+        let wrong_key = ssh::connect(
+            &target(inbox),
+            &Credentials::Key { private_key: stranger, passphrase: None },
+            pinned,
+        )
+        .await;
+        ensure!(matches!(wrong_key, Err(Error::LoginRefused { .. })), "{wrong_key:?}");
+        let garbage = ssh::connect(
+            &target(inbox),
+            &Credentials::Key { private_key: "not a key".into(), passphrase: None },
+            pinned,
+        )
+        .await;
+        ensure!(matches!(garbage, Err(Error::BadKey(_))), "{garbage:?}");
+        let closed = Target { port: 2222, ..target(inbox) };
+        let refused = ssh::first_contact(&closed).await;
+        ensure!(
+            matches!(&refused, Err(Error::Unreachable { reason, .. }) if reason.contains("refused")),
+            "{refused:?}"
+        );
+        // An address in the box's network where no host answers.
+        let nobody = Target { host: "198.51.100.99".into(), ..target(inbox) };
+        let silent = ssh::first_contact(&nobody).await;
+        ensure!(
+            matches!(silent, Err(Error::Unreachable { .. } | Error::Timeout { .. })),
+            "{silent:?}"
+        );
+        Ok(())
+    })
+}
+
+fn t43_a_changed_host_key_is_a_hard_stop(inbox: &Inbox) -> Result<()> {
+    block_on(async {
+        let pinned = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        let result = ssh::connect(&target(inbox), &password(inbox), pinned).await;
+        match result {
+            Err(Error::HostKeyChanged { expected, found }) => {
+                ensure!(expected == pinned && found == inbox.settings.ssh_host_fingerprint);
+                Ok(())
+            }
+            other => anyhow::bail!("expected a hard stop, got {other:?}"),
+        }
+    })
+}
+
+fn t44_commands_stream_their_output_and_uploads_arrive_intact(inbox: &Inbox) -> Result<()> {
+    block_on(async {
+        let session = ssh::connect(&target(inbox), &password(inbox), &inbox.settings.ssh_host_fingerprint).await?;
+        let mut lines = Vec::new();
+        let output = session
+            .run("for i in 1 2 3; do echo line $i; done; echo oops >&2; cat; exit 3", b"from stdin\n", &mut |stream, line| lines.push((stream, line.to_string())))
+            .await?;
+        ensure!(output.status == Some(3), "{output:?}");
+        ensure!(lines.contains(&(Stream::Stdout, "line 2".into())) && lines.contains(&(Stream::Stderr, "oops".into())), "{lines:?}");
+        ensure!(lines.contains(&(Stream::Stdout, "from stdin".into())), "{lines:?}");
+        let carried = outpost_setup::relay::executable();
+        session.upload(carried, "/usr/local/bin/outpost-relay-upload-test", 0o755).await?;
+        let check = session.run("sha256sum /usr/local/bin/outpost-relay-upload-test && stat -c %a /usr/local/bin/outpost-relay-upload-test", b"", &mut |_, _| {}).await?;
+        ensure!(check.stdout.starts_with(outpost_setup::relay::carried().sha256), "{check:?}");
+        ensure!(check.stdout.lines().nth(1) == Some("755"), "{check:?}");
+        let version = session.run("/usr/local/bin/outpost-relay-upload-test --version", b"", &mut |_, _| {}).await?;
+        ensure!(version.stdout.trim() == format!("outpost-relay {}", outpost_setup::relay::carried().version), "{version:?}");
+        session.close().await;
+        Ok(())
+    })
+    .context("streaming and upload")
+}
