@@ -27,6 +27,10 @@ pub const PLAIN: &[Scenario] = &[
         "t44_commands_stream_their_output_and_uploads_arrive_intact",
         t44_commands_stream_their_output_and_uploads_arrive_intact,
     ),
+    (
+        "t45_server_checks_report_what_a_newcomer_needs_to_know",
+        t45_server_checks_report_what_a_newcomer_needs_to_know,
+    ),
 ];
 
 fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
@@ -164,4 +168,57 @@ fn t44_commands_stream_their_output_and_uploads_arrive_intact(inbox: &Inbox) -> 
         Ok(())
     })
     .context("streaming and upload")
+}
+
+/// Server checks on the plain vps (no systemd), then with a program on port 25.
+fn t45_server_checks_report_what_a_newcomer_needs_to_know(inbox: &Inbox) -> Result<()> {
+    use outpost_setup::checks::{self, Verdict};
+    block_on(async {
+        let session =
+            ssh::connect(&target(inbox), &password(inbox), &inbox.settings.ssh_host_fingerprint)
+                .await?;
+        let settings = checks::Settings { outbound_probe: format!("{}:25", inbox.settings.mx_ip) };
+        let results = checks::run_all(&session, &settings).await?;
+        let verdict =
+            |id: &str| results.iter().find(|check| check.id == id).map(|check| check.verdict);
+        ensure!(verdict("os") == Some(Verdict::Pass), "{results:?}");
+        ensure!(verdict("arch") == Some(Verdict::Pass), "{results:?}");
+        ensure!(
+            verdict("systemd") == Some(Verdict::Fail),
+            "the plain vps has no systemd: {results:?}"
+        );
+        ensure!(verdict("ports") == Some(Verdict::Pass), "{results:?}");
+        ensure!(verdict("addresses") == Some(Verdict::Pass), "{results:?}");
+        ensure!(verdict("outbound25") == Some(Verdict::Pass), "{results:?}");
+        ensure!(
+            verdict("disk") == Some(Verdict::Pass) && verdict("memory") == Some(Verdict::Pass),
+            "{results:?}"
+        );
+        let addresses =
+            results.iter().find(|check| check.id == "addresses").context("addresses")?;
+        ensure!(
+            addresses.found.contains("198.51.100.10")
+                && addresses.found.contains("2001:db8:100::10"),
+            "{addresses:?}"
+        );
+        // Something listening on port 25 is named.
+        session
+            .run("setsid python3 -c 'import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((\"0.0.0.0\", 25)); s.listen(); time.sleep(60)' </dev/null >/dev/null 2>&1 &", b"", &mut |_, _| {})
+            .await?;
+        let mut busy = None;
+        for _ in 0..50 {
+            let results = checks::run_all(&session, &settings).await?;
+            let ports = results.into_iter().find(|check| check.id == "ports").context("ports")?;
+            if ports.verdict == Verdict::Fail {
+                busy = Some(ports);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let busy = busy.context("the listener on port 25 was never reported")?;
+        ensure!(busy.found == "port 25 is used by python3", "{busy:?}");
+        session.run("listener_pid=$(ss -Hltnp 'sport = :25' | grep -o 'pid=[0-9]*' | cut -d= -f2); kill $listener_pid", b"", &mut |_, _| {}).await?;
+        session.close().await;
+        Ok(())
+    })
 }

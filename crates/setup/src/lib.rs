@@ -12,6 +12,7 @@
 //! Later parts (SSH, server checks, install, DNS, certificates, test mail, the keychain) live
 //! here too. This crate knows nothing about Tauri or any UI: the app is a thin shell over it.
 
+pub mod checks;
 pub mod dns;
 pub mod profile;
 pub mod progress;
