@@ -17,4 +17,5 @@ pub mod dns;
 pub mod profile;
 pub mod progress;
 pub mod relay;
+pub mod secrets;
 pub mod ssh;
