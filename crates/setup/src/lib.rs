@@ -16,6 +16,7 @@ pub mod checks;
 pub mod dns;
 pub mod profile;
 pub mod progress;
+pub mod providers;
 pub mod relay;
 pub mod secrets;
 pub mod ssh;
