@@ -20,6 +20,10 @@ pub const SYSTEMD: &[Scenario] = &[
         "t21_mail_submitted_to_the_relay_passes_dkim_spf_dmarc_and_iprev_at_the_mx",
         t21_mail_submitted_to_the_relay_passes_dkim_spf_dmarc_and_iprev_at_the_mx,
     ),
+    (
+        "t25_the_engine_installs_reinstalls_and_uninstalls_the_relay",
+        t25_the_engine_installs_reinstalls_and_uninstalls_the_relay,
+    ),
 ];
 
 const UNIT: &str = include_str!("../../crates/relay/etc/outpost-relay.service");
@@ -159,4 +163,88 @@ fn t21_mail_submitted_to_the_relay_passes_dkim_spf_dmarc_and_iprev_at_the_mx(
     ensure!(delivery["record"]["host"] == "mx.gmail.test", "{status}");
     ensure!(delivery["record"]["tls_version"] == "TLSv1.3", "{status}");
     Ok(())
+}
+
+/// Secrets kept in memory for the test (the app uses the OS keychain).
+#[derive(Default)]
+struct TestSecrets(std::sync::Mutex<std::collections::HashMap<String, String>>);
+
+impl outpost_setup::secrets::SecretStore for TestSecrets {
+    fn set<'a>(
+        &'a self,
+        name: &'a outpost_setup::secrets::SecretName,
+        value: &'a str,
+    ) -> outpost_setup::secrets::Pending<'a, ()> {
+        self.0.lock().expect("lock").insert(name.account(), value.to_string());
+        Box::pin(async { Ok(()) })
+    }
+    fn get<'a>(
+        &'a self,
+        name: &'a outpost_setup::secrets::SecretName,
+    ) -> outpost_setup::secrets::Pending<'a, Option<String>> {
+        let value = self.0.lock().expect("lock").get(&name.account()).cloned();
+        Box::pin(async move { Ok(value) })
+    }
+    fn delete<'a>(
+        &'a self,
+        name: &'a outpost_setup::secrets::SecretName,
+    ) -> outpost_setup::secrets::Pending<'a, ()> {
+        self.0.lock().expect("lock").remove(&name.account());
+        Box::pin(async { Ok(()) })
+    }
+}
+
+fn engine_input() -> Result<outpost_setup::install::Input> {
+    let text = "[server]\nhostname = \"mail.example.test\"\ndomains = [\"example.test\"]\n\n\
+                [[dkim]]\ndomain = \"example.test\"\nselector = \"engine\"\nkey_file = \"/etc/outpost/dkim/engine.pem\"\n";
+    let config = outpost_relay_config::Config::parse(text, std::path::Path::new("wizard"))
+        .map_err(anyhow::Error::msg)?;
+    Ok(outpost_setup::install::Input { config, smtp_user: "alice@example.test".into() })
+}
+
+fn t25_the_engine_installs_reinstalls_and_uninstalls_the_relay(inbox: &Inbox) -> Result<()> {
+    use outpost_setup::{install, ssh};
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let target = ssh::Target { host: inbox.settings.vps_ip.to_string(), port: 22, user: "root".into() };
+        let credentials = ssh::Credentials::Password(inbox.settings.root_password.clone());
+        let session = ssh::connect(&target, &credentials, &inbox.settings.ssh_host_fingerprint).await?;
+        let input = engine_input()?;
+        let secrets = TestSecrets::default();
+        // Start from a server without the relay (t20 installed one by hand).
+        install::uninstall(&session, &input, &secrets).await?;
+        ensure!(inbox.ssh("test -e /usr/local/bin/outpost-relay || test -e /etc/outpost || echo gone")?.trim() == "gone");
+
+        let started = std::time::Instant::now();
+        let mut log = Vec::new();
+        let steps = install::install(&session, &input, &secrets, &mut |event| log.push(event)).await?;
+        let took = started.elapsed();
+        ensure!(steps.iter().all(|step| step.changed), "a fresh install changes everything: {steps:?}");
+        ensure!(inbox.ssh("systemctl is-active outpost-relay")?.trim() == "active");
+        let password = secrets.0.lock().expect("lock").get("smtp-password:alice@example.test").cloned().context("the SMTP password is in the keychain")?;
+        ensure!(secrets.0.lock().expect("lock").get("dkim-key:engine._domainkey.example.test").is_some_and(|pem| pem.contains("PRIVATE KEY")));
+        eprintln!("t25: install took {:.1} s", took.as_secs_f64());
+
+        // The installed relay accepts an authenticated submission.
+        let relay_ip = inbox.settings.vps_ip.to_string();
+        let output = inbox.exec_output(
+            Host::Wiz,
+            &["swaks", "--server", &relay_ip, "--port", "587", "--tls", "--auth", "PLAIN", "--auth-user", "alice@example.test",
+              "--auth-password", &password, "--from", "alice@example.test", "--to", "judge@gmail.test", "--header", "Subject: t25 engine install"],
+        )?;
+        let transcript = String::from_utf8_lossy(&output.stdout);
+        ensure!(transcript.contains("235 2.7.0") && transcript.contains("250 2.0.0 queued as"), "{transcript}");
+
+        // A second run changes nothing.
+        let again = install::install(&session, &input, &secrets, &mut |_| {}).await?;
+        ensure!(again.iter().all(|step| !step.changed), "{again:?}");
+
+        // Uninstall removes what install added, keychain entries included.
+        install::uninstall(&session, &input, &secrets).await?;
+        ensure!(inbox.ssh("systemctl is-active outpost-relay || true")?.trim() != "active");
+        ensure!(inbox.ssh("test -e /usr/local/bin/outpost-relay || test -e /etc/outpost || id outpost >/dev/null 2>&1 || echo gone")?.trim() == "gone");
+        ensure!(secrets.0.lock().expect("lock").is_empty(), "keychain entries left behind");
+        session.close().await;
+        Ok(())
+    })
 }

@@ -14,6 +14,7 @@
 
 pub mod checks;
 pub mod dns;
+pub mod install;
 pub mod profile;
 pub mod progress;
 pub mod providers;
