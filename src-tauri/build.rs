@@ -8,6 +8,9 @@ fn main() {
         "load_profile",
         "go_to_step",
         "verify_relay",
+        "providers",
+        "port25_ticket",
+        "choose_provider",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed to generate the app context");

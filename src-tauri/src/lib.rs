@@ -21,6 +21,9 @@ pub fn run() {
             commands::about::about,
             commands::profile::load_profile,
             commands::profile::go_to_step,
+            commands::providers::providers,
+            commands::providers::port25_ticket,
+            commands::providers::choose_provider,
             commands::relay::verify_relay,
         ])
         .run(tauri::generate_context!())

@@ -81,11 +81,25 @@ try {
     await driver.waitForText('[data-testid=step-title]', 'Choose a server');
     const focused = await driver.execute('return document.activeElement && document.activeElement.id');
     assert.equal(focused, 'step-title', 'keyboard focus lands on the new step');
-    const summary = await driver.text('[data-testid=step-summary]');
-    assert.equal(summary, 'A VPS provider that lets mail out');
     const profile = JSON.parse(readFileSync(profilePath, 'utf8'));
     assert.equal(profile.step, 'provider');
-    assert.deepEqual(Object.keys(profile).sort(), ['format', 'reached', 'step'], 'no secrets, no surprises');
+    assert.deepEqual(Object.keys(profile).sort(), ['format', 'provider', 'reached', 'step'], 'no secrets, no surprises');
+  });
+
+  await test('Choose a server compares the providers, filters, and writes the port-25 ticket', async () => {
+    await driver.waitFor('[data-testid=provider-hetzner-cloud]');
+    const count = () => driver.execute('return document.querySelectorAll("[data-testid=provider-list] > li[data-testid^=provider-]").length');
+    assert.equal(await count(), 10);
+    await driver.click('[data-testid=provider-filter-open]');
+    const open = await count();
+    assert.ok(open > 0 && open < 10, `the filter leaves only open providers (${open})`);
+    await driver.click('[data-testid=provider-filter-open]');
+    await driver.click('[data-testid=provider-hetzner-cloud] button');
+    await driver.waitFor('[data-testid=provider-ticket]');
+    const ticket = await driver.execute('const t = document.querySelector("[data-testid=provider-ticket]"); return t && t.value');
+    assert.match(ticket ?? '', /Hello Hetzner Cloud support/);
+    const profile = JSON.parse(readFileSync(profilePath, 'utf8'));
+    assert.equal(profile.provider, 'hetzner-cloud', 'the choice is saved');
     await shot('02-choose-a-server');
   });
 

@@ -64,11 +64,18 @@ pub struct Profile {
     pub step: Step,
     /// The furthest step the user has reached; steps up to it can be revisited.
     pub reached: Step,
+    /// The VPS provider chosen in step 2 (`providers` id), or none for "I already have a server".
+    pub provider: Option<String>,
 }
 
 impl Default for Profile {
     fn default() -> Self {
-        Profile { format: Profile::FORMAT, step: Step::Welcome, reached: Step::Welcome }
+        Profile {
+            format: Profile::FORMAT,
+            step: Step::Welcome,
+            reached: Step::Welcome,
+            provider: None,
+        }
     }
 }
 

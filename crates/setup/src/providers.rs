@@ -100,6 +100,8 @@ pub struct TicketInput {
 /// want it: who, what for, how much, and proof of a properly set-up sender.
 pub fn port25_ticket(provider: &Provider, input: &TicketInput) -> String {
     let addresses: Vec<String> = input.addresses.iter().map(ToString::to_string).collect();
+    let addresses =
+        if addresses.is_empty() { vec!["its IP address".to_string()] } else { addresses };
     format!(
         "Subject: Request to open outbound port 25 for {host}\n\n\
          Hello {provider} support,\n\n\

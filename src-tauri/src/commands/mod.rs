@@ -3,4 +3,5 @@
 
 pub mod about;
 pub mod profile;
+pub mod providers;
 pub mod relay;

@@ -19,6 +19,8 @@ pub struct ProfileView {
     pub set_aside: Option<String>,
     /// Why the profile could not be read at startup, if it could not.
     pub unreadable: Option<String>,
+    /// The chosen VPS provider's id, if any.
+    pub provider: Option<String>,
 }
 
 impl ProfileView {
@@ -28,7 +30,13 @@ impl ProfileView {
             Some(StartupNotice::Unreadable(reason)) => (None, Some(reason.clone())),
             None => (None, None),
         };
-        ProfileView { step: profile.step, reached: profile.reached, set_aside, unreadable }
+        ProfileView {
+            step: profile.step,
+            reached: profile.reached,
+            set_aside,
+            unreadable,
+            provider: profile.provider.clone(),
+        }
     }
 }
 
@@ -42,14 +50,23 @@ pub async fn load_profile(state: State<'_, AppState>) -> Result<ProfileView, Ipc
 /// Moves to `step` and saves; the saved profile is what the UI shows next.
 #[tauri::command]
 pub async fn go_to_step(state: State<'_, AppState>, step: Step) -> Result<ProfileView, IpcError> {
+    update(&state, |profile| profile.go_to(step)).await
+}
+
+/// Changes the profile, saves it, and returns what the UI should show. The change is applied
+/// only once it is on disk.
+pub async fn update(
+    state: &AppState,
+    change: impl FnOnce(&mut Profile),
+) -> Result<ProfileView, IpcError> {
     let mut profile = state.profile.lock().await;
     let mut changed = profile.clone();
-    changed.go_to(step);
+    change(&mut changed);
     let store = state.store.clone();
     let to_save = changed.clone();
     tauri::async_runtime::spawn_blocking(move || store.save(&to_save))
         .await
         .map_err(|error| IpcError::internal(error.to_string()))??;
     *profile = changed;
-    Ok(ProfileView::new(&profile, &state))
+    Ok(ProfileView::new(&profile, state))
 }

@@ -30,10 +30,28 @@ export interface About {
 export interface ProfileView {
   step: StepId;
   reached: StepId;
+  /** The chosen VPS provider's id; null for "I already have a server" or not chosen yet. */
+  provider: string | null;
   /** Where a damaged profile was moved at startup. */
   setAside: string | null;
   /** Why the profile could not be read at startup. */
   unreadable: string | null;
+}
+
+/** A VPS provider from the catalogue (outpost_setup::providers::Provider). */
+export interface Provider {
+  id: string;
+  name: string;
+  port25: 'open' | 'on-request' | 'restricted';
+  port25_how: string;
+  rdns: 'self-service' | 'automatic' | 'request';
+  rdns_how: string;
+  ipv6_rdns: boolean;
+  price_hint: string;
+  panel: string;
+  source: string;
+  checked: string;
+  how_checked: 'docs' | 'recalled';
 }
 
 /** Progress of a long operation (outpost_setup::progress::Progress). */
@@ -76,6 +94,15 @@ export const loadProfile = (): Promise<ProfileView> => call('load_profile');
 
 /** Moves to a step and saves it. */
 export const goToStep = (step: StepId): Promise<ProfileView> => call('go_to_step', { step });
+
+/** The VPS provider catalogue. */
+export const providers = (): Promise<Provider[]> => call('providers');
+
+/** The support ticket asking a provider to open port 25. */
+export const port25Ticket = (provider: string): Promise<string> => call('port25_ticket', { provider });
+
+/** Remembers the chosen provider (null: "I already have a server"). */
+export const chooseProvider = (provider: string | null): Promise<ProfileView> => call('choose_provider', { provider });
 
 /** Re-hashes the carried relay, reporting progress, and resolves when it matches. */
 export function verifyRelay(onProgress: (event: Progress) => void): Promise<CarriedRelay> {

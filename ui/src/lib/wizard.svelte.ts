@@ -7,6 +7,7 @@ import { nextStep, previousStep, canVisit, type StepId } from './steps';
 export class Wizard {
   step = $state<StepId>('welcome');
   reached = $state<StepId>('welcome');
+  provider = $state<string | null>(null);
   loaded = $state(false);
   busy = $state(false);
   error = $state<ipc.IpcError | null>(null);
@@ -38,6 +39,11 @@ export class Wizard {
     if (step) await this.goTo(step);
   }
 
+  /** Chooses a provider (null: "I already have a server") and saves it. */
+  async chooseProvider(provider: string | null): Promise<void> {
+    await this.run(async () => this.apply(await ipc.chooseProvider(provider)));
+  }
+
   dismissError(): void {
     this.error = null;
   }
@@ -49,6 +55,7 @@ export class Wizard {
   private apply(view: ipc.ProfileView): void {
     this.step = view.step;
     this.reached = view.reached;
+    this.provider = view.provider;
   }
 
   private async run(work: () => Promise<void>): Promise<void> {

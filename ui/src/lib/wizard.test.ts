@@ -6,7 +6,7 @@ import type { StepId } from './steps';
 // `Profile::go_to` (which has its own tests): this tests the UI state, not the backend.
 const saved = { step: 'welcome' as StepId, reached: 'welcome' as StepId, failNext: false };
 const order: StepId[] = ['welcome', 'provider', 'connect', 'check', 'domain', 'install', 'dns', 'certificate', 'test-email', 'dashboard'];
-const view = (): ProfileView => ({ ...saved, setAside: null, unreadable: null });
+const view = (): ProfileView => ({ ...saved, provider: null, setAside: null, unreadable: null });
 
 vi.mock('./ipc', async (importOriginal) => ({
   ...(await importOriginal<typeof import('./ipc')>()),
