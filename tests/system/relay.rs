@@ -24,6 +24,10 @@ pub const SYSTEMD: &[Scenario] = &[
         "t25_the_engine_installs_reinstalls_and_uninstalls_the_relay",
         t25_the_engine_installs_reinstalls_and_uninstalls_the_relay,
     ),
+    (
+        "t26_an_install_cut_off_halfway_is_finished_by_the_next_run",
+        t26_an_install_cut_off_halfway_is_finished_by_the_next_run,
+    ),
 ];
 
 const UNIT: &str = include_str!("../../crates/relay/etc/outpost-relay.service");
@@ -244,6 +248,47 @@ fn t25_the_engine_installs_reinstalls_and_uninstalls_the_relay(inbox: &Inbox) ->
         ensure!(inbox.ssh("systemctl is-active outpost-relay || true")?.trim() != "active");
         ensure!(inbox.ssh("test -e /usr/local/bin/outpost-relay || test -e /etc/outpost || id outpost >/dev/null 2>&1 || echo gone")?.trim() == "gone");
         ensure!(secrets.0.lock().expect("lock").is_empty(), "keychain entries left behind");
+        session.close().await;
+        Ok(())
+    })
+}
+
+fn t26_an_install_cut_off_halfway_is_finished_by_the_next_run(inbox: &Inbox) -> Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use outpost_setup::progress::Progress;
+    use outpost_setup::{install, ssh};
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let target = ssh::Target { host: inbox.settings.vps_ip.to_string(), port: 22, user: "root".into() };
+        let credentials = ssh::Credentials::Password(inbox.settings.root_password.clone());
+        let input = engine_input()?;
+        let secrets = TestSecrets::default();
+        let session = ssh::connect(&target, &credentials, &inbox.settings.ssh_host_fingerprint).await?;
+        install::uninstall(&session, &input, &secrets).await?;
+        // Cut the connection as soon as the install reaches the DKIM step.
+        let reached = Arc::new(AtomicBool::new(false));
+        let flag = reached.clone();
+        let mut on_progress = move |event: Progress| {
+            if event == (Progress::Stage { id: "dkim".into() }) {
+                flag.store(true, Ordering::SeqCst);
+            }
+        };
+        tokio::select! {
+            result = install::install(&session, &input, &secrets, &mut on_progress) => anyhow::bail!("the install finished before it could be cut: {result:?}"),
+            _ = async { while !reached.load(Ordering::SeqCst) { tokio::time::sleep(std::time::Duration::from_millis(5)).await } } => {}
+        }
+        drop(session); // the connection goes, mid-install
+        ensure!(inbox.ssh("systemctl is-active outpost-relay || true")?.trim() != "active", "nothing was started yet");
+        // The next run finishes the job.
+        let session = ssh::connect(&target, &credentials, &inbox.settings.ssh_host_fingerprint).await?;
+        let steps = install::install(&session, &input, &secrets, &mut |_| {}).await?;
+        ensure!(steps.iter().find(|step| step.id == "binary").is_some_and(|step| !step.changed), "the binary was already in place: {steps:?}");
+        ensure!(inbox.ssh("systemctl is-active outpost-relay")?.trim() == "active");
+        let again = install::install(&session, &input, &secrets, &mut |_| {}).await?;
+        ensure!(again.iter().all(|step| !step.changed), "{again:?}");
+        install::uninstall(&session, &input, &secrets).await?;
         session.close().await;
         Ok(())
     })

@@ -205,7 +205,7 @@ pub async fn install(
                 .run(
                     "dkim",
                     &format!(
-                        "{BINARY} dkim generate --domain {} --selector {} --algorithm {algorithm} --key-file {p} >/dev/null && chgrp outpost {p} && chmod 0640 {p}",
+                        "{BINARY} dkim generate --domain {} --selector {} --algorithm {algorithm} --key-file {p} >/dev/null",
                         quote(key.domain.as_str()),
                         quote(key.selector.as_str()),
                         p = quote(&path)
@@ -215,6 +215,10 @@ pub async fn install(
                 .await?;
             made.push(format!("{}._domainkey.{}", key.selector, key.domain));
         }
+        // Every run, so a run cut short between making the key and this still ends right.
+        remote
+            .run("dkim", &format!("chgrp outpost {p} && chmod 0640 {p}", p = quote(&path)), b"")
+            .await?;
         let record = format!("{}._domainkey.{}", key.selector, key.domain);
         let name = SecretName::DkimKey { record };
         if secrets.get(&name).await?.is_none() {
