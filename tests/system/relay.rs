@@ -28,6 +28,10 @@ pub const SYSTEMD: &[Scenario] = &[
         "t26_an_install_cut_off_halfway_is_finished_by_the_next_run",
         t26_an_install_cut_off_halfway_is_finished_by_the_next_run,
     ),
+    (
+        "t27_an_upgrade_that_does_not_start_is_rolled_back",
+        t27_an_upgrade_that_does_not_start_is_rolled_back,
+    ),
 ];
 
 const UNIT: &str = include_str!("../../crates/relay/etc/outpost-relay.service");
@@ -289,6 +293,35 @@ fn t26_an_install_cut_off_halfway_is_finished_by_the_next_run(inbox: &Inbox) -> 
         let again = install::install(&session, &input, &secrets, &mut |_| {}).await?;
         ensure!(again.iter().all(|step| !step.changed), "{again:?}");
         install::uninstall(&session, &input, &secrets).await?;
+        session.close().await;
+        Ok(())
+    })
+}
+
+fn t27_an_upgrade_that_does_not_start_is_rolled_back(inbox: &Inbox) -> Result<()> {
+    use outpost_setup::{install, ssh};
+    use sha2::{Digest, Sha256};
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let target = ssh::Target { host: inbox.settings.vps_ip.to_string(), port: 22, user: "root".into() };
+        let credentials = ssh::Credentials::Password(inbox.settings.root_password.clone());
+        let session = ssh::connect(&target, &credentials, &inbox.settings.ssh_host_fingerprint).await?;
+        let input = engine_input()?;
+        let secrets = TestSecrets::default();
+        install::install(&session, &input, &secrets, &mut |_| {}).await?;
+        // A "new version" that answers every command but cannot serve: it passes the checks made
+        // before the swap and fails only once systemd starts it.
+        inbox.ssh("cp /usr/local/bin/outpost-relay /usr/local/bin/outpost-relay.real")?;
+        let broken: &[u8] = b"#!/bin/sh\nif [ \"$1\" = serve ]; then echo 'cannot serve' >&2; exit 1; fi\nexec /usr/local/bin/outpost-relay.real \"$@\"\n";
+        let sha: String = Sha256::digest(broken).iter().map(|byte| format!("{byte:02x}")).collect();
+        let artifact = install::Artifact { bytes: broken, sha256: &sha, version: "9.9.9-broken" };
+        let result = install::install_with(&session, &input, &secrets, &mut |_| {}, &artifact).await;
+        ensure!(matches!(&result, Err(install::Error::RolledBack { version, .. }) if version == "9.9.9-broken"), "{result:?}");
+        let carried = outpost_setup::relay::carried();
+        ensure!(inbox.ssh("sha256sum /usr/local/bin/outpost-relay")?.starts_with(carried.sha256), "the previous binary is back");
+        ensure!(inbox.ssh("systemctl is-active outpost-relay")?.trim() == "active", "and running");
+        install::uninstall(&session, &input, &secrets).await?;
+        inbox.ssh("rm -f /usr/local/bin/outpost-relay.real")?;
         session.close().await;
         Ok(())
     })

@@ -59,6 +59,16 @@ pub enum Error {
     /// The keychain failed.
     #[error(transparent)]
     Secrets(#[from] crate::secrets::Error),
+    /// The upgraded relay did not start, so the previous one was put back and is running.
+    #[error(
+        "outpost-relay {version} did not start, so the previous version was put back and is running again; its log:\n{journal}"
+    )]
+    RolledBack {
+        /// The version that failed.
+        version: String,
+        /// Its last log lines.
+        journal: String,
+    },
 }
 
 struct Remote<'a> {
@@ -97,16 +107,47 @@ impl Remote<'_> {
     }
 }
 
-/// Installs (or repairs, or upgrades) the relay. Returns every step, changed or not.
+/// A relay executable to install: the carried one, or (in tests) another.
+#[derive(Debug, Clone, Copy)]
+pub struct Artifact<'a> {
+    /// The executable.
+    pub bytes: &'a [u8],
+    /// Its lower-case hex SHA-256.
+    pub sha256: &'a str,
+    /// Its version.
+    pub version: &'a str,
+}
+
+impl Artifact<'static> {
+    /// The relay this app carries.
+    pub fn carried() -> Self {
+        let carried = relay::carried();
+        Artifact { bytes: relay::executable(), sha256: carried.sha256, version: carried.version }
+    }
+}
+
+/// Installs (or repairs, or upgrades) the carried relay. Returns every step, changed or not.
 pub async fn install(
     session: &Session,
     input: &Input,
     secrets: &dyn SecretStore,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<Step>, Error> {
+    install_with(session, input, secrets, progress, &Artifact::carried()).await
+}
+
+/// Installs `artifact`. If an upgraded relay does not come up, the previous binary is put back
+/// and started, and the error says so ([`Error::RolledBack`]).
+pub async fn install_with(
+    session: &Session,
+    input: &Input,
+    secrets: &dyn SecretStore,
+    progress: &mut dyn FnMut(Progress),
+    carried: &Artifact<'_>,
+) -> Result<Vec<Step>, Error> {
     let mut remote = Remote { session, progress };
     let mut steps = Vec::new();
-    let carried = relay::carried();
+    let mut upgraded = false;
 
     // 1. The binary: upload beside, verify, swap; keep the previous one.
     (remote.progress)(Progress::Stage { id: "binary".into() });
@@ -120,11 +161,25 @@ pub async fn install(
         });
     } else {
         let staged = format!("{BINARY}.new");
-        session.upload(relay::executable(), &staged, 0o755).await?;
+        session.upload(carried.bytes, &staged, 0o755).await?;
         remote
             .run("binary", &format!("echo {}  {} | sha256sum -c --quiet", carried.sha256, quote(&staged)), b"")
             .await
             .map_err(|_| Error::Step { step: "binary", detail: "the uploaded relay does not match the app's copy (damaged on the way?); nothing was changed".into() })?;
+        // The new binary must run on this server before it replaces anything.
+        let (runs, version) = remote.probe(&format!("{} --version", quote(&staged))).await?;
+        if !runs || !version.starts_with("outpost-relay ") {
+            let _ = remote.probe(&format!("rm -f {}", quote(&staged))).await?;
+            return Err(Error::Step {
+                step: "binary",
+                detail: format!(
+                    "the new relay does not run on this server ({}); nothing was changed",
+                    version.trim()
+                ),
+            });
+        }
+        let (had_previous, _) = remote.probe(&format!("test -f {}", quote(BINARY))).await?;
+        upgraded = had_previous;
         remote
             .run(
                 "binary",
@@ -141,7 +196,8 @@ pub async fn install(
             changed: true,
             detail: format!(
                 "installed outpost-relay {} ({} bytes, SHA-256 verified)",
-                carried.version, carried.size
+                carried.version,
+                carried.bytes.len()
             ),
         });
     }
@@ -303,30 +359,27 @@ pub async fn install(
     let anything_changed = steps.iter().any(|step| step.changed);
     let (active, _) = remote.probe("systemctl is-active --quiet outpost-relay").await?;
     let verb = if active && anything_changed { "restart" } else { "start" };
-    remote
-        .run(
-            "service",
-            &format!("systemctl enable --quiet outpost-relay && systemctl {verb} outpost-relay"),
-            b"",
-        )
-        .await?;
-    let mut running = false;
-    for _ in 0..50 {
-        let (ok, output) = remote
-            .probe(&format!(
-                "systemctl is-active --quiet outpost-relay && {BINARY} status --json --config {}",
-                quote(CONFIG)
-            ))
-            .await?;
-        if ok && output.contains("\"running\":true") {
-            running = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    if !running {
+    // A unit that fails to start makes systemctl fail too; the health check below decides.
+    remote.run("service", "systemctl enable --quiet outpost-relay", b"").await?;
+    let _ = remote.probe(&format!("systemctl {verb} outpost-relay")).await?;
+    if !wait_running(&mut remote).await? {
         let (_, journal) =
             remote.probe("journalctl -u outpost-relay --no-pager -n 20 2>/dev/null").await?;
+        if upgraded {
+            remote
+                .run(
+                    "service",
+                    &format!(
+                        "mv -f {b}.previous {b} && systemctl restart outpost-relay",
+                        b = quote(BINARY)
+                    ),
+                    b"",
+                )
+                .await?;
+            if wait_running(&mut remote).await? {
+                return Err(Error::RolledBack { version: carried.version.to_string(), journal });
+            }
+        }
         return Err(Error::Step {
             step: "service",
             detail: format!("the relay did not start; its last log lines:\n{journal}"),
@@ -338,6 +391,23 @@ pub async fn install(
         detail: "the relay is running".into(),
     });
     Ok(steps)
+}
+
+/// Waits (up to 10 s) for the service to be active and report itself running.
+async fn wait_running(remote: &mut Remote<'_>) -> Result<bool, Error> {
+    for _ in 0..50 {
+        let (ok, output) = remote
+            .probe(&format!(
+                "systemctl is-active --quiet outpost-relay && {BINARY} status --json --config {}",
+                quote(CONFIG)
+            ))
+            .await?;
+        if ok && output.contains("\"running\":true") {
+            return Ok(true);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    Ok(false)
 }
 
 /// Removes everything the install added, and the keychain entries it made.
