@@ -202,6 +202,17 @@ impl outpost_setup::secrets::SecretStore for TestSecrets {
     }
 }
 
+/// A root SSH session to the vps, through the engine.
+async fn engine_session(inbox: &Inbox) -> Result<outpost_setup::ssh::Session> {
+    let pinned = &inbox.settings.ssh_host_fingerprint;
+    Ok(outpost_setup::ssh::connect(
+        &crate::ssh::target(inbox),
+        &crate::ssh::password(inbox),
+        pinned,
+    )
+    .await?)
+}
+
 fn engine_input() -> Result<outpost_setup::install::Input> {
     let text = "[server]\nhostname = \"mail.example.test\"\ndomains = [\"example.test\"]\n\n\
                 [[dkim]]\ndomain = \"example.test\"\nselector = \"engine\"\nkey_file = \"/etc/outpost/dkim/engine.pem\"\n";
@@ -211,37 +222,85 @@ fn engine_input() -> Result<outpost_setup::install::Input> {
 }
 
 fn t25_the_engine_installs_reinstalls_and_uninstalls_the_relay(inbox: &Inbox) -> Result<()> {
-    use outpost_setup::{install, ssh};
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let target = ssh::Target { host: inbox.settings.vps_ip.to_string(), port: 22, user: "root".into() };
-        let credentials = ssh::Credentials::Password(inbox.settings.root_password.clone());
-        let session = ssh::connect(&target, &credentials, &inbox.settings.ssh_host_fingerprint).await?;
+    use outpost_setup::install;
+    crate::ssh::block_on(async {
+        let session = engine_session(inbox).await?;
         let input = engine_input()?;
         let secrets = TestSecrets::default();
         // Start from a server without the relay (t20 installed one by hand).
         install::uninstall(&session, &input, &secrets).await?;
-        ensure!(inbox.ssh("test -e /usr/local/bin/outpost-relay || test -e /etc/outpost || echo gone")?.trim() == "gone");
+        ensure!(
+            inbox
+                .ssh("test -e /usr/local/bin/outpost-relay || test -e /etc/outpost || echo gone")?
+                .trim()
+                == "gone"
+        );
 
         let started = std::time::Instant::now();
-        let mut log = Vec::new();
-        let steps = install::install(&session, &input, &secrets, &mut |event| log.push(event)).await?;
+        let mut stages = Vec::new();
+        let steps = install::install(&session, &input, &secrets, &mut |event| {
+            if let outpost_setup::progress::Progress::Stage { id } = event {
+                stages.push(id);
+            }
+        })
+        .await?;
         let took = started.elapsed();
-        ensure!(steps.iter().all(|step| step.changed), "a fresh install changes everything: {steps:?}");
+        ensure!(
+            stages == ["binary", "user", "config", "dkim", "smtp-user", "unit", "service"],
+            "progress reported every stage: {stages:?}"
+        );
+        ensure!(
+            steps.iter().all(|step| step.changed),
+            "a fresh install changes everything: {steps:?}"
+        );
         ensure!(inbox.ssh("systemctl is-active outpost-relay")?.trim() == "active");
-        let password = secrets.0.lock().expect("lock").get("smtp-password:alice@example.test").cloned().context("the SMTP password is in the keychain")?;
-        ensure!(secrets.0.lock().expect("lock").get("dkim-key:engine._domainkey.example.test").is_some_and(|pem| pem.contains("PRIVATE KEY")));
+        let password = secrets
+            .0
+            .lock()
+            .expect("lock")
+            .get("smtp-password:alice@example.test")
+            .cloned()
+            .context("the SMTP password is in the keychain")?;
+        ensure!(
+            secrets
+                .0
+                .lock()
+                .expect("lock")
+                .get("dkim-key:engine._domainkey.example.test")
+                .is_some_and(|pem| pem.contains("PRIVATE KEY"))
+        );
         eprintln!("t25: install took {:.1} s", took.as_secs_f64());
 
         // The installed relay accepts an authenticated submission.
         let relay_ip = inbox.settings.vps_ip.to_string();
         let output = inbox.exec_output(
             Host::Wiz,
-            &["swaks", "--server", &relay_ip, "--port", "587", "--tls", "--auth", "PLAIN", "--auth-user", "alice@example.test",
-              "--auth-password", &password, "--from", "alice@example.test", "--to", "judge@gmail.test", "--header", "Subject: t25 engine install"],
+            &[
+                "swaks",
+                "--server",
+                &relay_ip,
+                "--port",
+                "587",
+                "--tls",
+                "--auth",
+                "PLAIN",
+                "--auth-user",
+                "alice@example.test",
+                "--auth-password",
+                &password,
+                "--from",
+                "alice@example.test",
+                "--to",
+                "judge@gmail.test",
+                "--header",
+                "Subject: t25 engine install",
+            ],
         )?;
         let transcript = String::from_utf8_lossy(&output.stdout);
-        ensure!(transcript.contains("235 2.7.0") && transcript.contains("250 2.0.0 queued as"), "{transcript}");
+        ensure!(
+            transcript.contains("235 2.7.0") && transcript.contains("250 2.0.0 queued as"),
+            "{transcript}"
+        );
 
         // A second run changes nothing.
         let again = install::install(&session, &input, &secrets, &mut |_| {}).await?;
@@ -261,15 +320,12 @@ fn t26_an_install_cut_off_halfway_is_finished_by_the_next_run(inbox: &Inbox) -> 
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
+    use outpost_setup::install;
     use outpost_setup::progress::Progress;
-    use outpost_setup::{install, ssh};
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let target = ssh::Target { host: inbox.settings.vps_ip.to_string(), port: 22, user: "root".into() };
-        let credentials = ssh::Credentials::Password(inbox.settings.root_password.clone());
+    crate::ssh::block_on(async {
+        let session = engine_session(inbox).await?;
         let input = engine_input()?;
         let secrets = TestSecrets::default();
-        let session = ssh::connect(&target, &credentials, &inbox.settings.ssh_host_fingerprint).await?;
         install::uninstall(&session, &input, &secrets).await?;
         // Cut the connection as soon as the install reaches the DKIM step.
         let reached = Arc::new(AtomicBool::new(false));
@@ -284,11 +340,17 @@ fn t26_an_install_cut_off_halfway_is_finished_by_the_next_run(inbox: &Inbox) -> 
             _ = async { while !reached.load(Ordering::SeqCst) { tokio::time::sleep(std::time::Duration::from_millis(5)).await } } => {}
         }
         drop(session); // the connection goes, mid-install
-        ensure!(inbox.ssh("systemctl is-active outpost-relay || true")?.trim() != "active", "nothing was started yet");
+        ensure!(
+            inbox.ssh("systemctl is-active outpost-relay || true")?.trim() != "active",
+            "nothing was started yet"
+        );
         // The next run finishes the job.
-        let session = ssh::connect(&target, &credentials, &inbox.settings.ssh_host_fingerprint).await?;
+        let session = engine_session(inbox).await?;
         let steps = install::install(&session, &input, &secrets, &mut |_| {}).await?;
-        ensure!(steps.iter().find(|step| step.id == "binary").is_some_and(|step| !step.changed), "the binary was already in place: {steps:?}");
+        ensure!(
+            steps.iter().find(|step| step.id == "binary").is_some_and(|step| !step.changed),
+            "the binary was already in place: {steps:?}"
+        );
         ensure!(inbox.ssh("systemctl is-active outpost-relay")?.trim() == "active");
         let again = install::install(&session, &input, &secrets, &mut |_| {}).await?;
         ensure!(again.iter().all(|step| !step.changed), "{again:?}");
@@ -299,13 +361,10 @@ fn t26_an_install_cut_off_halfway_is_finished_by_the_next_run(inbox: &Inbox) -> 
 }
 
 fn t27_an_upgrade_that_does_not_start_is_rolled_back(inbox: &Inbox) -> Result<()> {
-    use outpost_setup::{install, ssh};
+    use outpost_setup::install;
     use sha2::{Digest, Sha256};
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let target = ssh::Target { host: inbox.settings.vps_ip.to_string(), port: 22, user: "root".into() };
-        let credentials = ssh::Credentials::Password(inbox.settings.root_password.clone());
-        let session = ssh::connect(&target, &credentials, &inbox.settings.ssh_host_fingerprint).await?;
+    crate::ssh::block_on(async {
+        let session = engine_session(inbox).await?;
         let input = engine_input()?;
         let secrets = TestSecrets::default();
         install::install(&session, &input, &secrets, &mut |_| {}).await?;
@@ -315,10 +374,17 @@ fn t27_an_upgrade_that_does_not_start_is_rolled_back(inbox: &Inbox) -> Result<()
         let broken: &[u8] = b"#!/bin/sh\nif [ \"$1\" = serve ]; then echo 'cannot serve' >&2; exit 1; fi\nexec /usr/local/bin/outpost-relay.real \"$@\"\n";
         let sha: String = Sha256::digest(broken).iter().map(|byte| format!("{byte:02x}")).collect();
         let artifact = install::Artifact { bytes: broken, sha256: &sha, version: "9.9.9-broken" };
-        let result = install::install_with(&session, &input, &secrets, &mut |_| {}, &artifact).await;
-        ensure!(matches!(&result, Err(install::Error::RolledBack { version, .. }) if version == "9.9.9-broken"), "{result:?}");
+        let result =
+            install::install_with(&session, &input, &secrets, &mut |_| {}, &artifact).await;
+        ensure!(
+            matches!(&result, Err(install::Error::RolledBack { version, .. }) if version == "9.9.9-broken"),
+            "{result:?}"
+        );
         let carried = outpost_setup::relay::carried();
-        ensure!(inbox.ssh("sha256sum /usr/local/bin/outpost-relay")?.starts_with(carried.sha256), "the previous binary is back");
+        ensure!(
+            inbox.ssh("sha256sum /usr/local/bin/outpost-relay")?.starts_with(carried.sha256),
+            "the previous binary is back"
+        );
         ensure!(inbox.ssh("systemctl is-active outpost-relay")?.trim() == "active", "and running");
         install::uninstall(&session, &input, &secrets).await?;
         inbox.ssh("rm -f /usr/local/bin/outpost-relay.real")?;

@@ -33,7 +33,7 @@ pub const PLAIN: &[Scenario] = &[
     ),
 ];
 
-fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+pub fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -41,11 +41,11 @@ fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
         .block_on(future)
 }
 
-fn target(inbox: &Inbox) -> Target {
+pub fn target(inbox: &Inbox) -> Target {
     Target { host: inbox.settings.vps_ip.to_string(), port: 22, user: "root".into() }
 }
 
-fn password(inbox: &Inbox) -> Credentials {
+pub fn password(inbox: &Inbox) -> Credentials {
     Credentials::Password(inbox.settings.root_password.clone())
 }
 

@@ -1,8 +1,14 @@
 //! `outpost-relay`: the small SMTP relay that the Outpost app installs on a user's server.
 //!
-//! Brief overview: the daemon and its admin CLI grow here issue by issue (listener → session →
-//! queue → courier, modelled on chasquid). This crate never depends on the setup engine; both
-//! share only [`outpost_relay_config`], the definition of the config file.
+//! Brief overview, in the order mail flows (modelled on chasquid):
+//! - [`server::Relay`] loads and checks everything, then listens on 587/465;
+//! - [`session`] runs one SMTP conversation (STARTTLS, AUTH, envelope, [`data`]);
+//! - [`queue::Queue`] keeps accepted mail on disk until delivered, retried or bounced;
+//! - [`courier::smtp::SmtpCourier`] delivers to recipients' mail servers (MX, STARTTLS, MTA-STS);
+//! - [`cli`] is the admin command line the app runs over SSH.
+//!
+//! This crate never depends on the setup engine; both share only [`outpost_relay_config`], the
+//! definition of the config file.
 
 pub mod cli;
 pub mod clock;
