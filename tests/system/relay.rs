@@ -32,6 +32,14 @@ pub const SYSTEMD: &[Scenario] = &[
         "t27_an_upgrade_that_does_not_start_is_rolled_back",
         t27_an_upgrade_that_does_not_start_is_rolled_back,
     ),
+    (
+        "t28_a_preinstalled_postfix_is_named_and_stopped_for_the_relay",
+        t28_a_preinstalled_postfix_is_named_and_stopped_for_the_relay,
+    ),
+    (
+        "t29_an_active_ufw_is_opened_and_587_is_verified_from_the_desktop",
+        t29_an_active_ufw_is_opened_and_587_is_verified_from_the_desktop,
+    ),
 ];
 
 const UNIT: &str = include_str!("../../crates/relay/etc/outpost-relay.service");
@@ -218,7 +226,7 @@ fn engine_input() -> Result<outpost_setup::install::Input> {
                 [[dkim]]\ndomain = \"example.test\"\nselector = \"engine\"\nkey_file = \"/etc/outpost/dkim/engine.pem\"\n";
     let config = outpost_relay_config::Config::parse(text, std::path::Path::new("wizard"))
         .map_err(anyhow::Error::msg)?;
-    Ok(outpost_setup::install::Input { config, smtp_user: "alice@example.test".into() })
+    Ok(outpost_setup::install::Input { config, smtp_user: "alice@example.test".into(), ipv6: true })
 }
 
 fn t25_the_engine_installs_reinstalls_and_uninstalls_the_relay(inbox: &Inbox) -> Result<()> {
@@ -246,12 +254,24 @@ fn t25_the_engine_installs_reinstalls_and_uninstalls_the_relay(inbox: &Inbox) ->
         .await?;
         let took = started.elapsed();
         ensure!(
-            stages == ["binary", "user", "config", "dkim", "smtp-user", "unit", "service"],
+            stages
+                == [
+                    "binary",
+                    "user",
+                    "config",
+                    "dkim",
+                    "smtp-user",
+                    "unit",
+                    "firewall",
+                    "ipv6",
+                    "service"
+                ],
             "progress reported every stage: {stages:?}"
         );
+        // No firewall is active and IPv6 is on in the vps: those two have nothing to do.
         ensure!(
-            steps.iter().all(|step| step.changed),
-            "a fresh install changes everything: {steps:?}"
+            steps.iter().all(|step| step.changed != ["firewall", "ipv6"].contains(&step.id)),
+            "a fresh install changes everything else: {steps:?}"
         );
         ensure!(inbox.ssh("systemctl is-active outpost-relay")?.trim() == "active");
         let password = secrets
@@ -390,5 +410,94 @@ fn t27_an_upgrade_that_does_not_start_is_rolled_back(inbox: &Inbox) -> Result<()
         inbox.ssh("rm -f /usr/local/bin/outpost-relay.real")?;
         session.close().await;
         Ok(())
+    })
+}
+
+fn t28_a_preinstalled_postfix_is_named_and_stopped_for_the_relay(inbox: &Inbox) -> Result<()> {
+    use outpost_setup::checks::{self, Verdict};
+    use outpost_setup::install;
+    crate::ssh::block_on(async {
+        let session = engine_session(inbox).await?;
+        // The machine's Postfix (masked in the vps like every unit the machine enables) is
+        // what a provider's image would have running.
+        inbox.ssh(
+            "systemctl unmask --quiet postfix postfix@- && systemctl enable --now --quiet postfix",
+        )?;
+        let settings = checks::Settings { outbound_probe: format!("{}:25", inbox.settings.mx_ip) };
+        let mut ports = None;
+        for _ in 0..50 {
+            let found = checks::run_all(&session, &settings).await?;
+            let check = found.into_iter().find(|check| check.id == "ports").context("ports")?;
+            if check.verdict == Verdict::Fail {
+                ports = Some(check);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let ports = ports.context("Postfix on port 25 was never reported")?;
+        ensure!(ports.found.contains("port 25 is used by Postfix"), "{ports:?}");
+        ensure!(ports.fix.contains("stop and disable it"), "{ports:?}");
+
+        let mut log = Vec::new();
+        let stopped = install::stop_other_mail_servers(&session, &mut |event| {
+            log.push(format!("{event:?}"));
+        })
+        .await?;
+        ensure!(stopped == ["postfix"], "{stopped:?}");
+        ensure!(log.iter().any(|line| line.contains("stopping postfix")), "{log:?}");
+        ensure!(inbox.ssh("systemctl is-enabled postfix || true")?.trim() == "disabled");
+        let after = checks::run_all(&session, &settings).await?;
+        let ports = after.iter().find(|check| check.id == "ports").context("ports")?;
+        ensure!(ports.verdict == Verdict::Pass, "{ports:?}");
+        // Nothing left to stop: a second run is a no-op.
+        ensure!(install::stop_other_mail_servers(&session, &mut |_| {}).await?.is_empty());
+        session.close().await;
+        Ok(())
+    })
+}
+
+fn t29_an_active_ufw_is_opened_and_587_is_verified_from_the_desktop(inbox: &Inbox) -> Result<()> {
+    use outpost_setup::{install, probe};
+    crate::ssh::block_on(async {
+        let session = engine_session(inbox).await?;
+        let input = engine_input()?;
+        let secrets = TestSecrets::default();
+        install::uninstall(&session, &input, &secrets).await?;
+        inbox.ssh("ufw allow 22/tcp >/dev/null && ufw --force enable >/dev/null")?;
+        let result = async {
+            let steps = install::install(&session, &input, &secrets, &mut |_| {}).await?;
+            let firewall =
+                steps.iter().find(|step| step.id == "firewall").context("a firewall step")?;
+            ensure!(
+                firewall.changed && firewall.detail == "opened ports 465, 587 in ufw",
+                "{firewall:?}"
+            );
+            let rules = inbox.ssh("ufw status")?;
+            ensure!(rules.contains("587/tcp") && rules.contains("465/tcp"), "{rules}");
+
+            // From this machine (the user's desktop), through the firewall: STARTTLS with the
+            // relay's own certificate, and AUTH only after TLS.
+            let status = install::status(&session).await?;
+            let certificate = status.certificates.first().context("a certificate")?;
+            ensure!(certificate.self_signed && certificate.sha256.len() == 64, "{status:?}");
+            let host = inbox.settings.vps_ip.to_string();
+            let seen = probe::submission(&host, 587, &certificate.sha256).await?;
+            ensure!(seen.tls_version == "TLSv1_3", "{seen:?}");
+            ensure!(!seen.auth_before_tls && seen.auth.contains(&"PLAIN".to_string()), "{seen:?}");
+            // Another certificate (something in between answering) is refused by name.
+            let wrong = probe::submission(&host, 587, &"0".repeat(64)).await;
+            ensure!(matches!(wrong, Err(probe::Error::WrongCertificate { .. })), "{wrong:?}");
+
+            let again = install::install(&session, &input, &secrets, &mut |_| {}).await?;
+            ensure!(again.iter().all(|step| !step.changed), "{again:?}");
+            install::uninstall(&session, &input, &secrets).await?;
+            let rules = inbox.ssh("ufw status")?;
+            ensure!(!rules.contains("587") && !rules.contains("465"), "closed again: {rules}");
+            Ok(())
+        }
+        .await;
+        inbox.ssh("ufw --force disable >/dev/null")?;
+        session.close().await;
+        result
     })
 }

@@ -15,6 +15,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use serde::Serialize;
+use sha2::Digest;
 use time::OffsetDateTime;
 
 /// Why certificates could not be loaded or made.
@@ -53,6 +54,10 @@ pub struct CertificateInfo {
     pub self_signed: bool,
     /// Where it came from: `self-signed`, a file path, or `acme`.
     pub source: String,
+    /// The SHA-256 of the certificate (DER), lower-case hex: lets the app check that the
+    /// certificate it sees on port 587 is this one, even while it is self-signed.
+    #[serde(default)]
+    pub sha256: String,
 }
 
 struct Entry {
@@ -243,7 +248,9 @@ fn describe(
         .to_datetime()
         .format(&time::format_description::well_known::Rfc3339)
         .map_err(|error| error.to_string())?;
-    Ok(CertificateInfo { names, not_after, self_signed, source })
+    let sha256 =
+        sha2::Sha256::digest(der.as_ref()).iter().map(|byte| format!("{byte:02x}")).collect();
+    Ok(CertificateInfo { names, not_after, self_signed, source, sha256 })
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -81,6 +81,7 @@ pub async fn run_all(session: &Session, settings: &Settings) -> Result<Vec<Check
             &mut |_, _| {},
         )
         .await?;
+    let rdns = run("for ip in $(ip -o addr show scope global 2>/dev/null | awk '{print $4}' | cut -d/ -f1); do echo \"$ip $(getent hosts $ip | awk '{print $2}')\"; done").await?;
     let clock =
         run("timedatectl show -p NTPSynchronized --value 2>/dev/null || echo unknown").await?;
     let disk = run("df -Pk / /var 2>/dev/null | tail -n +2").await?;
@@ -92,6 +93,7 @@ pub async fn run_all(session: &Session, settings: &Settings) -> Result<Vec<Check
         judge_ports(&ports.stdout),
         judge_addresses(&addresses.stdout),
         judge_outbound(&probe.stdout, &settings.outbound_probe),
+        judge_rdns(&rdns.stdout),
         judge_clock(&clock.stdout),
         judge_disk(&disk.stdout),
         judge_memory(&memory.stdout),
@@ -174,6 +176,14 @@ pub fn judge_ports(ss_output: &str) -> Check {
                 .nth(1)
                 .and_then(|rest| rest.split('"').next())
                 .unwrap_or("another program");
+            // `ss` names processes; people know the mail servers by their product names.
+            let program = match program {
+                "master" | "postfix" | "smtpd" => "Postfix",
+                "exim" | "exim4" => "Exim",
+                "sendmail" => "Sendmail",
+                "smtpd-opensmtpd" => "OpenSMTPD",
+                other => other,
+            };
             let entry = format!("port {port} is used by {program}");
             if !busy.contains(&entry) {
                 busy.push(entry);
@@ -184,7 +194,7 @@ pub fn judge_ports(ss_output: &str) -> Check {
         return Check::new("ports", Verdict::Pass, "ports 25, 80, 465 and 587 are free", "");
     }
     let mail_server = busy.iter().any(|entry| {
-        ["master", "postfix", "exim", "exim4", "sendmail", "chasquid"]
+        ["Postfix", "Exim", "Sendmail", "OpenSMTPD", "chasquid"]
             .iter()
             .any(|name| entry.ends_with(name))
     });
@@ -210,18 +220,7 @@ pub fn judge_addresses(ip_output: &str) -> Check {
             continue;
         };
         let Ok(ip) = address.parse::<std::net::IpAddr>() else { continue };
-        let is_private = match ip {
-            std::net::IpAddr::V4(v4) => {
-                v4.is_private()
-                    || v4.is_loopback()
-                    || v4.is_link_local()
-                    || (v4.octets()[0] == 100 && v4.octets()[1] & 0xc0 == 64)
-            }
-            std::net::IpAddr::V6(v6) => {
-                v6.is_unique_local() || v6.is_loopback() || v6.is_unicast_link_local()
-            }
-        };
-        if is_private { private.push(ip.to_string()) } else { public.push(ip.to_string()) }
+        if is_public(ip) { public.push(ip.to_string()) } else { private.push(ip.to_string()) }
     }
     match (public.is_empty(), private.is_empty()) {
         (false, _) => Check::new(
@@ -243,6 +242,53 @@ pub fn judge_addresses(ip_output: &str) -> Check {
             "Check the server's network settings in your provider's panel.",
         ),
     }
+}
+
+/// Whether an address is one the internet can reach (not private, loopback or link-local).
+fn is_public(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || (v4.octets()[0] == 100 && v4.octets()[1] & 0xc0 == 64))
+        }
+        std::net::IpAddr::V6(v6) => {
+            !(v6.is_unique_local() || v6.is_loopback() || v6.is_unicast_link_local())
+        }
+    }
+}
+
+/// The current reverse DNS of each public address (`<ip> <name or nothing>` per line). Not
+/// having one yet is normal before setup: the DNS step says exactly what to set.
+pub fn judge_rdns(output: &str) -> Check {
+    let mut named = Vec::new();
+    let mut unnamed = Vec::new();
+    for line in output.lines() {
+        let mut fields = line.split_whitespace();
+        let Some(Ok(ip)) = fields.next().map(str::parse::<std::net::IpAddr>) else { continue };
+        if !is_public(ip) {
+            continue;
+        }
+        match fields.next() {
+            Some(name) => named.push(format!("{ip} is {name}")),
+            None => unnamed.push(ip.to_string()),
+        }
+    }
+    if unnamed.is_empty() && !named.is_empty() {
+        return Check::new("rdns", Verdict::Pass, format!("reverse DNS: {}", named.join("; ")), "");
+    }
+    let mut found = Vec::new();
+    if !unnamed.is_empty() {
+        found.push(format!("no reverse DNS yet for {}", unnamed.join(", ")));
+    }
+    found.extend(named);
+    Check::new(
+        "rdns",
+        Verdict::Warn,
+        found.join("; "),
+        "Normal for a new server. Later, the DNS step shows the name to set in your provider's panel; receivers distrust mail from addresses without it.",
+    )
 }
 
 /// Whether mail can leave on port 25 (many providers block it).
@@ -334,6 +380,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reverse_dns_is_reported_per_public_address() {
+        let check = judge_rdns("198.51.100.10 mail.example.test\n2001:db8:100::10 \n10.0.0.5 \n");
+        assert_eq!(check.verdict, Verdict::Warn);
+        assert_eq!(
+            check.found,
+            "no reverse DNS yet for 2001:db8:100::10; 198.51.100.10 is mail.example.test"
+        );
+        let check = judge_rdns("198.51.100.10 mail.example.test\n");
+        assert_eq!(check.verdict, Verdict::Pass);
+    }
+
+    #[test]
     fn supported_systems_pass_and_others_are_explained() {
         assert_eq!(
             judge_os("PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n").verdict,
@@ -356,7 +414,7 @@ mod tests {
                   LISTEN 0 128 0.0.0.0:22 0.0.0.0:* users:((\"sshd\",pid=700,fd=3))\n";
         let check = judge_ports(ss);
         assert_eq!(check.verdict, Verdict::Fail);
-        assert_eq!(check.found, "port 25 is used by master");
+        assert_eq!(check.found, "port 25 is used by Postfix");
         assert!(check.fix.contains("Another mail server"));
         assert_eq!(
             judge_ports("LISTEN 0 128 0.0.0.0:22 0.0.0.0:* users:((\"sshd\",pid=1,fd=3))\n")

@@ -29,12 +29,16 @@ pub struct Input {
     pub config: Config,
     /// The SMTP user to create (an address at one of the relay's domains).
     pub smtp_user: String,
+    /// Whether mail should leave over IPv6 too: IPv6 is switched on in the kernel if the
+    /// provider's image has it off (tutorial step 3).
+    pub ipv6: bool,
 }
 
 /// One step of the install and whether it changed anything.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Step {
-    /// Stable id: `binary`, `user`, `config`, `dkim`, `smtp-user`, `unit`, `service`.
+    /// Stable id: `binary`, `user`, `config`, `dkim`, `smtp-user`, `unit`, `firewall`, `ipv6`,
+    /// `service` (in that order).
     pub id: &'static str,
     /// Whether the server was changed.
     pub changed: bool,
@@ -354,7 +358,15 @@ pub async fn install_with(
         },
     });
 
-    // 7. Start (or restart after a change) and verify.
+    // 7. The firewall, if one is active: open the relay's ports.
+    (remote.progress)(Progress::Stage { id: "firewall".into() });
+    steps.push(open_firewall(&mut remote, &firewall_ports(&input.config)).await?);
+
+    // 8. IPv6, if wanted and switched off in the kernel.
+    (remote.progress)(Progress::Stage { id: "ipv6".into() });
+    steps.push(enable_ipv6(&mut remote, input.ipv6).await?);
+
+    // 9. Start (or restart after a change) and verify.
     (remote.progress)(Progress::Stage { id: "service".into() });
     let anything_changed = steps.iter().any(|step| step.changed);
     let (active, _) = remote.probe("systemctl is-active --quiet outpost-relay").await?;
@@ -393,6 +405,222 @@ pub async fn install_with(
     Ok(steps)
 }
 
+/// Where install records the firewall ports it opened, so uninstall closes only those.
+const OPENED_PORTS: &str = "/etc/outpost/opened-ports";
+/// The sysctl file that switches IPv6 on.
+const IPV6_SYSCTL: &str = "/etc/sysctl.d/60-outpost-ipv6.conf";
+
+/// The TCP ports the config listens on.
+pub fn firewall_ports(config: &Config) -> Vec<u16> {
+    let listeners = &config.listeners;
+    let mut ports: Vec<u16> =
+        [&listeners.submission, &listeners.submissions, &listeners.inbound, &listeners.acme_http]
+            .into_iter()
+            .flatten()
+            .map(std::net::SocketAddr::port)
+            .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
+/// Which firewall manager is active, from `ufw status` and `firewall-cmd --state` output.
+fn active_firewall(ufw: &str, firewalld: &str) -> Option<&'static str> {
+    if ufw.lines().next().is_some_and(|line| line.trim() == "Status: active") {
+        Some("ufw")
+    } else if firewalld.trim() == "running" {
+        Some("firewalld")
+    } else {
+        None
+    }
+}
+
+async fn open_firewall(remote: &mut Remote<'_>, ports: &[u16]) -> Result<Step, Error> {
+    let (_, ufw) = remote.probe("ufw status 2>/dev/null").await?;
+    let (_, firewalld) = remote.probe("firewall-cmd --state 2>/dev/null").await?;
+    let listed = ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ");
+    let Some(manager) = active_firewall(&ufw, &firewalld) else {
+        return Ok(Step {
+            id: "firewall",
+            changed: false,
+            detail: format!(
+                "no firewall is active on the server; if your provider's panel has one, ports {listed} must be open there"
+            ),
+        });
+    };
+    let mut opened = Vec::new();
+    for port in ports {
+        let (open, _) = match manager {
+            "ufw" => {
+                remote.probe(&format!("ufw status | grep -Eq '^{port}(/tcp)? +ALLOW'")).await?
+            }
+            _ => remote.probe(&format!("firewall-cmd --permanent --query-port={port}/tcp")).await?,
+        };
+        if !open {
+            let command = match manager {
+                "ufw" => format!("ufw allow {port}/tcp comment outpost-relay"),
+                _ => format!("firewall-cmd --quiet --permanent --add-port={port}/tcp"),
+            };
+            remote.run("firewall", &command, b"").await?;
+            opened.push(*port);
+        }
+    }
+    if opened.is_empty() {
+        return Ok(Step {
+            id: "firewall",
+            changed: false,
+            detail: format!("{manager} already lets ports {listed} in"),
+        });
+    }
+    if manager == "firewalld" {
+        remote.run("firewall", "firewall-cmd --quiet --reload", b"").await?;
+    }
+    let record: String = opened.iter().map(|port| format!("{manager} {port}\n")).collect();
+    remote.run("firewall", &format!("printf '{record}' >> {}", quote(OPENED_PORTS)), b"").await?;
+    Ok(Step {
+        id: "firewall",
+        changed: true,
+        detail: format!(
+            "opened port{} {} in {manager}",
+            if opened.len() == 1 { "" } else { "s" },
+            opened.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+        ),
+    })
+}
+
+/// Whether `sysctl -n net.ipv6.conf.{all,default}.disable_ipv6` output says IPv6 is off.
+fn ipv6_disabled(sysctl: &str) -> bool {
+    sysctl.lines().any(|line| line.trim() == "1")
+}
+
+async fn enable_ipv6(remote: &mut Remote<'_>, wanted: bool) -> Result<Step, Error> {
+    if !wanted {
+        return Ok(Step {
+            id: "ipv6",
+            changed: false,
+            detail: "IPv6 sending is off, as you chose".into(),
+        });
+    }
+    let (_, current) = remote
+        .probe("sysctl -n net.ipv6.conf.all.disable_ipv6 net.ipv6.conf.default.disable_ipv6")
+        .await?;
+    if !ipv6_disabled(&current) {
+        return Ok(Step { id: "ipv6", changed: false, detail: "IPv6 is on".into() });
+    }
+    let settings = "net.ipv6.conf.all.disable_ipv6 = 0\nnet.ipv6.conf.default.disable_ipv6 = 0\nnet.ipv6.conf.lo.disable_ipv6 = 0\n";
+    remote
+        .run(
+            "ipv6",
+            &format!("printf '{settings}' > {f} && sysctl -q -p {f}", f = quote(IPV6_SYSCTL)),
+            b"",
+        )
+        .await?;
+    Ok(Step {
+        id: "ipv6",
+        changed: true,
+        detail: format!(
+            "switched IPv6 on ({IPV6_SYSCTL}); if the server still has no public IPv6 address, your provider's panel shows how to add one"
+        ),
+    })
+}
+
+/// Mail servers a provider may have preinstalled, by systemd unit.
+pub const OTHER_MAIL_SERVERS: [&str; 4] = ["postfix", "exim4", "sendmail", "opensmtpd"];
+
+/// Stops and disables any preinstalled mail server (Postfix, Exim, …) so the relay can use
+/// ports 25, 465 and 587. Their packages and settings stay: this is undone with
+/// `systemctl enable --now <name>`. Returns the names of the ones stopped.
+pub async fn stop_other_mail_servers(
+    session: &Session,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<String>, Error> {
+    let mut remote = Remote { session, progress };
+    let mut stopped = Vec::new();
+    for unit in OTHER_MAIL_SERVERS {
+        let (present, _) = remote
+            .probe(&format!(
+                "systemctl is-active --quiet {unit} || systemctl is-enabled --quiet {unit} 2>/dev/null"
+            ))
+            .await?;
+        if present {
+            (remote.progress)(Progress::Log { line: format!("stopping {unit}") });
+            remote
+                .run("stop-mail-server", &format!("systemctl disable --now --quiet {unit}"), b"")
+                .await?;
+            stopped.push(unit.to_string());
+        }
+    }
+    Ok(stopped)
+}
+
+/// What `outpost-relay status --json` says, as far as the app needs it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub struct RelayStatus {
+    /// The running relay's version.
+    pub version: String,
+    /// Whether it is running.
+    pub running: bool,
+    /// (service, address) for each listener.
+    #[serde(default)]
+    pub listeners: Vec<(String, String)>,
+    /// The certificates it serves.
+    #[serde(default)]
+    pub certificates: Vec<CertificateStatus>,
+    /// Messages waiting to be delivered.
+    #[serde(default)]
+    pub queued: usize,
+}
+
+/// One certificate the relay serves.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub struct CertificateStatus {
+    /// The names it covers.
+    pub names: Vec<String>,
+    /// Its expiry (RFC 3339).
+    pub not_after: String,
+    /// Whether the relay made it itself (until a real one is obtained).
+    pub self_signed: bool,
+    /// SHA-256 of the certificate, lower-case hex.
+    #[serde(default)]
+    pub sha256: String,
+}
+
+/// Asks the installed relay for its status.
+pub async fn status(session: &Session) -> Result<RelayStatus, Error> {
+    let mut ignore = |_: Progress| {};
+    let mut remote = Remote { session, progress: &mut ignore };
+    let text = remote
+        .run("status", &format!("{BINARY} status --json --config {}", quote(CONFIG)), b"")
+        .await?;
+    serde_json::from_str(&text).map_err(|error| Error::Step {
+        step: "status",
+        detail: format!("the relay's status could not be read ({error})"),
+    })
+}
+
+/// The DKIM records the installed relay's keys need: (name, TXT value).
+pub async fn dkim_records(session: &Session) -> Result<Vec<(String, String)>, Error> {
+    #[derive(serde::Deserialize)]
+    struct Shown {
+        records: Vec<ShownRecord>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ShownRecord {
+        name: String,
+        txt: String,
+    }
+    let mut ignore = |_: Progress| {};
+    let mut remote = Remote { session, progress: &mut ignore };
+    let text = remote
+        .run("dkim", &format!("{BINARY} dkim show --json --config {}", quote(CONFIG)), b"")
+        .await?;
+    let shown: Shown = serde_json::from_str(&text).map_err(|error| Error::Step {
+        step: "dkim",
+        detail: format!("the relay's DKIM records could not be read ({error})"),
+    })?;
+    Ok(shown.records.into_iter().map(|record| (record.name, record.txt)).collect())
+}
+
 /// Waits (up to 10 s) for the service to be active and report itself running.
 async fn wait_running(remote: &mut Remote<'_>) -> Result<bool, Error> {
     for _ in 0..50 {
@@ -418,6 +646,21 @@ pub async fn uninstall(
 ) -> Result<(), Error> {
     let mut ignore = |_: Progress| {};
     let mut remote = Remote { session, progress: &mut ignore };
+    // Close the firewall ports install opened (and only those), before their record goes.
+    remote
+        .run(
+            "uninstall",
+            &format!(
+                "if [ -f {f} ]; then while read -r manager port; do \
+                   case $manager in ufw) ufw delete allow $port/tcp >/dev/null;; \
+                   firewalld) firewall-cmd --quiet --permanent --remove-port=$port/tcp && firewall-cmd --quiet --reload;; esac; \
+                 done < {f}; fi; rm -f {ipv6}",
+                f = quote(OPENED_PORTS),
+                ipv6 = quote(IPV6_SYSCTL)
+            ),
+            b"",
+        )
+        .await?;
     remote
         .run(
             "uninstall",
@@ -459,6 +702,48 @@ mod tests {
         assert_eq!(first.len(), 24);
         assert!(!first.contains(['0', 'O', 'l', 'I', '1']));
         assert_ne!(first, new_password());
+    }
+
+    #[test]
+    fn the_firewall_manager_is_recognised_from_its_status() {
+        assert_eq!(active_firewall("Status: active\n\nTo Action From\n", ""), Some("ufw"));
+        assert_eq!(active_firewall("Status: inactive\n", "running\n"), Some("firewalld"));
+        assert_eq!(active_firewall("Status: inactive\n", "not running\n"), None);
+        assert_eq!(active_firewall("", ""), None, "neither installed");
+    }
+
+    #[test]
+    fn the_firewall_opens_the_ports_the_relay_listens_on() {
+        let config = crate::choices::Domain::new(
+            "example.com",
+            "",
+            "",
+            "",
+            true,
+            crate::dns::records::DmarcPolicy::None,
+        )
+        .unwrap()
+        .relay_input()
+        .config;
+        assert_eq!(firewall_ports(&config), [465, 587]);
+    }
+
+    #[test]
+    fn ipv6_is_off_when_any_switch_says_so() {
+        assert!(ipv6_disabled("1\n0\n"));
+        assert!(ipv6_disabled("0\n1\n"));
+        assert!(!ipv6_disabled("0\n0\n"));
+    }
+
+    #[test]
+    fn the_relay_status_is_read_from_its_json() {
+        let json = r#"{"version":"0.1.0","pid":7,"updated":1,"running":true,
+            "listeners":[["submission","0.0.0.0:587"]],
+            "certificates":[{"names":["mail.example.com"],"not_after":"2029-01-01T00:00:00Z",
+            "self_signed":true,"source":"self-signed","sha256":"ab"}],"queued":0,"recent_deliveries":[]}"#;
+        let status: RelayStatus = serde_json::from_str(json).unwrap();
+        assert!(status.running);
+        assert_eq!(status.certificates[0].sha256, "ab");
     }
 
     #[test]

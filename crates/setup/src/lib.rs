@@ -9,12 +9,21 @@
 //! - [`dns`]: the record plan (SPF merged, never doubled; DKIM split for panels) and live checks
 //!   asked of the zone's authoritative servers.
 //!
-//! Later parts (SSH, server checks, install, DNS, certificates, test mail, the keychain) live
-//! here too. This crate knows nothing about Tauri or any UI: the app is a thin shell over it.
+//! - [`choices`]: the server and domain the user chose, checked as typed, and the relay config
+//!   they make;
+//! - [`ssh`], [`checks`], [`install`]: connecting with a pinned host key, checking the server,
+//!   installing the relay (staged, idempotent, rolled back on failure);
+//! - [`probe`]: port 587 checked from the user's computer, STARTTLS with the relay's own
+//!   certificate;
+//! - [`secrets`], [`providers`]: the keychain behind a trait; the VPS provider catalogue.
+//!
+//! Later parts (certificates, test mail) live here too. This crate knows nothing about Tauri or any UI: the app is a thin shell over it.
 
 pub mod checks;
+pub mod choices;
 pub mod dns;
 pub mod install;
+pub mod probe;
 pub mod profile;
 pub mod progress;
 pub mod providers;

@@ -66,6 +66,26 @@ pub struct Profile {
     pub reached: Step,
     /// The VPS provider chosen in step 2 (`providers` id), or none for "I already have a server".
     pub provider: Option<String>,
+    /// The server, once connected and its host key confirmed (step 3).
+    pub server: Option<crate::choices::Server>,
+    /// The domain choices (step 5).
+    pub domain: Option<crate::choices::Domain>,
+    /// What the last successful install left on the server (step 6).
+    pub installed: Option<Installed>,
+}
+
+/// What the last install left on the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Installed {
+    /// The relay's version.
+    pub relay_version: String,
+    /// The server's public addresses, as the checks found them.
+    pub addresses: Vec<String>,
+    /// The DKIM record's name and TXT value, for the DNS step.
+    pub dkim: Vec<(String, String)>,
+    /// The SMTP user (its password is in the keychain).
+    pub smtp_user: String,
 }
 
 impl Default for Profile {
@@ -75,6 +95,9 @@ impl Default for Profile {
             step: Step::Welcome,
             reached: Step::Welcome,
             provider: None,
+            server: None,
+            domain: None,
+            installed: None,
         }
     }
 }

@@ -14,7 +14,7 @@ use serde::Serialize;
 pub const TTL: u32 = 3600;
 
 /// A DMARC policy (RFC 7489 §6.3 `p=`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DmarcPolicy {
     /// Only reports: nothing is rejected. The safe first step.

@@ -1,0 +1,294 @@
+//! Checks from the user's own computer that the relay is reachable the way mail clients will
+//! reach it: port 587, STARTTLS, a TLS handshake with the relay's own certificate, and AUTH
+//! offered only after TLS.
+//!
+//! While the relay still has its self-signed certificate, "its own" is decided by the
+//! certificate's SHA-256, which the relay reports in its status over SSH: a certificate that is
+//! not the one on the server (something in between answering) fails the check.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, ring};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// Each network step of the probe may take this long.
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What the probe saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Submission {
+    /// The TLS version, e.g. `TLSv1_3`.
+    pub tls_version: String,
+    /// The AUTH mechanisms offered after STARTTLS.
+    pub auth: Vec<String>,
+    /// Whether AUTH was (wrongly) offered before TLS.
+    pub auth_before_tls: bool,
+}
+
+/// Why the probe failed, in terms the wizard can explain.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No connection to the port.
+    #[error("this computer cannot reach {host} on port {port} ({reason})")]
+    Unreachable {
+        /// The host.
+        host: String,
+        /// The port.
+        port: u16,
+        /// What the network said.
+        reason: String,
+    },
+    /// The server did not answer in time.
+    #[error("{host} did not answer on port {port} within {} seconds", STEP_TIMEOUT.as_secs())]
+    Timeout {
+        /// The host.
+        host: String,
+        /// The port.
+        port: u16,
+    },
+    /// Something other than an SMTP server with STARTTLS answered.
+    #[error("port {port} answered, but not as the relay should: {detail}")]
+    Unexpected {
+        /// The port.
+        port: u16,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The certificate presented is not the relay's.
+    #[error(
+        "the certificate on port {port} is not the one installed on the server (expected SHA-256 {expected}, got {found})"
+    )]
+    WrongCertificate {
+        /// The port.
+        port: u16,
+        /// The relay's certificate.
+        expected: String,
+        /// What was presented.
+        found: String,
+    },
+    /// The TLS handshake failed for another reason.
+    #[error("the TLS handshake on port {port} failed: {detail}")]
+    Handshake {
+        /// The port.
+        port: u16,
+        /// rustls's reason.
+        detail: String,
+    },
+}
+
+/// Accepts exactly one certificate, by SHA-256, and checks the handshake's signatures with it.
+#[derive(Debug)]
+struct Pinned {
+    sha256: String,
+    seen: std::sync::Mutex<Option<String>>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let found = hex(&Sha256::digest(end_entity.as_ref()));
+        let matches = found == self.sha256;
+        *self.seen.lock().expect("certificate lock") = Some(found);
+        if matches {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        certificate: &CertificateDer<'_>,
+        signature: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            certificate,
+            signature,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        certificate: &CertificateDer<'_>,
+        signature: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            certificate,
+            signature,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Reads one SMTP reply (all its lines); returns (code, lines without the code).
+async fn reply<R: AsyncBufReadExt + Unpin>(
+    reader: &mut R,
+    port: u16,
+) -> Result<(u16, Vec<String>), Error> {
+    let mut lines = Vec::new();
+    for _ in 0..100 {
+        let mut line = String::new();
+        let read = reader.read_line(&mut line).await.map_err(|error| Error::Unexpected {
+            port,
+            detail: format!("the connection broke ({error})"),
+        })?;
+        if read == 0 {
+            return Err(Error::Unexpected { port, detail: "the connection was closed".into() });
+        }
+        let line = line.trim_end();
+        let code = line.get(..3).and_then(|code| code.parse::<u16>().ok()).ok_or_else(|| {
+            Error::Unexpected { port, detail: format!("not an SMTP reply: {line:?}") }
+        })?;
+        lines.push(line.get(4..).unwrap_or("").to_string());
+        if line.as_bytes().get(3) != Some(&b'-') {
+            return Ok((code, lines));
+        }
+    }
+    Err(Error::Unexpected { port, detail: "an endless reply".into() })
+}
+
+async fn send<W: AsyncWrite + Unpin>(writer: &mut W, line: &str, port: u16) -> Result<(), Error> {
+    writer.write_all(format!("{line}\r\n").as_bytes()).await.map_err(|error| Error::Unexpected {
+        port,
+        detail: format!("the connection broke ({error})"),
+    })
+}
+
+fn auth_mechanisms(ehlo: &[String]) -> Vec<String> {
+    ehlo.iter()
+        .find_map(|line| {
+            let upper = line.to_ascii_uppercase();
+            upper
+                .strip_prefix("AUTH ")
+                .map(|rest| rest.split_whitespace().map(String::from).collect())
+        })
+        .unwrap_or_default()
+}
+
+/// Connects to `host:port` as a mail client would, upgrades with STARTTLS, requires the
+/// certificate whose SHA-256 is `certificate_sha256`, and reads what is offered after TLS.
+pub async fn submission(
+    host: &str,
+    port: u16,
+    certificate_sha256: &str,
+) -> Result<Submission, Error> {
+    let timeout = |host: &str| Error::Timeout { host: host.to_string(), port };
+    let run = async {
+        let stream = TcpStream::connect((host, port)).await.map_err(|error| {
+            Error::Unreachable { host: host.to_string(), port, reason: error.to_string() }
+        })?;
+        let mut stream = BufReader::new(stream);
+        let (code, _) = reply(&mut stream, port).await?;
+        if code != 220 {
+            return Err(Error::Unexpected { port, detail: format!("greeting {code}") });
+        }
+        send(&mut stream, "EHLO outpost-app.invalid", port).await?;
+        let (code, plain) = reply(&mut stream, port).await?;
+        if code != 250 {
+            return Err(Error::Unexpected { port, detail: format!("EHLO answered {code}") });
+        }
+        if !plain.iter().any(|line| line.eq_ignore_ascii_case("STARTTLS")) {
+            return Err(Error::Unexpected { port, detail: "STARTTLS is not offered".into() });
+        }
+        let auth_before_tls = !auth_mechanisms(&plain).is_empty();
+        send(&mut stream, "STARTTLS", port).await?;
+        let (code, _) = reply(&mut stream, port).await?;
+        if code != 220 {
+            return Err(Error::Unexpected { port, detail: format!("STARTTLS answered {code}") });
+        }
+        let provider = Arc::new(ring::default_provider());
+        let verifier = Arc::new(Pinned {
+            sha256: certificate_sha256.to_ascii_lowercase(),
+            seen: std::sync::Mutex::new(None),
+            provider: provider.clone(),
+        });
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|error| Error::Handshake { port, detail: error.to_string() })?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier.clone())
+            .with_no_client_auth();
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|error| Error::Handshake { port, detail: error.to_string() })?;
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let tls =
+            connector.connect(name, stream.into_inner()).await.map_err(|error| {
+                match verifier.seen.lock().expect("certificate lock").clone() {
+                    Some(found) if found != verifier.sha256 => {
+                        Error::WrongCertificate { port, expected: verifier.sha256.clone(), found }
+                    }
+                    _ => Error::Handshake { port, detail: error.to_string() },
+                }
+            })?;
+        let tls_version = tls
+            .get_ref()
+            .1
+            .protocol_version()
+            .map(|version| format!("{version:?}"))
+            .unwrap_or_default();
+        let mut tls = BufReader::new(tls);
+        send(&mut tls, "EHLO outpost-app.invalid", port).await?;
+        let (code, secure) = reply(&mut tls, port).await?;
+        if code != 250 {
+            return Err(Error::Unexpected {
+                port,
+                detail: format!("EHLO after TLS answered {code}"),
+            });
+        }
+        send(&mut tls, "QUIT", port).await?;
+        let _ = tls.flush().await;
+        Ok(Submission { tls_version, auth: auth_mechanisms(&secure), auth_before_tls })
+    };
+    tokio::time::timeout(STEP_TIMEOUT * 3, run).await.map_err(|_| timeout(host))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_mechanisms_are_read_from_the_ehlo_reply() {
+        let ehlo = vec!["mail.example.com".to_string(), "AUTH PLAIN LOGIN".into(), "SIZE 1".into()];
+        assert_eq!(auth_mechanisms(&ehlo), ["PLAIN", "LOGIN"]);
+        assert!(auth_mechanisms(&["STARTTLS".to_string()]).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_unreachable_not_a_hang() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let error = submission("127.0.0.1", port, "00").await.unwrap_err();
+        assert!(matches!(error, Error::Unreachable { .. }), "{error}");
+    }
+}
