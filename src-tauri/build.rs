@@ -11,6 +11,14 @@ fn main() {
         "providers",
         "port25_ticket",
         "choose_provider",
+        "first_contact",
+        "new_ssh_key",
+        "connect",
+        "run_checks",
+        "stop_mail_servers",
+        "cancel",
+        "save_domain",
+        "install_relay",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed to generate the app context");

@@ -25,6 +25,14 @@ pub fn run() {
             commands::providers::port25_ticket,
             commands::providers::choose_provider,
             commands::relay::verify_relay,
+            commands::server::first_contact,
+            commands::server::new_ssh_key,
+            commands::server::connect,
+            commands::server::run_checks,
+            commands::server::stop_mail_servers,
+            commands::server::cancel,
+            commands::domain::save_domain,
+            commands::install::install_relay,
         ])
         .run(tauri::generate_context!())
         .expect("the Tauri runtime failed to start");

@@ -1,9 +1,15 @@
-//! What the app keeps while it runs: the profile, loaded once and saved on every change.
+//! What the app keeps while it runs: the profile (loaded once, saved on every change), the
+//! advanced settings, the keychain, and the long operation in progress (so it can be stopped).
 
 use std::path::PathBuf;
 
 use outpost_setup::profile::{self, Profile};
+use outpost_setup::secrets::Keychain;
+use outpost_setup::settings::Settings;
 use tokio::sync::Mutex;
+
+/// The keychain service name: the app's identifier.
+pub const KEYCHAIN_SERVICE: &str = "org.outpost.desktop";
 
 /// The app's state, managed by Tauri and handed to commands.
 pub struct AppState {
@@ -16,6 +22,12 @@ pub struct AppState {
     pub profile: Mutex<Profile>,
     /// Set when the profile file could not be read at startup: where it was moved, or why.
     pub startup_notice: Option<StartupNotice>,
+    /// Advanced settings (`settings.toml` beside the profile), or why they could not be read.
+    pub settings: Result<Settings, String>,
+    /// The OS keychain, where every secret lives.
+    pub secrets: Keychain,
+    /// The long operation in progress, which `cancel` stops.
+    pub running: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
 }
 
 /// Something the user should hear about the profile at startup.
@@ -28,13 +40,21 @@ pub enum StartupNotice {
 }
 
 impl AppState {
-    /// Loads the profile from the app's config directory.
+    /// Loads the profile and settings from the app's config directory.
     pub fn load(config_dir: PathBuf) -> Self {
+        let settings = Settings::load(&config_dir);
         let store = profile::Store::new(config_dir);
         let (profile, startup_notice) = match store.load() {
             Ok(loaded) => (loaded.profile, loaded.set_aside.map(StartupNotice::SetAside)),
             Err(error) => (Profile::default(), Some(StartupNotice::Unreadable(error.to_string()))),
         };
-        AppState { store, profile: Mutex::new(profile), startup_notice }
+        AppState {
+            store,
+            profile: Mutex::new(profile),
+            startup_notice,
+            settings,
+            secrets: Keychain::new(KEYCHAIN_SERVICE),
+            running: std::sync::Mutex::new(None),
+        }
     }
 }

@@ -76,11 +76,13 @@ fn t41_a_key_login_and_a_new_key_installed_through_a_password_login(inbox: &Inbo
         // "Create a key for me": the first login by password installs it, the next uses it.
         let (private_key, line) = ssh::generate_key("outpost-test")?;
         let session = ssh::connect(&target(inbox), &password(inbox), pinned).await?;
-        let install = format!(
-            "mkdir -p ~/.ssh && printf '%s\\n' {} >> ~/.ssh/authorized_keys",
-            ssh::quote(&line)
-        );
-        ensure!(session.run(&install, b"", &mut |_, _| {}).await?.status == Some(0));
+        session.authorize_key(&line).await?;
+        session.authorize_key(&line).await?;
+        let copies = session
+            .run(&format!("grep -cxF {} ~/.ssh/authorized_keys", ssh::quote(&line)), b"", &mut |_, _| {})
+            .await?;
+        ensure!(copies.stdout.trim() == "1", "the key is added once: {copies:?}");
+        ensure!(session.is_root().await?);
         session.close().await;
         let session = ssh::connect(
             &target(inbox),

@@ -100,6 +100,26 @@ pub async fn run_all(session: &Session, settings: &Settings) -> Result<Vec<Check
     ])
 }
 
+/// The server's public addresses, from its interfaces.
+pub async fn public_addresses(session: &Session) -> Result<Vec<std::net::IpAddr>, ssh::Error> {
+    let output =
+        session.run("ip -o addr show scope global 2>/dev/null", b"", &mut |_, _| {}).await?;
+    Ok(parse_addresses(&output.stdout).into_iter().filter(|ip| is_public(*ip)).collect())
+}
+
+/// Every address in `ip -o addr` output.
+fn parse_addresses(ip_output: &str) -> Vec<std::net::IpAddr> {
+    ip_output
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let position =
+                fields.iter().position(|field| *field == "inet" || *field == "inet6")?;
+            fields.get(position + 1)?.split('/').next()?.parse().ok()
+        })
+        .collect()
+}
+
 /// Host names and addresses only: this goes into a shell command.
 fn sanitize_host(host: &str) -> String {
     host.chars().filter(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(*c)).collect()
@@ -208,31 +228,22 @@ pub fn judge_ports(ss_output: &str) -> Check {
 
 /// The server's public addresses (from its interfaces); a private one means NAT.
 pub fn judge_addresses(ip_output: &str) -> Check {
-    let mut public = Vec::new();
-    let mut private = Vec::new();
-    for line in ip_output.lines() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let Some(position) = fields.iter().position(|field| *field == "inet" || *field == "inet6")
-        else {
-            continue;
-        };
-        let Some(address) = fields.get(position + 1).and_then(|cidr| cidr.split('/').next()) else {
-            continue;
-        };
-        let Ok(ip) = address.parse::<std::net::IpAddr>() else { continue };
-        if is_public(ip) { public.push(ip.to_string()) } else { private.push(ip.to_string()) }
-    }
+    let (public, private): (Vec<_>, Vec<_>) =
+        parse_addresses(ip_output).into_iter().partition(|ip| is_public(*ip));
+    let list = |ips: &[std::net::IpAddr]| {
+        ips.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    };
     match (public.is_empty(), private.is_empty()) {
         (false, _) => Check::new(
             "addresses",
             Verdict::Pass,
-            format!("public addresses: {}", public.join(", ")),
+            format!("public addresses: {}", list(&public)),
             "",
         ),
         (true, false) => Check::new(
             "addresses",
             Verdict::Fail,
-            format!("only private addresses ({}): the server is behind NAT", private.join(", ")),
+            format!("only private addresses ({}): the server is behind NAT", list(&private)),
             "A mail server needs its own public IP address. Choose a VPS plan with a public IPv4 address.",
         ),
         (true, true) => Check::new(

@@ -77,7 +77,7 @@ pub enum Error {
 
 struct Remote<'a> {
     session: &'a Session,
-    progress: &'a mut dyn FnMut(Progress),
+    progress: &'a mut (dyn FnMut(Progress) + Send),
 }
 
 impl Remote<'_> {
@@ -135,7 +135,7 @@ pub async fn install(
     session: &Session,
     input: &Input,
     secrets: &dyn SecretStore,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Vec<Step>, Error> {
     install_with(session, input, secrets, progress, &Artifact::carried()).await
 }
@@ -146,7 +146,7 @@ pub async fn install_with(
     session: &Session,
     input: &Input,
     secrets: &dyn SecretStore,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut (dyn FnMut(Progress) + Send),
     carried: &Artifact<'_>,
 ) -> Result<Vec<Step>, Error> {
     let mut remote = Remote { session, progress };
@@ -532,7 +532,7 @@ pub const OTHER_MAIL_SERVERS: [&str; 4] = ["postfix", "exim4", "sendmail", "open
 /// `systemctl enable --now <name>`. Returns the names of the ones stopped.
 pub async fn stop_other_mail_servers(
     session: &Session,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Vec<String>, Error> {
     let mut remote = Remote { session, progress };
     let mut stopped = Vec::new();

@@ -29,4 +29,5 @@ pub mod progress;
 pub mod providers;
 pub mod relay;
 pub mod secrets;
+pub mod settings;
 pub mod ssh;

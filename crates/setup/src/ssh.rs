@@ -256,7 +256,7 @@ impl Session {
         &self,
         command: &str,
         stdin: &[u8],
-        on_line: &mut dyn FnMut(Stream, &str),
+        on_line: &mut (dyn FnMut(Stream, &str) + Send),
     ) -> Result<Output, Error> {
         let protocol = |error: russh::Error| Error::Protocol(error.to_string());
         let mut channel = self.handle.channel_open_session().await.map_err(protocol)?;
@@ -345,6 +345,51 @@ pub fn generate_key(comment: &str) -> Result<(String, String), Error> {
     Ok((private.to_string(), public))
 }
 
+/// Decrypts an OpenSSH private key with its passphrase (if it has one), giving the key's text
+/// without a passphrase — for the keychain, which protects it instead.
+pub fn unlock_key(private_key: &str, passphrase: Option<&str>) -> Result<String, Error> {
+    let key = russh::keys::decode_secret_key(private_key, passphrase)
+        .map_err(|error| Error::BadKey(error.to_string()))?;
+    let text = key
+        .to_openssh(russh::keys::ssh_key::LineEnding::LF)
+        .map_err(|error| Error::BadKey(error.to_string()))?;
+    Ok(text.to_string())
+}
+
+/// The `authorized_keys` line of an (unencrypted) OpenSSH private key.
+pub fn public_line(private_key: &str) -> Result<String, Error> {
+    let key = russh::keys::decode_secret_key(private_key, None)
+        .map_err(|error| Error::BadKey(error.to_string()))?;
+    key.public_key().to_openssh().map_err(|error| Error::BadKey(error.to_string()))
+}
+
+impl Session {
+    /// Adds `line` (an `authorized_keys` line) to the login user's `~/.ssh/authorized_keys`,
+    /// once, creating the file with the modes sshd requires.
+    pub async fn authorize_key(&self, line: &str) -> Result<(), Error> {
+        let line = line.trim();
+        let command = format!(
+            "umask 077 && mkdir -p ~/.ssh && touch ~/.ssh/authorized_keys && \
+             (grep -qxF {l} ~/.ssh/authorized_keys || printf '%s\\n' {l} >> ~/.ssh/authorized_keys)",
+            l = quote(line)
+        );
+        let output = self.run(&command, b"", &mut |_, _| {}).await?;
+        if output.status != Some(0) {
+            return Err(Error::Protocol(format!(
+                "adding the key to ~/.ssh/authorized_keys failed: {}",
+                output.stderr.trim()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether the login user is root (Outpost needs root to install a system service).
+    pub async fn is_root(&self) -> Result<bool, Error> {
+        let output = self.run("id -u", b"", &mut |_, _| {}).await?;
+        Ok(output.stdout.trim() == "0")
+    }
+}
+
 /// Quotes one argument for a POSIX shell: the only way user input reaches a remote command.
 pub fn quote(argument: &str) -> String {
     format!("'{}'", argument.replace('\'', "'\\''"))
@@ -370,6 +415,9 @@ mod tests {
             "{public}"
         );
         assert!(russh::keys::decode_secret_key(&private, None).is_ok());
+        // The comment is not part of the key: the line derived later matches up to it.
+        assert!(public.starts_with(&public_line(&private).unwrap()));
+        assert_eq!(unlock_key(&private, None).unwrap(), private);
     }
 
     #[test]

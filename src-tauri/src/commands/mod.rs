@@ -2,6 +2,9 @@
 //! call, and converts the result for the UI.
 
 pub mod about;
+pub mod domain;
+pub mod install;
 pub mod profile;
 pub mod providers;
 pub mod relay;
+pub mod server;

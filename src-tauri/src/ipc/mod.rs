@@ -3,4 +3,4 @@
 
 mod error;
 
-pub use error::IpcError;
+pub use error::{ErrorCode, IpcError};
