@@ -1,6 +1,7 @@
 //! Reading the saved progress and moving between steps.
 
-use outpost_setup::profile::{Profile, Step};
+use outpost_setup::choices::{Domain, Server};
+use outpost_setup::profile::{Installed, Profile, Step};
 use serde::Serialize;
 use tauri::State;
 
@@ -21,6 +22,12 @@ pub struct ProfileView {
     pub unreadable: Option<String>,
     /// The chosen VPS provider's id, if any.
     pub provider: Option<String>,
+    /// The connected server.
+    pub server: Option<Server>,
+    /// The domain choices.
+    pub domain: Option<Domain>,
+    /// What the last install left on the server.
+    pub installed: Option<Installed>,
 }
 
 impl ProfileView {
@@ -36,6 +43,9 @@ impl ProfileView {
             set_aside,
             unreadable,
             provider: profile.provider.clone(),
+            server: profile.server.clone(),
+            domain: profile.domain.clone(),
+            installed: profile.installed.clone(),
         }
     }
 }

@@ -5,13 +5,31 @@ import { Channel, invoke } from '@tauri-apps/api/core';
 import type { StepId } from './steps';
 
 /** Stable error codes; src-tauri/src/ipc/error.rs `ErrorCode` (a Rust test keeps them equal). */
-export type ErrorCode = 'profileUnavailable' | 'relayDamaged' | 'internal';
+export type ErrorCode =
+  | 'profileUnavailable'
+  | 'relayDamaged'
+  | 'internal'
+  | 'invalidInput'
+  | 'notConnected'
+  | 'unreachable'
+  | 'timeout'
+  | 'hostKeyChanged'
+  | 'loginRefused'
+  | 'badKey'
+  | 'ssh'
+  | 'installFailed'
+  | 'rolledBack'
+  | 'keychain'
+  | 'submissionUnverified'
+  | 'cancelled';
 
 /** An error as every command reports it: what happened and what to do. */
 export interface IpcError {
   code: ErrorCode;
   message: string;
   hint: string;
+  /** For `invalidInput`: the form field to correct. */
+  field?: string;
 }
 
 /** The relay the app carries and installs (outpost_setup::relay::Carried). */
@@ -36,6 +54,95 @@ export interface ProfileView {
   setAside: string | null;
   /** Why the profile could not be read at startup. */
   unreadable: string | null;
+  server: Server | null;
+  domain: Domain | null;
+  installed: Installed | null;
+}
+
+export type Login = 'password' | 'key' | 'new-key';
+
+/** The connected server (outpost_setup::choices::Server). */
+export interface Server {
+  host: string;
+  port: number;
+  user: string;
+  fingerprint: string;
+  login: Login;
+}
+
+export type DmarcPolicy = 'none' | 'quarantine' | 'reject';
+
+/** The domain choices (outpost_setup::choices::Domain). */
+export interface Domain {
+  domain: string;
+  mailHost: string;
+  sender: string;
+  forwardTo: string | null;
+  ipv6: boolean;
+  dmarc: DmarcPolicy;
+}
+
+/** What the last install left on the server (outpost_setup::profile::Installed). */
+export interface Installed {
+  relayVersion: string;
+  addresses: string[];
+  dkim: [string, string][];
+  smtpUser: string;
+}
+
+export interface Address {
+  host: string;
+  port: number;
+  user: string;
+}
+
+export interface LoginForm {
+  kind: Login;
+  password?: string;
+  keyFile?: string;
+  passphrase?: string;
+}
+
+export interface HostKey {
+  fingerprint: string;
+  algorithm: string;
+}
+
+/** One server check (outpost_setup::checks::Check). */
+export interface Check {
+  id: string;
+  verdict: 'pass' | 'warn' | 'fail';
+  found: string;
+  fix: string;
+}
+
+export interface DomainForm {
+  domain: string;
+  mailHost: string;
+  sender: string;
+  forwardTo: string;
+  ipv6: boolean;
+  dmarc: DmarcPolicy;
+}
+
+export interface InstallStep {
+  id: string;
+  changed: boolean;
+  detail: string;
+}
+
+export interface InstallReport {
+  steps: InstallStep[];
+  status: {
+    version: string;
+    running: boolean;
+    listeners: [string, string][];
+    certificates: { names: string[]; not_after: string; self_signed: boolean; sha256: string }[];
+    queued: number;
+  };
+  submission: { tlsVersion: string; auth: string[]; authBeforeTls: boolean };
+  smtpUser: string;
+  millis: number;
 }
 
 /** A VPS provider from the catalogue (outpost_setup::providers::Provider). */
@@ -60,17 +167,35 @@ export type Progress =
   | { kind: 'advance'; done: number; total: number }
   | { kind: 'log'; line: string };
 
-const ERROR_CODES: readonly ErrorCode[] = ['profileUnavailable', 'relayDamaged', 'internal'];
+const ERROR_CODES: readonly ErrorCode[] = [
+  'profileUnavailable',
+  'relayDamaged',
+  'internal',
+  'invalidInput',
+  'notConnected',
+  'unreachable',
+  'timeout',
+  'hostKeyChanged',
+  'loginRefused',
+  'badKey',
+  'ssh',
+  'installFailed',
+  'rolledBack',
+  'keychain',
+  'submissionUnverified',
+  'cancelled',
+];
 
 /** Turns whatever a failed call threw into an `IpcError`, so the UI has one shape to show. */
 export function toIpcError(thrown: unknown): IpcError {
   if (typeof thrown === 'object' && thrown !== null) {
-    const { code, message, hint } = thrown as Record<string, unknown>;
+    const { code, message, hint, field } = thrown as Record<string, unknown>;
     if (typeof code === 'string' && (ERROR_CODES as readonly string[]).includes(code)) {
       return {
         code: code as ErrorCode,
         message: typeof message === 'string' ? message : '',
         hint: typeof hint === 'string' ? hint : '',
+        ...(typeof field === 'string' ? { field } : {}),
       };
     }
   }
@@ -106,7 +231,38 @@ export const chooseProvider = (provider: string | null): Promise<ProfileView> =>
 
 /** Re-hashes the carried relay, reporting progress, and resolves when it matches. */
 export function verifyRelay(onProgress: (event: Progress) => void): Promise<CarriedRelay> {
-  const channel = new Channel<Progress>();
-  channel.onmessage = onProgress;
-  return call('verify_relay', { onProgress: channel });
+  return call('verify_relay', { onProgress: channel(onProgress) });
 }
+
+function channel(onProgress: (event: Progress) => void): Channel<Progress> {
+  const created = new Channel<Progress>();
+  created.onmessage = onProgress;
+  return created;
+}
+
+/** Reads the server's host key for the user to confirm. */
+export const firstContact = (address: Address): Promise<HostKey> => call('first_contact', { address });
+
+/** Makes a new SSH key (kept in the keychain) and returns its authorized_keys line. */
+export const newSshKey = (address: Address): Promise<string> => call('new_ssh_key', { address });
+
+/** Signs in with the confirmed host key and saves the server. */
+export const connect = (address: Address, fingerprint: string, login: LoginForm): Promise<ProfileView> =>
+  call('connect', { address, fingerprint, login });
+
+/** Runs every server check. */
+export const runChecks = (): Promise<Check[]> => call('run_checks');
+
+/** Stops and disables a preinstalled mail server; returns the ones stopped. */
+export const stopMailServers = (onProgress: (event: Progress) => void): Promise<string[]> =>
+  call('stop_mail_servers', { onProgress: channel(onProgress) });
+
+/** Stops the long operation in progress. */
+export const cancel = (): Promise<void> => call('cancel');
+
+/** Checks and saves the domain form. */
+export const saveDomain = (form: DomainForm): Promise<ProfileView> => call('save_domain', { form });
+
+/** Installs the relay, streaming progress, and verifies port 587 from this computer. */
+export const installRelay = (onProgress: (event: Progress) => void): Promise<InstallReport> =>
+  call('install_relay', { onProgress: channel(onProgress) });

@@ -8,6 +8,9 @@ export class Wizard {
   step = $state<StepId>('welcome');
   reached = $state<StepId>('welcome');
   provider = $state<string | null>(null);
+  server = $state<ipc.Server | null>(null);
+  domain = $state<ipc.Domain | null>(null);
+  installed = $state<ipc.Installed | null>(null);
   loaded = $state(false);
   busy = $state(false);
   error = $state<ipc.IpcError | null>(null);
@@ -30,6 +33,7 @@ export class Wizard {
   }
 
   async next(): Promise<void> {
+    if (!this.canContinue) return;
     const step = nextStep(this.step);
     if (step) await this.goTo(step);
   }
@@ -56,6 +60,28 @@ export class Wizard {
     this.step = view.step;
     this.reached = view.reached;
     this.provider = view.provider;
+    this.server = view.server;
+    this.domain = view.domain;
+    this.installed = view.installed;
+  }
+
+  /** Takes a profile the Rust side returned after a step's own command. */
+  update(view: ipc.ProfileView): void {
+    this.apply(view);
+  }
+
+  /** Whether the current step is complete enough to go on. */
+  get canContinue(): boolean {
+    switch (this.step) {
+      case 'connect':
+        return this.server !== null;
+      case 'domain':
+        return this.domain !== null;
+      case 'install':
+        return this.installed !== null;
+      default:
+        return true;
+    }
   }
 
   private async run(work: () => Promise<void>): Promise<void> {

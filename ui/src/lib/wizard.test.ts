@@ -6,7 +6,15 @@ import type { StepId } from './steps';
 // `Profile::go_to` (which has its own tests): this tests the UI state, not the backend.
 const saved = { step: 'welcome' as StepId, reached: 'welcome' as StepId, failNext: false };
 const order: StepId[] = ['welcome', 'provider', 'connect', 'check', 'domain', 'install', 'dns', 'certificate', 'test-email', 'dashboard'];
-const view = (): ProfileView => ({ ...saved, provider: null, setAside: null, unreadable: null });
+const view = (): ProfileView => ({
+  ...saved,
+  provider: null,
+  setAside: null,
+  unreadable: null,
+  server: null,
+  domain: null,
+  installed: null,
+});
 
 vi.mock('./ipc', async (importOriginal) => ({
   ...(await importOriginal<typeof import('./ipc')>()),
@@ -47,6 +55,19 @@ describe('the wizard state', () => {
     await wizard.back();
     expect(wizard.step).toBe('provider');
     expect(wizard.reached).toBe('connect');
+  });
+
+  it('stays on Connect until a server is connected', async () => {
+    Object.assign(saved, { step: 'connect', reached: 'connect' });
+    const wizard = new Wizard();
+    await wizard.load();
+    expect(wizard.canContinue).toBe(false);
+    await wizard.next();
+    expect(wizard.step).toBe('connect');
+    wizard.server = { host: '198.51.100.10', port: 22, user: 'root', fingerprint: 'SHA256:x', login: 'password' };
+    expect(wizard.canContinue).toBe(true);
+    await wizard.next();
+    expect(wizard.step).toBe('check');
   });
 
   it('does not jump ahead past the furthest step reached', async () => {
