@@ -4,65 +4,16 @@
 // Environment: APP_BIN, TAURI_DRIVER, GUI_OUT (screenshots), EXPECTED_APP_VERSION,
 // EXPECTED_RELAY_VERSION, EXPECTED_RELAY_SHA256.
 
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { WebDriver, sleep } from './webdriver.mjs';
-
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set (run this through ./dev test)`);
-  return value;
-};
+import { env, open } from './harness.mjs';
 
 const appBin = env('APP_BIN');
-const out = env('GUI_OUT');
-// A private config directory: the test starts from a fresh profile and never touches the
-// developer's own.
-const configHome = mkdtempSync(join(tmpdir(), 'outpost-gui-'));
-const profilePath = join(configHome, 'org.outpost.desktop', 'profile.json');
-
-const results = [];
-async function test(name, body) {
-  const started = Date.now();
-  try {
-    await body();
-    results.push({ name, ok: true });
-    console.log(`ok   ${name} (${Date.now() - started} ms)`);
-  } catch (error) {
-    results.push({ name, ok: false });
-    console.log(`FAIL ${name}\n     ${error.stack ?? error}`);
-  }
-}
-
-async function waitForPort(port, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const open = await new Promise((resolve) => {
-      const socket = net.connect(port, '127.0.0.1', () => {
-        socket.end();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
-    });
-    if (open) return;
-    await sleep(100);
-  }
-  throw new Error(`tauri-driver did not listen on port ${port} within ${timeoutMs} ms`);
-}
-
-const driverProcess = spawn(env('TAURI_DRIVER'), ['--port', '4444'], {
-  stdio: ['ignore', 'inherit', 'inherit'],
-  env: { ...process.env, XDG_CONFIG_HOME: configHome },
-});
-const driver = new WebDriver('http://127.0.0.1:4444');
-const shot = async (name) => writeFileSync(join(out, `${name}.png`), await driver.screenshot());
+const { driver, appConfig, shot, test, crashed, finish } = await open();
+const profilePath = join(appConfig, 'profile.json');
 
 try {
-  await waitForPort(4444, 20_000);
 
   await test('the app opens on Welcome with the ten steps in the sidebar', async () => {
     await driver.start(appBin);
@@ -83,7 +34,11 @@ try {
     assert.equal(focused, 'step-title', 'keyboard focus lands on the new step');
     const profile = JSON.parse(readFileSync(profilePath, 'utf8'));
     assert.equal(profile.step, 'provider');
-    assert.deepEqual(Object.keys(profile).sort(), ['format', 'provider', 'reached', 'step'], 'no secrets, no surprises');
+    assert.deepEqual(
+      Object.keys(profile).sort(),
+      ['domain', 'format', 'installed', 'provider', 'reached', 'server', 'step'],
+      'no secrets, no surprises',
+    );
   });
 
   await test('Choose a server compares the providers, filters, and writes the port-25 ticket', async () => {
@@ -143,13 +98,8 @@ try {
     await driver.waitForText('[data-testid=step-title]', 'Welcome');
     await shot('04-damaged-profile');
   });
+} catch (error) {
+  crashed(error);
 } finally {
-  await driver.stop().catch(() => {});
-  driverProcess.kill('SIGTERM');
-  rmSync(configHome, { recursive: true, force: true });
+  await finish();
 }
-
-const failed = results.filter((result) => !result.ok).length;
-console.log(`gui: ${results.length - failed} passed, ${failed} failed`);
-console.log(`screenshots: ${out}`);
-process.exit(failed === 0 ? 0 : 1);

@@ -87,6 +87,13 @@ export class WebDriver {
     await this.request('POST', this.sessionPath(`/element/${element}/click`), {});
   }
 
+  /** Replaces the value of the input `selector` with `text`, as typing would. */
+  async type(selector, text) {
+    const element = await this.waitFor(selector);
+    await this.request('POST', this.sessionPath(`/element/${element}/clear`), {});
+    await this.request('POST', this.sessionPath(`/element/${element}/value`), { text });
+  }
+
   async execute(script, args = []) {
     return this.request('POST', this.sessionPath('/execute/sync'), { script, args });
   }

@@ -1,0 +1,148 @@
+// The wizard's first half in a real window, against the internet in a box: Choose → Connect →
+// Check → Your domain → Install on the box's systemd vps, with the mistakes a newcomer makes
+// on the way. Run by `./dev test` (as root, with the box up) under Xvfb and a private D-Bus
+// session with a throw-away keychain.
+//
+// Environment: APP_BIN, TAURI_DRIVER, GUI_OUT, and the box's settings (INBOX_* from
+// `tests/inbox/inbox env`).
+
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+import { env, open } from './harness.mjs';
+
+const appBin = env('APP_BIN');
+const vps = env('INBOX_VPS_IP');
+const rootPassword = env('INBOX_ROOT_PW');
+const fingerprint = env('INBOX_SSH_HOST_FINGERPRINT');
+const inbox = join(import.meta.dirname, '..', 'inbox', 'inbox');
+const onVps = (command) => execFileSync(inbox, ['ssh', command], { encoding: 'utf8' }).trim();
+
+const { driver, appConfig, shot, test, crashed, finish } = await open({ port: 4446 });
+// The checks look only inside the box: its mx for outbound port 25.
+mkdirSync(appConfig, { recursive: true });
+writeFileSync(join(appConfig, 'settings.toml'), `outbound-probe = "${env('INBOX_MX_IP')}:25"\ndns-finders = ["${env('INBOX_DNS_IP')}:53"]\n`);
+const profile = () => JSON.parse(readFileSync(join(appConfig, 'profile.json'), 'utf8'));
+const errorText = () => driver.execute('const e = document.querySelector("[role=alert]"); return e ? e.innerText : ""');
+
+// Start from a server without the relay.
+onVps('systemctl disable --now outpost-relay 2>/dev/null; rm -rf /usr/local/bin/outpost-relay* /etc/outpost /var/lib/outpost /etc/systemd/system/outpost-relay.service; systemctl daemon-reload; true');
+
+try {
+  await driver.start(appBin);
+
+  await test('"I already have a server" leads to Connect, whose Next waits for a connection', async () => {
+    await driver.waitForText('[data-testid=step-title]', 'Welcome');
+    await driver.click('[data-testid=nav-next]');
+    await driver.click('[data-testid=provider-have-server]');
+    await driver.waitForText('[data-testid=step-title]', 'Connect');
+    assert.equal(await driver.execute('return document.querySelector("[data-testid=nav-next]").disabled'), true);
+  });
+
+  await test('a typo in the address and an address nobody answers on each say what to do', async () => {
+    await driver.type('[data-testid=connect-host]', 'root @ 198.51.100.10');
+    await driver.click('[data-testid=connect-start]');
+    await driver.waitFor('[data-testid=field-error]');
+    assert.match(await driver.text('[data-testid=field-error]'), /not an address/);
+    await shot('10-connect-typo');
+    await driver.type('[data-testid=connect-host]', '198.51.100.99');
+    await driver.click('[data-testid=connect-start]');
+    await driver.waitFor('[data-testid=error-unreachable], [data-testid=error-timeout]', { timeoutMs: 40_000 });
+    assert.match(await errorText(), /cannot reach 198\.51\.100\.99|did not answer/);
+    assert.match(await errorText(), /What to do/);
+    await shot('11-connect-unreachable');
+  });
+
+  await test('the fingerprint is shown before anything is sent, and a wrong password is refused', async () => {
+    await driver.type('[data-testid=connect-host]', vps);
+    await driver.click('[data-testid=connect-start]');
+    await driver.waitFor('[data-testid=connect-fingerprint-dialog]', { timeoutMs: 30_000 });
+    assert.equal(await driver.text('[data-testid=connect-fingerprint]'), fingerprint);
+    await shot('12-connect-fingerprint');
+    await driver.type('[data-testid=connect-password]', 'not the password');
+    await driver.click('[data-testid=connect-confirm]');
+    await driver.waitFor('[data-testid=error-loginRefused]', { timeoutMs: 30_000 });
+    assert.match(await errorText(), /refused the login for “root”/);
+    await shot('13-connect-wrong-password');
+  });
+
+  await test('the right password connects; the profile has the pinned key and no secret', async () => {
+    await driver.click('[data-testid=connect-reject]').catch(() => {});
+    await driver.click('[data-testid=connect-start]');
+    await driver.waitFor('[data-testid=connect-fingerprint-dialog]', { timeoutMs: 30_000 });
+    await driver.type('[data-testid=connect-password]', rootPassword);
+    await driver.click('[data-testid=connect-confirm]');
+    await driver.waitFor('[data-testid=connect-connected]', { timeoutMs: 30_000 });
+    const saved = profile();
+    assert.equal(saved.server.host, vps);
+    assert.equal(saved.server.fingerprint, fingerprint);
+    assert.ok(!JSON.stringify(saved).includes(rootPassword), 'the password is not in the profile');
+    await shot('14-connect-connected');
+  });
+
+  await test('Check shows every check, and a Postfix on port 25 is named and stopped on request', async () => {
+    onVps('systemctl unmask --quiet postfix postfix@- && systemctl enable --now --quiet postfix');
+    await driver.click('[data-testid=nav-next]');
+    await driver.waitForText('[data-testid=step-title]', 'Check the server');
+    await driver.waitFor('[data-testid=check-list]', { timeoutMs: 60_000 });
+    const verdict = (id) => driver.execute(`return document.querySelector("[data-testid=check-${id}]").dataset.verdict`);
+    for (let i = 0; i < 50 && (await verdict('ports')) !== 'fail'; i++) {
+      await driver.click('[data-testid=check-again]');
+      await driver.waitFor('[data-testid=check-list]', { timeoutMs: 60_000 });
+    }
+    assert.equal(await verdict('ports'), 'fail');
+    assert.match(await driver.text('[data-testid=check-ports]'), /port 25 is used by Postfix/);
+    await shot('15-check-postfix');
+    await driver.click('[data-testid=check-stop-others]');
+    await driver.waitFor('[data-testid=check-stopped]', { timeoutMs: 60_000 });
+    assert.match(await driver.text('[data-testid=check-stopped]'), /postfix/);
+    for (const id of ['os', 'arch', 'systemd', 'ports', 'addresses', 'outbound25', 'disk', 'memory']) {
+      assert.equal(await verdict(id), 'pass', `${id} passes`);
+    }
+    await shot('16-check-passed');
+  });
+
+  await test('Your domain cleans up what was typed and names the field to correct', async () => {
+    await driver.click('[data-testid=nav-next]');
+    await driver.waitForText('[data-testid=step-title]', 'Your domain');
+    await driver.type('[data-testid=domain-domain]', 'https://Example.test/');
+    await driver.type('[data-testid=domain-sender]', 'alice@gmail.test');
+    await driver.click('[data-testid=domain-save]');
+    await driver.waitFor('[data-testid=field-error]');
+    assert.match(await driver.text('[data-testid=field-error]'), /must end in @example\.test/);
+    await shot('17-domain-wrong-sender');
+    await driver.type('[data-testid=domain-sender]', 'alice@example.test');
+    await driver.click('[data-testid=domain-save]');
+    await driver.waitFor('[data-testid=domain-saved]');
+    const saved = profile().domain;
+    assert.deepEqual(
+      [saved.domain, saved.mailHost, saved.sender],
+      ['example.test', 'mail.example.test', 'alice@example.test'],
+    );
+    await shot('18-domain-saved');
+  });
+
+  await test('Install runs every stage with the server’s log, verifies port 587 from here, and a second run changes nothing', async () => {
+    await driver.click('[data-testid=nav-next]');
+    await driver.waitForText('[data-testid=step-title]', 'Install');
+    const started = Date.now();
+    await driver.click('[data-testid=install-start]');
+    await driver.waitFor('[data-testid=install-summary]', { timeoutMs: 120_000 });
+    console.log(`     install from the window: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    assert.match(await driver.text('[data-testid=install-submission]'), /TLS 1\.3/);
+    assert.equal(await driver.text('[data-testid=install-smtp-user]'), 'alice@example.test');
+    assert.equal(onVps('systemctl is-active outpost-relay'), 'active');
+    assert.ok(profile().installed.dkim[0][1].startsWith('v=DKIM1'), 'the DKIM record is kept for the DNS step');
+    await shot('19-install-done');
+    await driver.click('[data-testid=install-start]');
+    await driver.waitFor('[data-testid=install-summary]', { timeoutMs: 120_000 });
+    const changed = await driver.execute('return [...document.querySelectorAll("[data-testid^=install-step-]")].filter(e => e.dataset.changed === "true").map(e => e.dataset.testid)');
+    assert.deepEqual(changed, [], 'a second run changes nothing');
+    await shot('20-install-again');
+  });
+} catch (error) {
+  crashed(error);
+} finally {
+  await finish();
+}
