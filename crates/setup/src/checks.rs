@@ -219,7 +219,7 @@ pub fn judge_ports(ss_output: &str) -> Check {
             .any(|name| entry.ends_with(name))
     });
     let fix = if mail_server {
-        "Another mail server is installed (often preinstalled by the provider). Outpost can stop and disable it for you during the install."
+        "Another mail server is running (often preinstalled by the provider). Outpost can stop and disable it for you; its settings are kept."
     } else {
         "Stop the program that uses these ports, or choose a fresh server."
     };
