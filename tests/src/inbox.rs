@@ -74,6 +74,8 @@ pub struct Settings {
     pub mx_ip: IpAddr,
     /// The authoritative DNS server's IPv4 address (port 53).
     pub dns_ip: IpAddr,
+    /// The caching resolver (dnsmasq in front of `dns`), the box's "public resolver".
+    pub res_ip: IpAddr,
     /// The CA's IPv4 address.
     pub ca_ip: IpAddr,
     /// The private key that logs in to the vps as root.
@@ -118,6 +120,7 @@ impl Settings {
             vps_ip6: ip("INBOX_VPS_IP6")?,
             mx_ip: ip("INBOX_MX_IP")?,
             dns_ip: ip("INBOX_DNS_IP")?,
+            res_ip: ip("INBOX_RES_IP")?,
             ca_ip: ip("INBOX_CA_IP")?,
             ssh_key: get("INBOX_SSH_KEY")?.into(),
             ssh_known_hosts: get("INBOX_SSH_KNOWN_HOSTS")?.into(),
@@ -382,7 +385,7 @@ mod tests {
     fn settings_are_read_from_the_env_file() {
         let text = "INBOX_STATE=/tmp/x\nINBOX_VPS_MODE=systemd\nINBOX_GW_IP=198.51.100.1\n\
             INBOX_WIZ_IP=198.51.100.2\nINBOX_VPS_IP=198.51.100.10\nINBOX_VPS_IP6=2001:db8:100::10\n\
-            INBOX_MX_IP=198.51.100.25\nINBOX_DNS_IP=198.51.100.53\nINBOX_CA_IP=198.51.100.20\n\
+            INBOX_MX_IP=198.51.100.25\nINBOX_DNS_IP=198.51.100.53\nINBOX_RES_IP=198.51.100.54\nINBOX_CA_IP=198.51.100.20\n\
             INBOX_SSH_KEY=/k\nINBOX_SSH_KNOWN_HOSTS=/kh\nINBOX_SSH_HOST_FINGERPRINT=SHA256:abc\n\
             INBOX_ROOT_PW=pw\nINBOX_BOX_CA=/ca.pem\nINBOX_ACME_DIRECTORY=https://ca.inbox.test:14000/dir\n\
             INBOX_PEBBLE_MGMT=https://198.51.100.20:15000\nINBOX_MX_MAIL=/mail\nINBOX_IMAP_PASSWORD=i\n";

@@ -11,10 +11,20 @@ use outpost_system_tests::inbox::Inbox;
 use crate::Scenario;
 
 /// Scenarios with the plain vps.
-pub const PLAIN: &[Scenario] = &[(
-    "t30_dns_checks_follow_the_records_as_the_user_publishes_them",
-    t30_dns_checks_follow_the_records_as_the_user_publishes_them,
-)];
+pub const PLAIN: &[Scenario] = &[
+    (
+        "t30_dns_checks_follow_the_records_as_the_user_publishes_them",
+        t30_dns_checks_follow_the_records_as_the_user_publishes_them,
+    ),
+    (
+        "t31_the_report_shows_propagation_spf_as_evaluated_and_a_delegated_subzone",
+        t31_the_report_shows_propagation_spf_as_evaluated_and_a_delegated_subzone,
+    ),
+    (
+        "t32_blocklists_are_asked_through_the_servers_own_resolver",
+        t32_blocklists_are_asked_through_the_servers_own_resolver,
+    ),
+];
 
 fn input(inbox: &Inbox) -> Input {
     let ipv4 = match inbox.settings.vps_ip {
@@ -146,6 +156,134 @@ fn t30_dns_checks_follow_the_records_as_the_user_publishes_them(inbox: &Inbox) -
         );
         // Leave the box as the other scenarios expect it.
         crate::selftest::publish_sender_records(inbox)?;
+        Ok(())
+    })
+}
+
+fn t31_the_report_shows_propagation_spf_as_evaluated_and_a_delegated_subzone(
+    inbox: &Inbox,
+) -> Result<()> {
+    use outpost_setup::dns::report::{self, Settings};
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let settings = Settings {
+            finders: vec![SocketAddr::new(inbox.settings.dns_ip, 53)],
+            public_resolvers: vec![SocketAddr::new(inbox.settings.res_ip, 53)],
+        };
+        // A domain one label down, delegated to servers of its own.
+        let mut sub = input(inbox);
+        sub.domain = "sub.example.test".into();
+        sub.mail_host = "mail.sub.example.test".into();
+        for (name, kind) in [
+            ("mail.sub.example.test", "A"),
+            ("mail.sub.example.test", "AAAA"),
+            ("mail.sub.example.test", "TXT"),
+            ("sub.example.test", "TXT"),
+            ("_dmarc.sub.example.test", "TXT"),
+            ("t30._domainkey.sub.example.test", "TXT"),
+        ] {
+            inbox.remove(name, kind)?;
+        }
+        let empty = report::report(&sub, &settings).await?;
+        ensure!(empty.zone == "sub.example.test", "the delegated zone is found: {}", empty.zone);
+        ensure!(
+            empty.verdict.contains("records are right; next: publish the Address (A)"),
+            "{}",
+            empty.verdict
+        );
+        ensure!(
+            empty.spf.iter().all(|spf| spf.result == "none"),
+            "no SPF record yet: {:?}",
+            empty.spf
+        );
+
+        // An old SPF record that a receiver's resolver has just looked up (and caches for its
+        // 60 s TTL). The user then publishes everything: right at once at the zone's servers,
+        // still the old value in the cache.
+        inbox.publish("sub.example.test", "TXT", 60, &["\"v=spf1 ip4:203.0.113.99 -all\""])?;
+        let res = inbox.settings.res_ip.to_string();
+        inbox.exec(
+            outpost_system_tests::inbox::Host::Wiz,
+            &["dig", "+short", &format!("@{res}"), "TXT", "sub.example.test"],
+        )?;
+        let plan = records::plan(&sub, &records::Existing::default());
+        publish(inbox, &plan)?;
+        let published = report::report(&sub, &settings).await?;
+        let spf_line =
+            published.lines.iter().find(|line| line.label == "SPF").context("the SPF line")?;
+        ensure!(spf_line.checked.status == Status::Ok, "{:?}", spf_line.checked.status);
+        let spreading =
+            spf_line.propagation.as_ref().context("the cache still has the old answer")?;
+        ensure!(
+            spreading.seen_by == 0
+                && spreading.asked == 1
+                && (1..=60).contains(&spreading.visible_within),
+            "{spreading:?}"
+        );
+        ensure!(
+            published.verdict.contains("right at your DNS host")
+                && published.verdict.contains("still spreading"),
+            "{}",
+            published.verdict
+        );
+        // SPF as a receiver evaluates it (mail-auth): pass for both of the vps's addresses.
+        ensure!(published.spf.len() == 2, "{:?}", published.spf);
+        ensure!(published.spf.iter().all(|spf| spf.result == "pass"), "{:?}", published.spf);
+        ensure!(published.zone_file.contains("mail.sub.example.test."));
+
+        // An SPF record that does not list the server fails the evaluation.
+        inbox.publish("sub.example.test", "TXT", 60, &["\"v=spf1 ip4:203.0.113.99 -all\""])?;
+        let wrong = report::report(&sub, &settings).await?;
+        ensure!(wrong.spf.iter().all(|spf| spf.result == "fail"), "{:?}", wrong.spf);
+        Ok(())
+    })
+}
+
+fn t32_blocklists_are_asked_through_the_servers_own_resolver(inbox: &Inbox) -> Result<()> {
+    use outpost_setup::dns::blocklists::{self, Listing};
+    crate::ssh::block_on(async {
+        let session = outpost_setup::ssh::connect(
+            &crate::ssh::target(inbox),
+            &crate::ssh::password(inbox),
+            &inbox.settings.ssh_host_fingerprint,
+        )
+        .await?;
+        // The relay's `lookup` command is what asks; put the carried relay where install does.
+        session
+            .upload(outpost_setup::relay::executable(), outpost_setup::install::BINARY, 0o755)
+            .await?;
+        // The box's ZEN lists the vps's IPv4 address.
+        inbox.publish("10.100.51.198.zen.spamhaus.org", "A", 60, &["127.0.0.2"])?;
+        let addresses = [inbox.settings.vps_ip, inbox.settings.vps_ip6];
+        let result = blocklists::check(&session, &addresses, "example.test").await;
+        inbox.remove("10.100.51.198.zen.spamhaus.org", "A")?;
+        session.run("rm -f /usr/local/bin/outpost-relay", b"", &mut |_, _| {}).await?;
+        session.close().await;
+        let entries = result?;
+        let find = |list: &str, subject: &str| {
+            entries
+                .iter()
+                .find(|entry| entry.list.name == list && entry.subject == subject)
+                .map(|entry| entry.listing.clone())
+        };
+        let vps = inbox.settings.vps_ip.to_string();
+        ensure!(
+            find("Spamhaus ZEN", &vps) == Some(Listing::Listed { codes: vec!["127.0.0.2".into()] }),
+            "{entries:?}"
+        );
+        ensure!(
+            find("Spamhaus ZEN", &inbox.settings.vps_ip6.to_string()) == Some(Listing::NotListed),
+            "{entries:?}"
+        );
+        ensure!(
+            matches!(find("Spamhaus DBL", "example.test"), Some(Listing::CouldNotCheck { reason }) if reason.contains("not a listing")),
+            "127.255.255.254 means could not check: {entries:?}"
+        );
+        ensure!(find("SpamCop", &vps) == Some(Listing::NotListed), "{entries:?}");
+        ensure!(
+            entries.len() == 9,
+            "4 address lists × 2 addresses + DBL for the domain: {entries:?}"
+        );
         Ok(())
     })
 }

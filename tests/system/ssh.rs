@@ -79,7 +79,11 @@ fn t41_a_key_login_and_a_new_key_installed_through_a_password_login(inbox: &Inbo
         session.authorize_key(&line).await?;
         session.authorize_key(&line).await?;
         let copies = session
-            .run(&format!("grep -cxF {} ~/.ssh/authorized_keys", ssh::quote(&line)), b"", &mut |_, _| {})
+            .run(
+                &format!("grep -cxF {} ~/.ssh/authorized_keys", ssh::quote(&line)),
+                b"",
+                &mut |_, _| {},
+            )
             .await?;
         ensure!(copies.stdout.trim() == "1", "the key is added once: {copies:?}");
         ensure!(session.is_root().await?);

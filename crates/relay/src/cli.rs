@@ -25,6 +25,16 @@ struct Arguments {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Look names up (A records) through this server's own resolver, the way a DNS blocklist
+    /// sees it: prints each answer, or that the name does not exist, or why the lookup failed.
+    Lookup {
+        /// The names to look up.
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Print the results as JSON (for the Outpost app).
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the relay (what systemd starts).
     Serve {
         /// The config file.
@@ -165,6 +175,7 @@ pub fn main(arguments: impl IntoIterator<Item = impl Into<OsString> + Clone>) ->
             | Command::Dkim { json: true, .. }
             | Command::Status { json: true, .. }
             | Command::Queue { json: true, .. }
+            | Command::Lookup { json: true, .. }
     );
     let result = match arguments.command {
         Command::Serve { config } => serve(&config),
@@ -173,6 +184,7 @@ pub fn main(arguments: impl IntoIterator<Item = impl Into<OsString> + Clone>) ->
         Command::Dkim { action, config, json } => dkim(action, &config, json),
         Command::Status { config, json } => status(&config, json),
         Command::Queue { action, config, json } => queue(action, &config, json),
+        Command::Lookup { names, json } => lookup(&names, json),
     };
     match result {
         Ok(code) => code,
@@ -436,6 +448,72 @@ fn print_record(
         crate::dkim::split_txt(txt).iter().map(|part| format!("\"{part}\"")).collect();
     println!("  as 255-byte strings: {}", strings.join(" "));
     println!("  private key: {}", key_file.display());
+}
+
+fn lookup(names: &[String], json: bool) -> Result<ExitCode> {
+    use hickory_resolver::Resolver;
+    use hickory_resolver::proto::rr::RData;
+    let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
+    let results = runtime.block_on(async {
+        let mut options = hickory_resolver::config::ResolverOpts::default();
+        options.timeout = std::time::Duration::from_secs(4);
+        options.attempts = 2;
+        // Ask again every time: a listing may have just changed.
+        options.cache_size = 0;
+        let resolver = Resolver::builder_tokio()
+            .map_err(|error| anyhow::anyhow!("cannot read /etc/resolv.conf: {error}"))?
+            .with_options(options)
+            .build()
+            .map_err(|error| anyhow::anyhow!("cannot set up DNS: {error}"))?;
+        let mut results = Vec::new();
+        for name in names {
+            let fqdn = format!("{}.", name.trim_end_matches('.'));
+            let result = match resolver.ipv4_lookup(fqdn.as_str()).await {
+                Ok(lookup) => {
+                    let answers: Vec<String> = lookup
+                        .answers()
+                        .iter()
+                        .filter_map(|record| match &record.data {
+                            RData::A(address) => Some(address.0.to_string()),
+                            _ => None,
+                        })
+                        .collect();
+                    json!({ "name": name, "outcome": "answer", "answers": answers })
+                }
+                Err(error) if error.is_nx_domain() || error.is_no_records_found() => {
+                    json!({ "name": name, "outcome": "nxdomain", "answers": [] })
+                }
+                Err(error) => json!({ "name": name, "outcome": "error", "answers": [], "detail": error.to_string() }),
+            };
+            results.push(result);
+        }
+        anyhow::Ok(results)
+    })?;
+    if json {
+        println!("{}", json!({ "ok": true, "results": results }));
+    } else {
+        for result in &results {
+            let answers = result["answers"].as_array().map(|answers| {
+                answers.iter().filter_map(|answer| answer.as_str()).collect::<Vec<_>>().join(", ")
+            });
+            match result["outcome"].as_str() {
+                Some("answer") => println!(
+                    "{}: {}",
+                    result["name"].as_str().unwrap_or(""),
+                    answers.unwrap_or_default()
+                ),
+                Some("nxdomain") => {
+                    println!("{}: no such name", result["name"].as_str().unwrap_or(""))
+                }
+                _ => println!(
+                    "{}: lookup failed ({})",
+                    result["name"].as_str().unwrap_or(""),
+                    result["detail"].as_str().unwrap_or("")
+                ),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn status(config_path: &Path, json: bool) -> Result<ExitCode> {

@@ -113,8 +113,7 @@ fn parse_addresses(ip_output: &str) -> Vec<std::net::IpAddr> {
         .lines()
         .filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let position =
-                fields.iter().position(|field| *field == "inet" || *field == "inet6")?;
+            let position = fields.iter().position(|field| *field == "inet" || *field == "inet6")?;
             fields.get(position + 1)?.split('/').next()?.parse().ok()
         })
         .collect()

@@ -139,21 +139,36 @@ pub async fn connect(
     let (credentials, keep) = match login.kind {
         Login::Password => {
             let password = password.clone().ok_or_else(|| {
-                IpcError::invalid("password", "Type the server's password (from your provider's welcome email or panel).")
+                IpcError::invalid(
+                    "password",
+                    "Type the server's password (from your provider's welcome email or panel).",
+                )
             })?;
-            (Credentials::Password(password.clone()), (SecretName::SshPassword { login: login_name.clone() }, password))
+            (
+                Credentials::Password(password.clone()),
+                (SecretName::SshPassword { login: login_name.clone() }, password),
+            )
         }
         Login::Key => {
             let path = login.key_file.as_deref().unwrap_or("").trim().to_string();
             if path.is_empty() {
-                return Err(IpcError::invalid("keyFile", "Type the path of your private key file, such as ~/.ssh/id_ed25519."));
+                return Err(IpcError::invalid(
+                    "keyFile",
+                    "Type the path of your private key file, such as ~/.ssh/id_ed25519.",
+                ));
             }
             let path = expand_home(&path);
             let text = std::fs::read_to_string(&path).map_err(|error| {
-                IpcError::invalid("keyFile", format!("Outpost cannot read {}: {error}. Check the path.", path.display()))
+                IpcError::invalid(
+                    "keyFile",
+                    format!("Outpost cannot read {}: {error}. Check the path.", path.display()),
+                )
             })?;
             if text.trim_start().starts_with("ssh-") {
-                return Err(IpcError::invalid("keyFile", "This is the public key (the .pub file). Choose the file with the same name without .pub."));
+                return Err(IpcError::invalid(
+                    "keyFile",
+                    "This is the public key (the .pub file). Choose the file with the same name without .pub.",
+                ));
             }
             let passphrase = login.passphrase.filter(|passphrase| !passphrase.is_empty());
             let unlocked = ssh::unlock_key(&text, passphrase.as_deref()).map_err(|error| {
@@ -163,14 +178,23 @@ pub async fn connect(
                     IpcError::invalid("passphrase", format!("The passphrase does not open this key ({error})."))
                 }
             })?;
-            (Credentials::Key { private_key: unlocked.clone(), passphrase: None }, (SecretName::SshKey { login: login_name.clone() }, unlocked))
+            (
+                Credentials::Key { private_key: unlocked.clone(), passphrase: None },
+                (SecretName::SshKey { login: login_name.clone() }, unlocked),
+            )
         }
         Login::NewKey => {
             let name = SecretName::SshKey { login: login_name.clone() };
             let private_key = state.secrets.get(&name).await?.ok_or_else(|| {
-                IpcError::invalid("newKey", "Make the new key first (the button above), then add its line to the server.")
+                IpcError::invalid(
+                    "newKey",
+                    "Make the new key first (the button above), then add its line to the server.",
+                )
             })?;
-            (Credentials::Key { private_key: private_key.clone(), passphrase: None }, (name, private_key))
+            (
+                Credentials::Key { private_key: private_key.clone(), passphrase: None },
+                (name, private_key),
+            )
         }
     };
     let key_line = match login.kind {

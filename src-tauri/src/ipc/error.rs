@@ -89,7 +89,10 @@ impl IpcError {
 
     /// A form field to correct.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        IpcError { field: Some(field.into()), ..IpcError::new(ErrorCode::InvalidInput, message, "") }
+        IpcError {
+            field: Some(field.into()),
+            ..IpcError::new(ErrorCode::InvalidInput, message, "")
+        }
     }
 
     /// The operation was stopped by the user.
@@ -153,7 +156,9 @@ impl From<outpost_setup::ssh::Error> for IpcError {
             ),
             E::HostKeyChanged { expected, found } => IpcError::new(
                 ErrorCode::HostKeyChanged,
-                format!("This server's identity has changed since you confirmed it (it was {expected}, now it is {found}). Outpost stopped and sent nothing."),
+                format!(
+                    "This server's identity has changed since you confirmed it (it was {expected}, now it is {found}). Outpost stopped and sent nothing."
+                ),
                 "If you reinstalled the server or got a new one at the same address, that explains it: connect again and confirm the new fingerprint. If you did not, someone may be intercepting the connection: do not continue, and ask your provider.",
             ),
             E::LoginRefused { user } => IpcError::new(
@@ -183,7 +188,9 @@ impl From<outpost_setup::install::Error> for IpcError {
             E::Secrets(error) => error.into(),
             E::RolledBack { version, journal } => IpcError::new(
                 ErrorCode::RolledBack,
-                format!("The new relay ({version}) did not start, so the previous one was put back and is running.\n{journal}"),
+                format!(
+                    "The new relay ({version}) did not start, so the previous one was put back and is running.\n{journal}"
+                ),
                 "Your mail keeps working. Please report this with the log above.",
             ),
             E::Step { step, detail } => IpcError::new(
@@ -215,11 +222,15 @@ impl From<outpost_setup::probe::Error> for IpcError {
             E::WrongCertificate { .. } => {
                 "Something between this computer and the server answered instead of your relay. Try from another network; if it persists, do not send passwords through this connection."
             }
-            _ => "Press Install again to re-check. If it keeps failing, please report it with this message.",
+            _ => {
+                "Press Install again to re-check. If it keeps failing, please report it with this message."
+            }
         };
         IpcError::new(
             ErrorCode::SubmissionUnverified,
-            format!("The relay is installed and running, but checking it from here failed: {error}."),
+            format!(
+                "The relay is installed and running, but checking it from here failed: {error}."
+            ),
             hint,
         )
     }

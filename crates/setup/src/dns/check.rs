@@ -82,17 +82,21 @@ fn options() -> ResolverOpts {
     options
 }
 
-fn resolver_for(servers: &[SocketAddr], recursion: bool) -> Result<TokioResolver, Error> {
-    let configs = servers
-        .iter()
-        .map(|server| {
-            let mut config = NameServerConfig::udp_and_tcp(server.ip());
-            for connection in config.connections.iter_mut() {
-                connection.port = server.port();
-            }
-            config
-        })
-        .collect();
+/// A name server at `server` (UDP and TCP, any port).
+pub(crate) fn name_server(server: SocketAddr) -> NameServerConfig {
+    let mut config = NameServerConfig::udp_and_tcp(server.ip());
+    for connection in config.connections.iter_mut() {
+        connection.port = server.port();
+    }
+    config
+}
+
+/// A resolver asking exactly `servers`, without a cache.
+pub(crate) fn resolver_for(
+    servers: &[SocketAddr],
+    recursion: bool,
+) -> Result<TokioResolver, Error> {
+    let configs = servers.iter().map(|server| name_server(*server)).collect();
     let mut options = options();
     options.recursion_desired = recursion;
     Resolver::builder_with_config(
@@ -162,25 +166,7 @@ impl Checker {
         let (_, resolver) = self.zone_of(name).await?;
         let fqdn = format!("{}.", name.trim_end_matches('.'));
         let Ok(lookup) = resolver.lookup(fqdn.as_str(), kind).await else { return Ok(Vec::new()) };
-        Ok(lookup
-            .answers()
-            .iter()
-            .filter(|record| record.record_type() == kind)
-            .filter_map(|record| match &record.data {
-                RData::A(address) => Some(address.0.to_string()),
-                RData::AAAA(address) => Some(address.0.to_string()),
-                RData::MX(mx) => Some(format!(
-                    "{} {}",
-                    mx.preference,
-                    mx.exchange.to_ascii().to_ascii_lowercase()
-                )),
-                RData::TXT(txt) => {
-                    Some(txt.txt_data.iter().map(|part| String::from_utf8_lossy(part)).collect())
-                }
-                RData::PTR(ptr) => Some(ptr.0.to_ascii().to_ascii_lowercase()),
-                _ => None,
-            })
-            .collect())
+        Ok(values_of(lookup.answers(), kind))
     }
 
     /// What the domain already publishes that the plan must respect.
@@ -258,6 +244,29 @@ impl Checker {
             },
         }
     }
+}
+
+/// The values of the `kind` records among `answers`, as text.
+pub(crate) fn values_of(
+    answers: &[hickory_resolver::proto::rr::Record],
+    kind: RecordType,
+) -> Vec<String> {
+    answers
+        .iter()
+        .filter(|record| record.record_type() == kind)
+        .filter_map(|record| match &record.data {
+            RData::A(address) => Some(address.0.to_string()),
+            RData::AAAA(address) => Some(address.0.to_string()),
+            RData::MX(mx) => {
+                Some(format!("{} {}", mx.preference, mx.exchange.to_ascii().to_ascii_lowercase()))
+            }
+            RData::TXT(txt) => {
+                Some(txt.txt_data.iter().map(|part| String::from_utf8_lossy(part)).collect())
+            }
+            RData::PTR(ptr) => Some(ptr.0.to_ascii().to_ascii_lowercase()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Compares what was found with the planned record.
