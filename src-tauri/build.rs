@@ -19,6 +19,8 @@ fn main() {
         "cancel",
         "save_domain",
         "install_relay",
+        "dns_report",
+        "blocklists",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed to generate the app context");

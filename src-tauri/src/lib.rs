@@ -33,6 +33,8 @@ pub fn run() {
             commands::server::cancel,
             commands::domain::save_domain,
             commands::install::install_relay,
+            commands::dns::dns_report,
+            commands::dns::blocklists,
         ])
         .run(tauri::generate_context!())
         .expect("the Tauri runtime failed to start");

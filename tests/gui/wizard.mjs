@@ -22,7 +22,28 @@ const onVps = (command) => execFileSync(inbox, ['ssh', command], { encoding: 'ut
 const { driver, appConfig, shot, test, crashed, finish } = await open({ port: 4446 });
 // The checks look only inside the box: its mx for outbound port 25.
 mkdirSync(appConfig, { recursive: true });
-writeFileSync(join(appConfig, 'settings.toml'), `outbound-probe = "${env('INBOX_MX_IP')}:25"\ndns-finders = ["${env('INBOX_DNS_IP')}:53"]\n`);
+writeFileSync(
+  join(appConfig, 'settings.toml'),
+  `outbound-probe = "${env('INBOX_MX_IP')}:25"\ndns-finders = ["${env('INBOX_DNS_IP')}:53"]\npublic-resolvers = ["${env('INBOX_RES_IP')}:53"]\n`,
+);
+// What a user does in their DNS panel: RFC 2136 updates to the box's DNS server.
+const publish = (name, type, value) =>
+  execFileSync(inbox, ['dns', `update delete ${name} ${type}`, `update add ${name} 60 ${type} ${value}`], { encoding: 'utf8' });
+const quoted = (value) => (value.match(/.{1,255}/g) ?? []).map((part) => `"${part}"`).join(' ');
+const rows = (testid) =>
+  driver.execute(
+    `return [...document.querySelectorAll("[data-testid=${testid}]")].map(e => ({ label: e.dataset.label, state: e.dataset.state, kind: e.dataset.kind, name: e.dataset.name, value: e.dataset.value }))`,
+  );
+async function waitForStates(testid, wanted, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  let seen;
+  while (Date.now() < deadline) {
+    seen = await rows(testid);
+    if (seen.length > 0 && seen.every(wanted)) return seen;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`timed out; rows: ${JSON.stringify(seen)}`);
+}
 const profile = () => JSON.parse(readFileSync(join(appConfig, 'profile.json'), 'utf8'));
 const errorText = () => driver.execute('const e = document.querySelector("[role=alert]"); return e ? e.innerText : ""');
 
@@ -140,6 +161,50 @@ try {
     const changed = await driver.execute('return [...document.querySelectorAll("[data-testid^=install-step-]")].filter(e => e.dataset.changed === "true").map(e => e.dataset.testid)');
     assert.deepEqual(changed, [], 'a second run changes nothing');
     await shot('20-install-again');
+  });
+
+  await test('DNS lists every record as missing, with blocklists asked through the server', async () => {
+    // The box's Spamhaus ZEN lists the vps; its DBL answers 127.255.255.254 ("refused").
+    publish('10.100.51.198.zen.spamhaus.org', 'A', '127.0.0.2');
+    await driver.click('[data-testid=nav-next]');
+    await driver.waitForText('[data-testid=step-title]', 'DNS records');
+    await driver.waitFor('[data-testid=dns-verdict]', { timeoutMs: 60_000 });
+    const records = await waitForStates('dns-record', (row) => row.state === 'missing');
+    assert.deepEqual(
+      records.map((row) => row.label),
+      ['Address (A)', 'IPv6 address (AAAA)', 'SPF', 'SPF of the mail host', 'DKIM key', 'DMARC policy'],
+    );
+    assert.match(await driver.text('[data-testid=dns-verdict]'), /^0 of 8 records are right; next: publish the Address \(A\)/);
+    await driver.waitFor('[data-testid=dns-blocklists]', { timeoutMs: 60_000 });
+    const lists = await driver.text('[data-testid=dns-blocklists]');
+    assert.match(lists, /Spamhaus ZEN · 198\.51\.100\.10: LISTED \(127\.0\.0\.2\)/);
+    assert.match(lists, /Spamhaus DBL · example\.test: could not check: .*not a listing/);
+    await shot('21-dns-missing');
+  });
+
+  await test('records published as a user would turn right within seconds; a cut DKIM key is named', async () => {
+    const records = await rows('dns-record');
+    for (const row of records) {
+      const value = row.kind === 'TXT' ? quoted(row.value) : row.value;
+      // The DKIM key as a DNS panel that keeps only the first 255 characters would store it.
+      publish(row.name, row.kind, row.label === 'DKIM key' ? `"${row.value.slice(0, 255)}"` : value);
+    }
+    for (const row of await rows('dns-ptr')) publish(row.name, 'PTR', row.value);
+    const started = Date.now();
+    await driver.click('[data-testid=dns-check]');
+    const seen = await waitForStates('dns-record', (row) => row.label === 'DKIM key' ? row.state === 'different' : ['ok', 'spreading'].includes(row.state));
+    console.log(`     records seen right ${((Date.now() - started) / 1000).toFixed(1)} s after publishing`);
+    assert.equal(seen.length, 6);
+    assert.match(await driver.text('[data-testid=dns-verdict]'), /7 of 8 records are right; next: the DKIM key — the value is cut short after 255 characters/);
+    await shot('22-dns-dkim-cut');
+    const dkim = seen.find((row) => row.label === 'DKIM key');
+    publish(dkim.name, 'TXT', quoted(dkim.value));
+    await driver.click('[data-testid=dns-check]');
+    await waitForStates('dns-record', (row) => ['ok', 'spreading'].includes(row.state));
+    await waitForStates('dns-ptr', (row) => row.state === 'ok');
+    assert.match(await driver.text('[data-testid=dns-verdict]'), /^All 8 records are right/);
+    assert.match(await driver.text('[data-testid=dns-spf]'), /198\.51\.100\.10: pass · 2001:db8:100::10: pass/);
+    await shot('23-dns-all-right');
   });
 } catch (error) {
   crashed(error);

@@ -185,6 +185,45 @@ impl Domain {
     /// The DKIM selector Outpost uses.
     pub const DKIM_SELECTOR: &'static str = "outpost";
 
+    /// What the DNS plan is made from, once the relay is installed (its addresses and DKIM key).
+    pub fn dns_input(&self, installed: &crate::profile::Installed) -> crate::dns::records::Input {
+        let addresses: Vec<std::net::IpAddr> =
+            installed.addresses.iter().filter_map(|address| address.parse().ok()).collect();
+        crate::dns::records::Input {
+            domain: self.domain.clone(),
+            mail_host: self.mail_host.clone(),
+            ipv4: addresses
+                .iter()
+                .filter_map(|ip| match ip {
+                    std::net::IpAddr::V4(v4) => Some(*v4),
+                    std::net::IpAddr::V6(_) => None,
+                })
+                .collect(),
+            // Without IPv6 sending, an AAAA record and IPv6 PTR would only invite checks that
+            // the server never needs to pass.
+            ipv6: addresses
+                .iter()
+                .filter_map(|ip| match ip {
+                    std::net::IpAddr::V6(v6) if self.ipv6 => Some(*v6),
+                    _ => None,
+                })
+                .collect(),
+            // The relay does not receive mail yet: no MX is planned, so an existing mailbox
+            // provider keeps the domain's mail.
+            receive_mail: false,
+            dkim: installed
+                .dkim
+                .iter()
+                .map(|(name, value)| {
+                    let selector = name.split("._domainkey.").next().unwrap_or(name);
+                    (selector.to_string(), value.clone())
+                })
+                .collect(),
+            dmarc: self.dmarc,
+            dmarc_reports: self.sender.clone(),
+        }
+    }
+
     /// The relay's config and SMTP user for these choices.
     pub fn relay_input(&self) -> install::Input {
         let quote = |text: &str| toml::Value::String(text.to_string()).to_string();
@@ -265,6 +304,25 @@ mod tests {
         assert!(
             Domain::new("example.com", "", "", "me@gmail.com", false, DmarcPolicy::None).is_ok()
         );
+    }
+
+    #[test]
+    fn the_dns_plan_input_follows_the_choices_and_the_install() {
+        let installed = crate::profile::Installed {
+            relay_version: "0.1.0".into(),
+            addresses: vec!["198.51.100.10".into(), "2001:db8:100::10".into()],
+            dkim: vec![("outpost._domainkey.example.com".into(), "v=DKIM1; p=AB".into())],
+            smtp_user: "hello@example.com".into(),
+        };
+        let without_ipv6 =
+            Domain::new("example.com", "", "", "", false, DmarcPolicy::Quarantine).unwrap();
+        let input = without_ipv6.dns_input(&installed);
+        assert_eq!(input.ipv4.len(), 1);
+        assert!(input.ipv6.is_empty());
+        assert_eq!(input.dkim, [("outpost".to_string(), "v=DKIM1; p=AB".to_string())]);
+        assert_eq!(input.dmarc_reports, "hello@example.com");
+        let with_ipv6 = Domain { ipv6: true, ..without_ipv6 };
+        assert_eq!(with_ipv6.dns_input(&installed).ipv6.len(), 1);
     }
 
     #[test]

@@ -56,12 +56,14 @@ pub enum ErrorCode {
     SubmissionUnverified,
     /// The user stopped the operation.
     Cancelled,
+    /// DNS lookups could not run.
+    Dns,
 }
 
 impl ErrorCode {
     /// Every code, for the mirror test.
     #[cfg(test)]
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::ProfileUnavailable,
         ErrorCode::RelayDamaged,
         ErrorCode::Internal,
@@ -78,6 +80,7 @@ impl ErrorCode {
         ErrorCode::Keychain,
         ErrorCode::SubmissionUnverified,
         ErrorCode::Cancelled,
+        ErrorCode::Dns,
     ];
 }
 

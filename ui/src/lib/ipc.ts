@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'rolledBack'
   | 'keychain'
   | 'submissionUnverified'
-  | 'cancelled';
+  | 'cancelled'
+  | 'dns';
 
 /** An error as every command reports it: what happened and what to do. */
 export interface IpcError {
@@ -184,6 +185,7 @@ const ERROR_CODES: readonly ErrorCode[] = [
   'keychain',
   'submissionUnverified',
   'cancelled',
+  'dns',
 ];
 
 /** Turns whatever a failed call threw into an `IpcError`, so the UI has one shape to show. */
@@ -266,3 +268,54 @@ export const saveDomain = (form: DomainForm): Promise<ProfileView> => call('save
 /** Installs the relay, streaming progress, and verifies port 587 from this computer. */
 export const installRelay = (onProgress: (event: Progress) => void): Promise<InstallReport> =>
   call('install_relay', { onProgress: channel(onProgress) });
+
+/** A record's state at the zone's own servers (outpost_setup::dns::check::Status). */
+export type RecordStatus =
+  | { state: 'ok' }
+  | { state: 'missing' }
+  | { state: 'different'; hint: string }
+  | { state: 'conflicting'; hint: string };
+
+export interface DnsLine {
+  record: {
+    kind: 'A' | 'AAAA' | 'MX' | 'TXT' | 'PTR';
+    name: string;
+    host: string;
+    value: string;
+    ttl: number;
+    purpose: string;
+    need: 'required' | 'recommended';
+  };
+  status: RecordStatus;
+  found: string[];
+  label: string;
+  propagation: { seenBy: number; asked: number; visibleWithin: number } | null;
+}
+
+export type DnsWarning =
+  | { kind: 'mxTakesMailAway'; current: string[] }
+  | { kind: 'severalSpfRecords'; found: string[] }
+  | { kind: 'severalDmarcRecords'; found: string[] };
+
+export interface DnsReport {
+  zone: string;
+  lines: DnsLine[];
+  warnings: DnsWarning[];
+  spf: { ip: string; result: string }[];
+  zoneFile: string;
+  right: number;
+  total: number;
+  verdict: string;
+}
+
+export interface BlocklistEntry {
+  list: { name: string; zone: string; keyed: 'ip' | 'domain'; removal: string };
+  subject: string;
+  listing: { state: 'notListed' } | { state: 'listed'; codes: string[] } | { state: 'couldNotCheck'; reason: string };
+}
+
+/** The DNS records, checked at the zone's servers and public resolvers. */
+export const dnsReport = (): Promise<DnsReport> => call('dns_report');
+
+/** The server and domain on the common blocklists. */
+export const blocklists = (): Promise<BlocklistEntry[]> => call('blocklists');
