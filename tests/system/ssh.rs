@@ -31,6 +31,10 @@ pub const PLAIN: &[Scenario] = &[
         "t45_server_checks_report_what_a_newcomer_needs_to_know",
         t45_server_checks_report_what_a_newcomer_needs_to_know,
     ),
+    (
+        "t46_a_sudo_user_becomes_root_with_or_without_a_password",
+        t46_a_sudo_user_becomes_root_with_or_without_a_password,
+    ),
 ];
 
 pub fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
@@ -224,6 +228,65 @@ fn t45_server_checks_report_what_a_newcomer_needs_to_know(inbox: &Inbox) -> Resu
         let busy = busy.context("the listener on port 25 was never reported")?;
         ensure!(busy.found == "port 25 is used by python3", "{busy:?}");
         session.run("listener_pid=$(ss -Hltnp 'sport = :25' | grep -o 'pid=[0-9]*' | cut -d= -f2); kill $listener_pid", b"", &mut |_, _| {}).await?;
+        session.close().await;
+        Ok(())
+    })
+}
+
+fn t46_a_sudo_user_becomes_root_with_or_without_a_password(inbox: &Inbox) -> Result<()> {
+    // Users as providers make them (on the vps's copy-on-write /etc and /home).
+    inbox.ssh(
+        "id deploy >/dev/null 2>&1 || useradd -m -s /bin/bash deploy; \
+         id ops >/dev/null 2>&1 || useradd -m -s /bin/bash ops; \
+         id guest >/dev/null 2>&1 || useradd -m -s /bin/bash guest; \
+         printf 'deploy:deploy-pw\\nops:ops-pw\\nguest:guest-pw\\n' | chpasswd; \
+         printf 'deploy ALL=(ALL) ALL\\n' > /etc/sudoers.d/deploy; \
+         printf 'ops ALL=(ALL) NOPASSWD: ALL\\n' > /etc/sudoers.d/ops; \
+         chmod 0440 /etc/sudoers.d/deploy /etc/sudoers.d/ops",
+    )?;
+    let as_user = |user: &str| Target { user: user.into(), ..target(inbox) };
+    let pinned = &inbox.settings.ssh_host_fingerprint;
+    block_on(async {
+        for (user, password) in [("deploy", "deploy-pw"), ("ops", "ops-pw")] {
+            let mut session =
+                ssh::connect(&as_user(user), &Credentials::Password(password.into()), pinned)
+                    .await?;
+            ensure!(!session.is_root().await?, "{user} starts as itself");
+            session.become_root(Some(password)).await?;
+            ensure!(session.is_root().await?, "{user} is root through sudo");
+            // Standard input still reaches the command after sudo has read its password.
+            let echoed = session.run("cat", b"the data\n", &mut |_, _| {}).await?;
+            ensure!(echoed.stdout == "the data\n", "{user}: {echoed:?}");
+            // Uploads to root-only places work, and the file belongs to root.
+            session.upload(b"secret", "/root/outpost-sudo-test", 0o600).await?;
+            let owner = session
+                .run(
+                    "stat -c %U /root/outpost-sudo-test && rm /root/outpost-sudo-test",
+                    b"",
+                    &mut |_, _| {},
+                )
+                .await?;
+            ensure!(owner.stdout.trim() == "root", "{user}: {owner:?}");
+            session.close().await;
+        }
+        // A key login with password-only sudo, and a user without sudo, are refused by name.
+        let mut session =
+            ssh::connect(&as_user("guest"), &Credentials::Password("guest-pw".into()), pinned)
+                .await?;
+        let refused = session.become_root(Some("guest-pw")).await;
+        ensure!(
+            matches!(&refused, Err(ssh::Error::NotRoot { user, .. }) if user == "guest"),
+            "{refused:?}"
+        );
+        session.close().await;
+        let mut session =
+            ssh::connect(&as_user("deploy"), &Credentials::Password("deploy-pw".into()), pinned)
+                .await?;
+        let without_password = session.become_root(None).await;
+        ensure!(
+            matches!(without_password, Err(ssh::Error::NotRoot { .. })),
+            "{without_password:?}"
+        );
         session.close().await;
         Ok(())
     })

@@ -104,6 +104,27 @@ pub enum Error {
     /// Anything else the SSH layer reported.
     #[error("SSH failed: {0}")]
     Protocol(String),
+    /// The login user is not root and cannot become root with sudo.
+    #[error("{user} is not root and cannot use sudo: {reason}")]
+    NotRoot {
+        /// The login user.
+        user: String,
+        /// Why sudo did not work.
+        reason: String,
+    },
+}
+
+/// How commands get root: the login is root, or `sudo` is used (with the login password when
+/// sudo asks for one).
+#[derive(Clone, Default)]
+enum Sudo {
+    /// Commands run as they are (the login is root, or `become_root` has not been called).
+    #[default]
+    AsIs,
+    /// `sudo -n`: sudo is allowed without a password.
+    NoPassword,
+    /// `sudo -S` with this password on the first line of stdin.
+    Password(String),
 }
 
 /// Checks the server's key against the pinned fingerprint, remembering what it saw.
@@ -175,6 +196,7 @@ pub async fn first_contact(target: &Target) -> Result<HostKey, Error> {
 pub struct Session {
     handle: Handle<Verifier>,
     target: Target,
+    sudo: Sudo,
 }
 
 impl std::fmt::Debug for Session {
@@ -221,7 +243,9 @@ pub async fn connect(
         .await
         .map_err(|_| Error::Timeout { doing: "logging in", after: CONNECT_TIMEOUT })?;
     match result {
-        Ok(result) if result.success() => Ok(Session { handle, target: target.clone() }),
+        Ok(result) if result.success() => {
+            Ok(Session { handle, target: target.clone(), sudo: Sudo::AsIs })
+        }
         Ok(_) => Err(Error::LoginRefused { user: target.user.clone() }),
         Err(russh::Error::Keys(error)) => Err(Error::BadKey(error.to_string())),
         Err(error) => Err(Error::Protocol(error.to_string())),
@@ -250,9 +274,76 @@ pub struct Output {
 }
 
 impl Session {
-    /// Runs `command` in the remote shell, feeding `stdin` (then end-of-file) and calling
-    /// `on_line` for every line it prints, as it prints it.
+    /// Runs `command` in the remote shell as root (through sudo after [`Session::become_root`]
+    /// for a non-root login), feeding `stdin` (then end-of-file) and calling `on_line` for every
+    /// line it prints, as it prints it.
     pub async fn run(
+        &self,
+        command: &str,
+        stdin: &[u8],
+        on_line: &mut (dyn FnMut(Stream, &str) + Send),
+    ) -> Result<Output, Error> {
+        match &self.sudo {
+            Sudo::AsIs => self.run_as_login(command, stdin, on_line).await,
+            Sudo::NoPassword => {
+                let wrapped = format!("sudo -n -- sh -c {}", quote(command));
+                self.run_as_login(&wrapped, stdin, on_line).await
+            }
+            Sudo::Password(password) => {
+                // -k: always ask, so the password line is always consumed by sudo (read up to
+                // its newline) and the rest of stdin reaches the command.
+                let wrapped = format!("sudo -k -S -p '' -- sh -c {}", quote(command));
+                let mut input = format!("{password}\n").into_bytes();
+                input.extend_from_slice(stdin);
+                self.run_as_login(&wrapped, &input, on_line).await
+            }
+        }
+    }
+
+    /// Makes [`Session::run`] run as root: nothing to do for root; otherwise sudo, without a
+    /// password if allowed, else with `password` (the login's). A user who cannot is
+    /// [`Error::NotRoot`], with sudo's reason.
+    pub async fn become_root(&mut self, password: Option<&str>) -> Result<(), Error> {
+        self.sudo = Sudo::AsIs;
+        if self.is_root().await? {
+            return Ok(());
+        }
+        let user = self.target.user.clone();
+        let quiet = &mut |_: Stream, _: &str| {};
+        let passwordless = self.run_as_login("sudo -n true", b"", quiet).await?;
+        if passwordless.status == Some(0) {
+            self.sudo = Sudo::NoPassword;
+        } else if let Some(password) = password {
+            let input = format!("{password}\n");
+            let tried = self.run_as_login("sudo -k -S -p '' true", input.as_bytes(), quiet).await?;
+            if tried.status != Some(0) {
+                let reason = tried.stderr.trim();
+                return Err(Error::NotRoot {
+                    user,
+                    reason: if reason.is_empty() { "sudo refused".into() } else { reason.into() },
+                });
+            }
+            self.sudo = Sudo::Password(password.to_string());
+        } else {
+            let reason = passwordless.stderr.trim();
+            return Err(Error::NotRoot {
+                user,
+                reason: if reason.contains("not found") || reason.is_empty() {
+                    "sudo is not installed, or asks for a password this key login does not have"
+                        .into()
+                } else {
+                    format!("{reason} (a key login needs sudo without a password)")
+                },
+            });
+        }
+        if !self.is_root().await? {
+            return Err(Error::NotRoot { user, reason: "sudo did not give root".into() });
+        }
+        Ok(())
+    }
+
+    /// Runs `command` as the login user, without sudo.
+    pub async fn run_as_login(
         &self,
         command: &str,
         stdin: &[u8],
@@ -373,7 +464,7 @@ impl Session {
              (grep -qxF {l} ~/.ssh/authorized_keys || printf '%s\\n' {l} >> ~/.ssh/authorized_keys)",
             l = quote(line)
         );
-        let output = self.run(&command, b"", &mut |_, _| {}).await?;
+        let output = self.run_as_login(&command, b"", &mut |_, _| {}).await?;
         if output.status != Some(0) {
             return Err(Error::Protocol(format!(
                 "adding the key to ~/.ssh/authorized_keys failed: {}",
@@ -383,7 +474,7 @@ impl Session {
         Ok(())
     }
 
-    /// Whether the login user is root (Outpost needs root to install a system service).
+    /// Whether commands run as root (Outpost needs root to install a system service).
     pub async fn is_root(&self) -> Result<bool, Error> {
         let output = self.run("id -u", b"", &mut |_, _| {}).await?;
         Ok(output.stdout.trim() == "0")

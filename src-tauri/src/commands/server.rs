@@ -207,20 +207,15 @@ pub async fn connect(
     cancellable(&state, async move {
         if let (Some(password), Some(line)) = (key_line, public_line) {
             // Add the new key with a one-time password login.
-            let session = ssh::connect(&target_for_task, &Credentials::Password(password), &pinned).await?;
+            let session =
+                ssh::connect(&target_for_task, &Credentials::Password(password), &pinned).await?;
             session.authorize_key(&line).await?;
             session.close().await;
         }
-        let session = ssh::connect(&target_for_task, &credentials, &pinned).await?;
-        let root = session.is_root().await?;
+        let mut session = ssh::connect(&target_for_task, &credentials, &pinned).await?;
+        let root = session.become_root(sudo_password(&credentials)).await;
         session.close().await;
-        if !root {
-            return Err(IpcError::invalid(
-                "user",
-                format!("Signed in as “{}”, but Outpost needs to install a system service and so signs in as root. Use root (most providers give you its password), or allow root login with a key in your provider's panel.", target_for_task.user),
-            ));
-        }
-        Ok(())
+        Ok(root?)
     })
     .await?;
     state.secrets.set(&keep.0, &keep.1).await?;
@@ -239,6 +234,14 @@ pub async fn connect(
         profile.server = Some(server);
     })
     .await
+}
+
+/// The password sudo may ask for: the login's, for a password login.
+fn sudo_password(credentials: &Credentials) -> Option<&str> {
+    match credentials {
+        Credentials::Password(password) => Some(password),
+        Credentials::Key { .. } => None,
+    }
 }
 
 fn public_line_of(credentials: &Credentials) -> Result<String, IpcError> {
@@ -283,10 +286,12 @@ pub async fn saved_login(state: &AppState) -> Result<(Server, Credentials), IpcE
     Ok((server, credentials))
 }
 
-/// Connects to the saved server.
+/// Connects to the saved server, with commands running as root (through sudo if needed).
 pub async fn open(server: &Server, credentials: &Credentials) -> Result<Session, IpcError> {
     let target = Target { host: server.host.clone(), port: server.port, user: server.user.clone() };
-    Ok(ssh::connect(&target, credentials, &server.fingerprint).await?)
+    let mut session = ssh::connect(&target, credentials, &server.fingerprint).await?;
+    session.become_root(sudo_password(credentials)).await?;
+    Ok(session)
 }
 
 /// The advanced settings, or an error saying what is wrong with the file.

@@ -174,6 +174,12 @@ impl From<outpost_setup::ssh::Error> for IpcError {
                 format!("Outpost cannot use this private key: {reason}."),
                 "Choose the private key file (not the .pub file). If the key has a passphrase, type it in the passphrase field.",
             ),
+            E::NotRoot { user, reason } => IpcError::invalid(
+                "user",
+                format!(
+                    "“{user}” signed in, but Outpost needs to install a system service and “{user}” cannot become root ({reason}). Sign in as root, or give this user sudo rights (for a key login, sudo without a password)."
+                ),
+            ),
             E::Protocol(reason) => IpcError::new(
                 ErrorCode::Ssh,
                 format!("The SSH connection failed: {reason}."),

@@ -23,6 +23,7 @@ export const en = {
   'connect.hostHint': 'The IP address from your provider, such as 203.0.113.7.',
   'connect.port': 'SSH port',
   'connect.user': 'User',
+  'connect.userHint': 'root, or a user with sudo',
   'connect.how': 'How to sign in',
   'connect.kind.password': 'With a password',
   'connect.kind.key': 'With an SSH key I already have',
