@@ -235,6 +235,22 @@ fn t31_the_report_shows_propagation_spf_as_evaluated_and_a_delegated_subzone(
         inbox.publish("sub.example.test", "TXT", 60, &["\"v=spf1 ip4:203.0.113.99 -all\""])?;
         let wrong = report::report(&sub, &settings).await?;
         ensure!(wrong.spf.iter().all(|spf| spf.result == "fail"), "{:?}", wrong.spf);
+
+        // A CNAME where the DMARC record belongs hides it, and is named as the cause.
+        inbox.remove("_dmarc.sub.example.test", "TXT")?;
+        inbox.publish("_dmarc.sub.example.test", "CNAME", 60, &["dmarc.elsewhere.test."])?;
+        let shadowed = report::report(&sub, &settings).await?;
+        inbox.remove("_dmarc.sub.example.test", "CNAME")?;
+        let dmarc = shadowed
+            .lines
+            .iter()
+            .find(|line| line.label == "DMARC policy")
+            .context("the DMARC line")?;
+        ensure!(
+            matches!(&dmarc.checked.status, Status::Conflicting { hint } if hint.contains("alias (CNAME) for dmarc.elsewhere.test")),
+            "{:?}",
+            dmarc.checked.status
+        );
         Ok(())
     })
 }

@@ -219,11 +219,32 @@ impl Checker {
             }
         };
         let status = judge(record, &found);
+        let status = match (&status, record.kind) {
+            (Status::Missing, kind) if kind != Kind::PTR => {
+                self.shadowed(record).await.unwrap_or(status)
+            }
+            _ => status,
+        };
         let status = match (record.kind, status) {
             (Kind::PTR, Status::Ok) => self.forward_confirmed(record).await,
             (_, status) => status,
         };
         Checked { record: record.clone(), status, found }
+    }
+
+    /// A CNAME at the record's name hides every other record there (RFC 1034 §3.6.2).
+    async fn shadowed(&self, record: &Record) -> Option<Status> {
+        let (_, resolver) = self.zone_of(&record.name).await.ok()?;
+        let lookup = resolver.lookup(record.name.as_str(), RecordType::CNAME).await.ok()?;
+        let target = lookup.answers().iter().find_map(|answer| match &answer.data {
+            RData::CNAME(cname) => Some(cname.0.to_ascii()),
+            _ => None,
+        })?;
+        Some(Status::Conflicting {
+            hint: format!(
+                "this name is an alias (CNAME) for {target}, which hides any other record here: delete the CNAME, then add this record"
+            ),
+        })
     }
 
     /// A PTR is only useful if its name points back at the address (iprev, RFC 8601 §3).
@@ -283,6 +304,7 @@ pub fn judge(record: &Record, found: &[String]) -> Status {
             match same_kind.as_slice() {
                 [] => Status::Missing,
                 [one] if squash(one) == expected => Status::Ok,
+                [one] if prefix == "v=dmarc1" => judge_dmarc(one, &record.value),
                 [one] if prefix == "v=spf1" && spf_authorizes(one, &record.value) => Status::Ok,
                 [one] if expected.starts_with(&squash(one)) => Status::Different {
                     hint: format!("the value is cut short after {} characters: paste it again whole, or as two quoted strings if your DNS panel needs that", one.len()),
@@ -314,6 +336,35 @@ pub fn judge(record: &Record, found: &[String]) -> Status {
                 }
             }
         }
+    }
+}
+
+/// A published DMARC record that differs from the planned text is fine if it is valid and
+/// has the chosen policy (its report addresses are the owner's business); parsed by mail-auth.
+fn judge_dmarc(published: &str, planned: &str) -> Status {
+    use mail_auth::common::parse::TxtRecordParser;
+    use mail_auth::dmarc::{Dmarc, Policy};
+    let policy = |dmarc: &Dmarc| match dmarc.p {
+        Policy::None => "none",
+        Policy::Quarantine => "quarantine",
+        Policy::Reject => "reject",
+        Policy::Unspecified => "unspecified",
+    };
+    match (Dmarc::parse(published.as_bytes()), Dmarc::parse(planned.as_bytes())) {
+        (Err(error), _) => Status::Different {
+            hint: format!(
+                "the published record is not valid DMARC ({error}), so receivers ignore it: replace it with the value shown"
+            ),
+        },
+        (Ok(found), Ok(wanted)) if found.p == wanted.p => Status::Ok,
+        (Ok(found), Ok(wanted)) => Status::Different {
+            hint: format!(
+                "the published policy is p={}, but you chose p={}: change the record, or your choice in “Your domain”",
+                policy(&found),
+                policy(&wanted)
+            ),
+        },
+        (Ok(_), Err(_)) => Status::Ok,
     }
 }
 
@@ -368,6 +419,23 @@ mod tests {
             judge(&spf, &["google-site-verification=abc".into(), spf.value.clone()]),
             Status::Ok
         );
+    }
+
+    #[test]
+    fn a_valid_dmarc_record_with_the_chosen_policy_is_right_whatever_its_reports() {
+        let planned = record(Kind::TXT, "v=DMARC1; p=none; rua=mailto:hello@example.com; fo=1");
+        assert_eq!(
+            judge(&planned, &["v=DMARC1; p=none; rua=mailto:dmarc@corp.example".into()]),
+            Status::Ok
+        );
+        assert!(matches!(
+            judge(&planned, &["v=DMARC1; p=reject".into()]),
+            Status::Different { hint } if hint.contains("p=reject, but you chose p=none")
+        ));
+        assert!(matches!(
+            judge(&planned, &["v=DMARC1; p=sometimes".into()]),
+            Status::Different { hint } if hint.contains("not valid DMARC")
+        ));
     }
 
     #[test]
