@@ -73,6 +73,12 @@ try {
     assert.match(await errorText(), /cannot reach 198\.51\.100\.99|did not answer/);
     assert.match(await errorText(), /What to do/);
     await shot('11-connect-unreachable');
+    // A connection that hangs can be stopped: the address does not answer for seconds.
+    await driver.click('[data-testid=connect-start]');
+    await driver.click('[data-testid=connect-cancel]');
+    await driver.waitFor('[data-testid=error-cancelled]', { timeoutMs: 10_000 });
+    assert.match(await errorText(), /Stopped/);
+    await shot('11b-connect-stopped');
   });
 
   await test('the fingerprint is shown before anything is sent, and a wrong password is refused', async () => {
@@ -102,6 +108,24 @@ try {
     await shot('14-connect-connected');
   });
 
+  await test('a new key made by Outpost is added with the password once, and used from then on', async () => {
+    await driver.click('[data-testid=connect-kind-new-key]');
+    await driver.click('[data-testid=connect-make-key]');
+    await driver.waitFor('[data-testid=connect-new-key-line]');
+    const line = await driver.execute('return document.querySelector("[data-testid=connect-new-key-line]").value');
+    assert.match(line, /^ssh-ed25519 AAAA\S+ outpost:root@198\.51\.100\.10$/);
+    await driver.type('[data-testid=connect-password]', rootPassword);
+    await shot('14b-connect-new-key');
+    await driver.click('[data-testid=connect-start]');
+    await driver.waitFor('[data-testid=connect-fingerprint-dialog]', { timeoutMs: 30_000 });
+    await driver.click('[data-testid=connect-confirm]');
+    const deadline = Date.now() + 30_000;
+    while (profile().server.login !== 'new-key' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(profile().server.login, 'new-key');
+    assert.equal(onVps(`grep -cF "${line.split(' ')[1]}" /root/.ssh/authorized_keys`), '1', 'the key was added once');
+    assert.ok(!JSON.stringify(profile()).includes(rootPassword), 'the password is not kept');
+  });
+
   await test('Check shows every check, and a Postfix on port 25 is named and stopped on request', async () => {
     onVps('systemctl unmask --quiet postfix postfix@- && systemctl enable --now --quiet postfix');
     await driver.click('[data-testid=nav-next]');
@@ -121,6 +145,7 @@ try {
     for (const id of ['os', 'arch', 'systemd', 'ports', 'addresses', 'outbound25', 'disk', 'memory']) {
       assert.equal(await verdict(id), 'pass', `${id} passes`);
     }
+    console.log(`     ${await driver.text('[data-testid=check-took]')}`);
     await shot('16-check-passed');
   });
 
