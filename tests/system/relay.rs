@@ -40,7 +40,48 @@ pub const SYSTEMD: &[Scenario] = &[
         "t29_an_active_ufw_is_opened_and_587_is_verified_from_the_desktop",
         t29_an_active_ufw_is_opened_and_587_is_verified_from_the_desktop,
     ),
+    (
+        "t33_records_the_dns_step_calls_right_are_judged_pass_by_the_receiver",
+        t33_records_the_dns_step_calls_right_are_judged_pass_by_the_receiver,
+    ),
 ];
+
+/// Submits a message from the wiz to the relay on port 587 (STARTTLS, AUTH PLAIN) with swaks,
+/// to judge@gmail.test; returns swaks's transcript once the relay has queued it.
+fn submit(inbox: &Inbox, user: &str, password: &str, subject: &str) -> Result<String> {
+    let relay_ip = inbox.settings.vps_ip.to_string();
+    let output = inbox.exec_output(
+        Host::Wiz,
+        &[
+            "swaks",
+            "--server",
+            &relay_ip,
+            "--port",
+            "587",
+            "--tls",
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            user,
+            "--auth-password",
+            password,
+            "--from",
+            user,
+            "--to",
+            "judge@gmail.test",
+            "--header",
+            &format!("Subject: {subject}"),
+            "--helo",
+            "wiz.inbox.test",
+        ],
+    )?;
+    let transcript = String::from_utf8_lossy(&output.stdout).into_owned();
+    ensure!(
+        output.status.success() && transcript.contains("250 2.0.0 queued as"),
+        "the relay did not queue {subject:?}: {transcript}"
+    );
+    Ok(transcript)
+}
 
 const UNIT: &str = include_str!("../../crates/relay/etc/outpost-relay.service");
 const PASSWORD: &str = "a long test password for alice";
@@ -119,37 +160,7 @@ fn t21_mail_submitted_to_the_relay_passes_dkim_spf_dmarc_and_iprev_at_the_mx(
         .collect();
     inbox.publish("box._domainkey.example.test", "TXT", 60, &[&strings.join(" ")])?;
     let subject = "t21 through the relay";
-    let relay_ip = inbox.settings.vps_ip.to_string();
-    let output = inbox.exec_output(
-        Host::Wiz,
-        &[
-            "swaks",
-            "--server",
-            &relay_ip,
-            "--port",
-            "587",
-            "--tls",
-            "--auth",
-            "PLAIN",
-            "--auth-user",
-            "alice@example.test",
-            "--auth-password",
-            PASSWORD,
-            "--from",
-            "alice@example.test",
-            "--to",
-            "judge@gmail.test",
-            "--header",
-            &format!("Subject: {subject}"),
-            "--helo",
-            "wiz.inbox.test",
-        ],
-    )?;
-    let transcript = String::from_utf8_lossy(&output.stdout);
-    ensure!(
-        output.status.success() && transcript.contains("250 2.0.0 queued as"),
-        "submission failed:\n{transcript}"
-    );
+    submit(inbox, "alice@example.test", PASSWORD, subject)?;
     let verdict = inbox.wait_for_verdict(subject, Duration::from_secs(30))?;
     ensure!(verdict.dkim_result == "pass", "dkim: {:?}", verdict.dkim);
     ensure!(verdict.dkim.iter().any(|dkim| dkim.domain == "example.test"
@@ -292,35 +303,8 @@ fn t25_the_engine_installs_reinstalls_and_uninstalls_the_relay(inbox: &Inbox) ->
         eprintln!("t25: install took {:.1} s", took.as_secs_f64());
 
         // The installed relay accepts an authenticated submission.
-        let relay_ip = inbox.settings.vps_ip.to_string();
-        let output = inbox.exec_output(
-            Host::Wiz,
-            &[
-                "swaks",
-                "--server",
-                &relay_ip,
-                "--port",
-                "587",
-                "--tls",
-                "--auth",
-                "PLAIN",
-                "--auth-user",
-                "alice@example.test",
-                "--auth-password",
-                &password,
-                "--from",
-                "alice@example.test",
-                "--to",
-                "judge@gmail.test",
-                "--header",
-                "Subject: t25 engine install",
-            ],
-        )?;
-        let transcript = String::from_utf8_lossy(&output.stdout);
-        ensure!(
-            transcript.contains("235 2.7.0") && transcript.contains("250 2.0.0 queued as"),
-            "{transcript}"
-        );
+        let transcript = submit(inbox, "alice@example.test", &password, "t25 engine install")?;
+        ensure!(transcript.contains("235 2.7.0"), "{transcript}");
 
         // A second run changes nothing.
         let again = install::install(&session, &input, &secrets, &mut |_| {}).await?;
@@ -497,6 +481,91 @@ fn t29_an_active_ufw_is_opened_and_587_is_verified_from_the_desktop(inbox: &Inbo
         }
         .await;
         inbox.ssh("ufw --force disable >/dev/null")?;
+        session.close().await;
+        result
+    })
+}
+
+fn t33_records_the_dns_step_calls_right_are_judged_pass_by_the_receiver(
+    inbox: &Inbox,
+) -> Result<()> {
+    use outpost_setup::choices::Domain;
+    use outpost_setup::dns::check::Status;
+    use outpost_setup::dns::records::{DmarcPolicy, Kind};
+    use outpost_setup::dns::report::{self, Settings};
+    use outpost_setup::{checks, install, profile};
+    crate::ssh::block_on(async {
+        let session = engine_session(inbox).await?;
+        // What the wizard does: the domain's choices, the install, then the DNS step.
+        let domain = Domain::new(
+            "example.test",
+            "",
+            "alice@example.test",
+            "",
+            true,
+            DmarcPolicy::Quarantine,
+        )
+        .map_err(anyhow::Error::msg)?;
+        let input = domain.relay_input();
+        let secrets = TestSecrets::default();
+        install::install(&session, &input, &secrets, &mut |_| {}).await?;
+        let installed = profile::Installed {
+            relay_version: install::status(&session).await?.version,
+            addresses: checks::public_addresses(&session)
+                .await?
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            dkim: install::dkim_records(&session).await?,
+            smtp_user: input.smtp_user.clone(),
+        };
+        let dns = domain.dns_input(&installed);
+        let settings = Settings {
+            finders: vec![std::net::SocketAddr::new(inbox.settings.dns_ip, 53)],
+            public_resolvers: vec![std::net::SocketAddr::new(inbox.settings.res_ip, 53)],
+        };
+        // The user publishes what the step shows, as shown.
+        for line in report::report(&dns, &settings).await?.lines {
+            let record = &line.checked.record;
+            let value = if record.kind == Kind::TXT {
+                record.quoted_strings()
+            } else {
+                record.value.clone()
+            };
+            inbox.publish(&record.name, &format!("{:?}", record.kind), 60, &[&value])?;
+        }
+        let right = report::report(&dns, &settings).await?;
+        ensure!(
+            right.lines.iter().all(|line| line.checked.status == Status::Ok),
+            "{:?}",
+            right.lines.iter().map(|line| (&line.label, &line.checked.status)).collect::<Vec<_>>()
+        );
+        ensure!(right.verdict.starts_with("All "), "{}", right.verdict);
+        ensure!(right.spf.iter().all(|spf| spf.result == "pass"), "{:?}", right.spf);
+
+        // And the receiver agrees: mail through the relay passes everything it checks.
+        let password = secrets
+            .0
+            .lock()
+            .expect("lock")
+            .get("smtp-password:alice@example.test")
+            .cloned()
+            .context("the SMTP password is in the keychain")?;
+        let subject = "t33 what the DNS step promised";
+        submit(inbox, "alice@example.test", &password, subject)?;
+        let verdict = inbox.wait_for_verdict(subject, Duration::from_secs(30))?;
+        let result = (|| {
+            ensure!(
+                verdict.dkim.iter().any(|dkim| dkim.selector == "outpost" && dkim.result == "pass"),
+                "dkim: {:?}",
+                verdict.dkim
+            );
+            ensure!(verdict.spf.result == "pass", "spf: {:?}", verdict.spf);
+            ensure!(verdict.dmarc.result == "pass", "dmarc: {:?}", verdict.dmarc);
+            ensure!(verdict.iprev.result == "pass", "iprev: {:?}", verdict.iprev);
+            Ok(())
+        })();
+        install::uninstall(&session, &input, &secrets).await?;
         session.close().await;
         result
     })
