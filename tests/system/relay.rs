@@ -196,6 +196,18 @@ fn t21_mail_submitted_to_the_relay_passes_dkim_spf_dmarc_and_iprev_at_the_mx(
 #[derive(Default)]
 struct TestSecrets(std::sync::Mutex<std::collections::HashMap<String, String>>);
 
+impl TestSecrets {
+    /// The SMTP password the install kept for `user`.
+    fn smtp_password(&self, user: &str) -> Result<String> {
+        self.0
+            .lock()
+            .expect("lock")
+            .get(&format!("smtp-password:{user}"))
+            .cloned()
+            .context("the SMTP password is in the keychain")
+    }
+}
+
 impl outpost_setup::secrets::SecretStore for TestSecrets {
     fn set<'a>(
         &'a self,
@@ -285,13 +297,7 @@ fn t25_the_engine_installs_reinstalls_and_uninstalls_the_relay(inbox: &Inbox) ->
             "a fresh install changes everything else: {steps:?}"
         );
         ensure!(inbox.ssh("systemctl is-active outpost-relay")?.trim() == "active");
-        let password = secrets
-            .0
-            .lock()
-            .expect("lock")
-            .get("smtp-password:alice@example.test")
-            .cloned()
-            .context("the SMTP password is in the keychain")?;
+        let password = secrets.smtp_password("alice@example.test")?;
         ensure!(
             secrets
                 .0
@@ -544,13 +550,7 @@ fn t33_records_the_dns_step_calls_right_are_judged_pass_by_the_receiver(
         ensure!(right.spf.iter().all(|spf| spf.result == "pass"), "{:?}", right.spf);
 
         // And the receiver agrees: mail through the relay passes everything it checks.
-        let password = secrets
-            .0
-            .lock()
-            .expect("lock")
-            .get("smtp-password:alice@example.test")
-            .cloned()
-            .context("the SMTP password is in the keychain")?;
+        let password = secrets.smtp_password("alice@example.test")?;
         let subject = "t33 what the DNS step promised";
         submit(inbox, "alice@example.test", &password, subject)?;
         let verdict = inbox.wait_for_verdict(subject, Duration::from_secs(30))?;

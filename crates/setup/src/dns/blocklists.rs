@@ -100,20 +100,7 @@ pub struct Entry {
 /// The name to look up for `subject` on `list`.
 pub fn query_name(list: &List, subject: &str) -> Option<String> {
     match (list.keyed, subject.parse::<IpAddr>()) {
-        (Keyed::Ip, Ok(IpAddr::V4(v4))) => {
-            let [a, b, c, d] = v4.octets();
-            Some(format!("{d}.{c}.{b}.{a}.{}", list.zone))
-        }
-        (Keyed::Ip, Ok(IpAddr::V6(v6))) => {
-            let nibbles: Vec<String> = v6
-                .octets()
-                .iter()
-                .rev()
-                .flat_map(|byte| [byte & 0x0f, byte >> 4])
-                .map(|nibble| format!("{nibble:x}"))
-                .collect();
-            Some(format!("{}.{}", nibbles.join("."), list.zone))
-        }
+        (Keyed::Ip, Ok(ip)) => Some(format!("{}.{}", super::reversed(ip), list.zone)),
         (Keyed::Domain, Err(_)) => Some(format!("{}.{}", subject.trim_end_matches('.'), list.zone)),
         _ => None,
     }

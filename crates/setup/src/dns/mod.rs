@@ -5,3 +5,22 @@ pub mod blocklists;
 pub mod check;
 pub mod records;
 pub mod report;
+
+/// The labels of an address in reverse DNS order, without the zone: `10.100.51.198` for
+/// 198.51.100.10, 32 nibbles for IPv6 (RFC 3596 §2.5). Reverse zones and blocklists both use it.
+pub fn reversed(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let [a, b, c, d] = v4.octets();
+            format!("{d}.{c}.{b}.{a}")
+        }
+        std::net::IpAddr::V6(v6) => v6
+            .octets()
+            .iter()
+            .rev()
+            .flat_map(|byte| [byte & 0x0f, byte >> 4])
+            .map(|nibble| format!("{nibble:x}"))
+            .collect::<Vec<_>>()
+            .join("."),
+    }
+}

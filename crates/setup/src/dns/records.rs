@@ -248,20 +248,8 @@ pub fn plan(input: &Input, existing: &Existing) -> Plan {
     let dmarc = format!("v=DMARC1; p={}; rua=mailto:{}; fo=1", input.dmarc, input.dmarc_reports);
     records.push(record(Kind::TXT, &format!("_dmarc.{domain}"), dmarc, "DMARC: tells receivers what to do with mail that fails SPF and DKIM, and where to send reports.", Need::Required));
     let ptr_name = |ip: std::net::IpAddr| match ip {
-        std::net::IpAddr::V4(v4) => {
-            let [a, b, c, d] = v4.octets();
-            format!("{d}.{c}.{b}.{a}.in-addr.arpa.")
-        }
-        std::net::IpAddr::V6(v6) => {
-            let nibbles: Vec<String> = v6
-                .octets()
-                .iter()
-                .rev()
-                .flat_map(|byte| [byte & 0x0f, byte >> 4])
-                .map(|nibble| format!("{nibble:x}"))
-                .collect();
-            format!("{}.ip6.arpa.", nibbles.join("."))
-        }
+        std::net::IpAddr::V4(_) => format!("{}.in-addr.arpa.", super::reversed(ip)),
+        std::net::IpAddr::V6(_) => format!("{}.ip6.arpa.", super::reversed(ip)),
     };
     for ip in input
         .ipv4
