@@ -12,6 +12,9 @@ use tauri::Manager;
 /// Starts the app and blocks until its last window closes.
 pub fn run() {
     tauri::Builder::default()
+        // Choosing an SSH key file, and opening provider and blocklist pages in the browser.
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init())
         .setup(|app| {
             let config_dir = app.path().app_config_dir()?;
             app.manage(state::AppState::load(config_dir));

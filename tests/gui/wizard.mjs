@@ -202,7 +202,7 @@ try {
     assert.match(await driver.text('[data-testid=dns-verdict]'), /^0 of 8 records are right; next: publish the Address \(A\)/);
     await driver.waitFor('[data-testid=dns-blocklists]', { timeoutMs: 60_000 });
     const lists = await driver.text('[data-testid=dns-blocklists]');
-    assert.match(lists, /Spamhaus ZEN · 198\.51\.100\.10: LISTED \(127\.0\.0\.2\)/);
+    assert.match(lists, /Spamhaus ZEN · 198\.51\.100\.10: LISTED \(127\.0\.0\.2\)\. Details and removal/);
     assert.match(lists, /Spamhaus DBL · example\.test: could not check: .*not a listing/);
     await shot('21-dns-missing');
   });
@@ -230,6 +230,23 @@ try {
     assert.match(await driver.text('[data-testid=dns-verdict]'), /^All 8 records are right/);
     assert.match(await driver.text('[data-testid=dns-spf]'), /198\.51\.100\.10: pass · 2001:db8:100::10: pass/);
     await shot('23-dns-all-right');
+  });
+
+  await test('a server whose identity changed is a hard stop that explains itself', async () => {
+    // As if the server were replaced (or impersonated) since the user confirmed it.
+    await driver.stop();
+    const saved = profile();
+    const pinned = saved.server.fingerprint;
+    saved.server.fingerprint = 'SHA256:' + 'A'.repeat(43);
+    writeFileSync(join(appConfig, 'profile.json'), JSON.stringify(saved));
+    await driver.start(appBin);
+    await driver.click('[data-testid=stepper-check]');
+    await driver.waitFor('[data-testid=error-hostKeyChanged]', { timeoutMs: 30_000 });
+    const text = await errorText();
+    assert.match(text, /identity has changed/);
+    assert.match(text, new RegExp(pinned.replace(/[+/]/g, '.')), 'the new fingerprint is shown');
+    assert.match(text, /do not continue/);
+    await shot('24-host-key-changed');
   });
 } catch (error) {
   crashed(error);

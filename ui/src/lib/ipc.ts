@@ -2,6 +2,8 @@
 // arrives as an `IpcError`. The Rust mirror is src-tauri/src/ipc/.
 
 import { Channel, invoke } from '@tauri-apps/api/core';
+import { open as openDialog } from '@tauri-apps/plugin-dialog';
+import { openUrl } from '@tauri-apps/plugin-opener';
 import type { StepId } from './steps';
 
 /** Stable error codes; src-tauri/src/ipc/error.rs `ErrorCode` (a Rust test keeps them equal). */
@@ -319,3 +321,22 @@ export const dnsReport = (): Promise<DnsReport> => call('dns_report');
 
 /** The server and domain on the common blocklists. */
 export const blocklists = (): Promise<BlocklistEntry[]> => call('blocklists');
+
+/** Asks the user to pick a file (the OS's own dialog); null if they cancel. */
+export async function chooseFile(title: string): Promise<string | null> {
+  try {
+    const chosen = await openDialog({ title, multiple: false, directory: false });
+    return typeof chosen === 'string' ? chosen : null;
+  } catch (thrown) {
+    throw toIpcError(thrown);
+  }
+}
+
+/** Opens a web page in the user's browser. */
+export async function openInBrowser(url: string): Promise<void> {
+  try {
+    await openUrl(url);
+  } catch (thrown) {
+    throw toIpcError(thrown);
+  }
+}

@@ -32,6 +32,8 @@ export const en = {
   'connect.passwordHint': 'Kept in your computer’s keychain, never in a file.',
   'connect.keyFile': 'Private key file',
   'connect.keyFileHint': 'The file without .pub, for example ~/.ssh/id_ed25519.',
+  'connect.chooseKey': 'Choose…',
+  'connect.chooseKeyTitle': 'Choose your SSH private key',
   'connect.passphrase': 'Key passphrase',
   'connect.passphraseHint': 'Leave empty if the key has none.',
   'connect.newKeyLead':
@@ -263,7 +265,8 @@ export const en = {
   'dns.blocklistsLead': 'Whether your server’s addresses or your domain are on the lists big mail providers use, asked through your server’s own resolver.',
   'dns.checkLists': 'Check blocklists again',
   'dns.notListed': 'not listed',
-  'dns.listed': 'LISTED ({codes}). Ask for removal at {url}',
+  'dns.listed': 'LISTED ({codes}).',
+  'dns.removal': 'Details and removal',
   'dns.couldNotCheck': 'could not check: {reason}',
 
   'error.title.invalidInput': 'Please check this field',
