@@ -44,6 +44,10 @@ pub const SYSTEMD: &[Scenario] = &[
         "t33_records_the_dns_step_calls_right_are_judged_pass_by_the_receiver",
         t33_records_the_dns_step_calls_right_are_judged_pass_by_the_receiver,
     ),
+    (
+        "t34_a_full_disk_stops_the_install_cleanly_and_says_so",
+        t34_a_full_disk_stops_the_install_cleanly_and_says_so,
+    ),
 ];
 
 /// Submits a message from the wiz to the relay on port 587 (STARTTLS, AUTH PLAIN) with swaks,
@@ -568,5 +572,34 @@ fn t33_records_the_dns_step_calls_right_are_judged_pass_by_the_receiver(
         install::uninstall(&session, &input, &secrets).await?;
         session.close().await;
         result
+    })
+}
+
+fn t34_a_full_disk_stops_the_install_cleanly_and_says_so(inbox: &Inbox) -> Result<()> {
+    use outpost_setup::install;
+    crate::ssh::block_on(async {
+        let session = engine_session(inbox).await?;
+        let input = engine_input()?;
+        let secrets = TestSecrets::default();
+        install::uninstall(&session, &input, &secrets).await?;
+        // A file system with room for 1 MB where the 8 MB relay goes.
+        inbox.ssh("mount -t tmpfs -o size=1m tmpfs /usr/local/bin")?;
+        let full = install::install(&session, &input, &secrets, &mut |_| {}).await;
+        let left = inbox.ssh(
+            "ls -A /usr/local/bin; test -e /etc/systemd/system/outpost-relay.service && echo unit; \
+             id outpost >/dev/null 2>&1 && echo user; true",
+        );
+        inbox.ssh("umount /usr/local/bin")?;
+        ensure!(
+            matches!(&full, Err(install::Error::Step { step: "binary", detail }) if detail.starts_with("the server's disk is full")),
+            "{full:?}"
+        );
+        ensure!(left?.trim().is_empty(), "nothing half-installed is left behind");
+        // With room again, the same install completes.
+        install::install(&session, &input, &secrets, &mut |_| {}).await?;
+        ensure!(inbox.ssh("systemctl is-active outpost-relay")?.trim() == "active");
+        install::uninstall(&session, &input, &secrets).await?;
+        session.close().await;
+        Ok(())
     })
 }

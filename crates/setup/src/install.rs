@@ -75,6 +75,21 @@ pub enum Error {
     },
 }
 
+/// What a full file system says.
+const NO_SPACE: &str = "No space left on device";
+
+/// A server's error text, with a plain explanation in front of the ones a newcomer meets.
+fn explain(detail: &str) -> String {
+    if detail.contains(NO_SPACE) {
+        format!(
+            "the server's disk is full ({}). Free some space (or choose a bigger disk in your provider's panel), then install again; the server was left as it was before this step",
+            detail.lines().find(|line| line.contains(NO_SPACE)).unwrap_or(detail).trim()
+        )
+    } else {
+        detail.to_string()
+    }
+}
+
 struct Remote<'a> {
     session: &'a Session,
     progress: &'a mut (dyn FnMut(Progress) + Send),
@@ -99,9 +114,29 @@ impl Remote<'_> {
             } else {
                 output.stderr.trim().to_string()
             };
-            return Err(Error::Step { step, detail });
+            return Err(Error::Step { step, detail: explain(&detail) });
         }
         Ok(output.stdout)
+    }
+
+    /// Uploads a file as part of `step`; a full disk is said in plain words.
+    async fn upload(
+        &mut self,
+        step: &'static str,
+        bytes: &[u8],
+        path: &str,
+        mode: u32,
+    ) -> Result<(), Error> {
+        match self.session.upload(bytes, path, mode).await {
+            Err(ssh::Error::Protocol(detail)) if detail.contains(NO_SPACE) => {
+                // Leave no partial file behind.
+                let _ = self
+                    .probe(&format!("rm -f {}", quote(&format!("{path}.outpost-upload"))))
+                    .await;
+                Err(Error::Step { step, detail: explain(&detail) })
+            }
+            other => Ok(other?),
+        }
     }
 
     /// Runs a command that may fail; returns (succeeded, stdout).
@@ -165,7 +200,7 @@ pub async fn install_with(
         });
     } else {
         let staged = format!("{BINARY}.new");
-        session.upload(carried.bytes, &staged, 0o755).await?;
+        remote.upload("binary", carried.bytes, &staged, 0o755).await?;
         remote
             .run("binary", &format!("echo {}  {} | sha256sum -c --quiet", carried.sha256, quote(&staged)), b"")
             .await
@@ -235,7 +270,7 @@ pub async fn install_with(
         });
     } else {
         let staged = format!("{CONFIG}.new");
-        session.upload(wanted.as_bytes(), &staged, 0o640).await?;
+        remote.upload("config", wanted.as_bytes(), &staged, 0o640).await?;
         remote
             .run(
                 "config",
@@ -345,7 +380,7 @@ pub async fn install_with(
     let (_, current) = remote.probe(&format!("cat {} 2>/dev/null", quote(UNIT))).await?;
     let unit_changed = current != UNIT_TEXT;
     if unit_changed {
-        session.upload(UNIT_TEXT.as_bytes(), UNIT, 0o644).await?;
+        remote.upload("unit", UNIT_TEXT.as_bytes(), UNIT, 0o644).await?;
         remote.run("unit", "systemctl daemon-reload", b"").await?;
     }
     steps.push(Step {
@@ -726,6 +761,16 @@ mod tests {
         .relay_input()
         .config;
         assert_eq!(firewall_ports(&config), [465, 587]);
+    }
+
+    #[test]
+    fn a_full_disk_is_said_in_plain_words() {
+        let detail = explain(
+            "writing /usr/local/bin/outpost-relay.new failed: cat: write error: No space left on device",
+        );
+        assert!(detail.starts_with("the server's disk is full (writing"), "{detail}");
+        assert!(detail.contains("install again"));
+        assert_eq!(explain("permission denied"), "permission denied");
     }
 
     #[test]

@@ -350,24 +350,38 @@ impl Session {
         on_line: &mut (dyn FnMut(Stream, &str) + Send),
     ) -> Result<Output, Error> {
         let protocol = |error: russh::Error| Error::Protocol(error.to_string());
-        let mut channel = self.handle.channel_open_session().await.map_err(protocol)?;
+        let channel = self.handle.channel_open_session().await.map_err(protocol)?;
         channel.exec(true, command).await.map_err(protocol)?;
-        if !stdin.is_empty() {
-            channel.data(stdin).await.map_err(protocol)?;
-        }
-        channel.eof().await.map_err(protocol)?;
+        // Standard input is sent while the output is read: a command that stops reading (a
+        // full disk, say) ends the channel, and the rest of the input is then dropped instead
+        // of waiting forever for room in the channel's window.
+        let (mut reader, writer) = channel.split();
+        let send = async {
+            if !stdin.is_empty() {
+                writer.data(stdin).await?;
+            }
+            writer.eof().await
+        };
+        tokio::pin!(send);
+        let mut sending = true;
         let mut output = Output { status: None, stdout: String::new(), stderr: String::new() };
         let mut partial = [String::new(), String::new()];
         loop {
             // Read until the channel closes (None), not until EOF: the exit status can come
             // after EOF (STACK.md §3).
-            let message =
-                tokio::time::timeout(SILENCE_TIMEOUT, channel.wait()).await.map_err(|_| {
-                    Error::Timeout {
-                        doing: "waiting for the command's output",
-                        after: SILENCE_TIMEOUT,
-                    }
-                })?;
+            let message = tokio::select! {
+                sent = &mut send, if sending => {
+                    sending = false;
+                    // A channel the command closed early is reported by its exit status.
+                    let _ = sent;
+                    continue;
+                }
+                message = tokio::time::timeout(SILENCE_TIMEOUT, reader.wait()) => message,
+            };
+            let message = message.map_err(|_| Error::Timeout {
+                doing: "waiting for the command's output",
+                after: SILENCE_TIMEOUT,
+            })?;
             let Some(message) = message else { break };
             let (stream, data) = match &message {
                 ChannelMsg::Data { data } => (Stream::Stdout, data.as_ref()),
