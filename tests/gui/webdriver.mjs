@@ -32,10 +32,22 @@ export class WebDriver {
 
   /** Starts the app at `application` (an absolute path). */
   async start(application) {
-    const value = await this.request('POST', '/session', {
-      capabilities: { alwaysMatch: { 'tauri:options': { application } } },
-    });
-    this.session = value.sessionId;
+    // tauri-driver starts WebKitWebDriver for each session and forwards to it at once; on a
+    // busy machine the forward can come before WebKitWebDriver listens, and the request fails
+    // without an answer. That is the harness's race, not the app's: try again, a few times.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const value = await this.request('POST', '/session', {
+          capabilities: { alwaysMatch: { 'tauri:options': { application } } },
+        });
+        this.session = value.sessionId;
+        return;
+      } catch (error) {
+        if (attempt >= 3 || !(error instanceof TypeError)) throw error;
+        console.log(`     (WebDriver session not ready, attempt ${attempt}: ${error.message}; retrying)`);
+        await sleep(1000);
+      }
+    }
   }
 
   /** Closes the app. */
