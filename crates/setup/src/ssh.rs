@@ -175,12 +175,30 @@ async fn open(
             Ok(Err(russh::Error::IO(error))) => Err(Error::Unreachable {
                 host: target.host.clone(),
                 port: target.port,
-                reason: error.to_string(),
+                reason: network_reason(&error),
             }),
             Ok(Err(error)) => Err(Error::Protocol(error.to_string())),
         };
     let seen = seen.lock().expect("host key lock").clone();
     (result, seen)
+}
+
+/// What a failed connection means, in words a newcomer can act on.
+fn network_reason(error: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match error.kind() {
+        ErrorKind::ConnectionRefused => {
+            "the connection was refused: the server is up, but nothing answers on this port (SSH not running, or on another port)".into()
+        }
+        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => {
+            "no route to that address: check it for typos, and that the server is switched on".into()
+        }
+        ErrorKind::TimedOut => "nothing answered in time".into(),
+        _ if error.to_string().contains("failed to lookup address") => {
+            "that name does not exist in DNS: check it for typos, or use the IP address".into()
+        }
+        _ => error.to_string(),
+    }
 }
 
 /// Connects only to read the server's host key, for the user to confirm (first contact).
