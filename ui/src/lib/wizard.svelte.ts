@@ -2,6 +2,7 @@
 // last error. Every change goes through the Rust side, which saves it before we show it.
 
 import * as ipc from './ipc';
+import { Task } from './task.svelte';
 import { nextStep, previousStep, canVisit, type StepId } from './steps';
 
 export class Wizard {
@@ -12,8 +13,7 @@ export class Wizard {
   domain = $state<ipc.Domain | null>(null);
   installed = $state<ipc.Installed | null>(null);
   loaded = $state(false);
-  busy = $state(false);
-  error = $state<ipc.IpcError | null>(null);
+  private task = new Task();
   notice = $state<{ setAside: string | null; unreadable: string | null } | null>(null);
 
   async load(): Promise<void> {
@@ -49,7 +49,7 @@ export class Wizard {
   }
 
   dismissError(): void {
-    this.error = null;
+    this.task.error = null;
   }
 
   dismissNotice(): void {
@@ -84,17 +84,18 @@ export class Wizard {
     }
   }
 
-  private async run(work: () => Promise<void>): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
-    this.error = null;
-    try {
-      await work();
-    } catch (thrown) {
-      this.error = ipc.toIpcError(thrown);
-    } finally {
-      this.busy = false;
-    }
+  /** Whether a change is being saved. */
+  get busy(): boolean {
+    return this.task.busy;
+  }
+
+  /** The last change that failed. */
+  get error(): ipc.IpcError | null {
+    return this.task.error;
+  }
+
+  private run(work: () => Promise<void>): Promise<void> {
+    return this.task.run(work);
   }
 }
 
