@@ -1,6 +1,7 @@
 //! What the app keeps while it runs: the profile (loaded once, saved on every change), the
 //! advanced settings, the keychain, and the long operation in progress (so it can be stopped).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use outpost_setup::profile::{self, Profile};
@@ -26,8 +27,8 @@ pub struct AppState {
     pub settings: Result<Settings, String>,
     /// The OS keychain, where every secret lives.
     pub secrets: Keychain,
-    /// The long operation in progress, which `cancel` stops.
-    pub running: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
+    /// The long operations in progress, which `cancel` stops.
+    pub running: std::sync::Mutex<HashMap<tokio::task::Id, tokio::task::AbortHandle>>,
 }
 
 /// Something the user should hear about the profile at startup.
@@ -54,7 +55,7 @@ impl AppState {
             startup_notice,
             settings,
             secrets: Keychain::new(KEYCHAIN_SERVICE),
-            running: std::sync::Mutex::new(None),
+            running: std::sync::Mutex::new(HashMap::new()),
         }
     }
 }

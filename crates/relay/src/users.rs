@@ -383,13 +383,12 @@ mod tests {
             authenticator.check("alice@example.com", "correct horse battery").unwrap(),
             Login::Accepted
         );
-        // Cached: now fast.
-        let started = Instant::now();
+        // Cached (looked at directly: a timing assertion would flake on a busy machine).
+        assert!(authenticator.inner.lock().unwrap().verified.contains_key("alice@example.com"));
         assert_eq!(
             authenticator.check("ALICE@example.com", "correct horse battery").unwrap(),
             Login::Accepted
         );
-        assert!(started.elapsed() < Duration::from_millis(5), "{:?}", started.elapsed());
         // A wrong password is never served from the cache.
         assert_eq!(
             authenticator.check("alice@example.com", "wrong horse battery").unwrap(),
@@ -403,6 +402,7 @@ mod tests {
             authenticator.check("alice@example.com", "correct horse battery").unwrap(),
             Login::Rejected
         );
+        assert!(!authenticator.inner.lock().unwrap().verified.contains_key("alice@example.com"));
         assert_eq!(
             authenticator.check("alice@example.com", "a brand new password").unwrap(),
             Login::Accepted

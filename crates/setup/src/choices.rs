@@ -239,7 +239,7 @@ impl Domain {
         );
         let config = Config::parse(&text, std::path::Path::new("wizard"))
             .expect("names checked by Domain::new make a valid config");
-        install::Input { config, smtp_user: self.sender.clone(), ipv6: self.ipv6 }
+        install::Input { config, smtp_user: self.sender.clone() }
     }
 }
 
@@ -336,6 +336,5 @@ mod tests {
         assert_eq!(input.config.dkim[0].selector.as_str(), "outpost");
         assert!(!input.config.delivery.ipv6);
         assert_eq!(input.smtp_user, "hello@example.com");
-        assert!(!input.ipv6);
     }
 }

@@ -29,9 +29,6 @@ pub struct Input {
     pub config: Config,
     /// The SMTP user to create (an address at one of the relay's domains).
     pub smtp_user: String,
-    /// Whether mail should leave over IPv6 too: IPv6 is switched on in the kernel if the
-    /// provider's image has it off (tutorial step 3).
-    pub ipv6: bool,
 }
 
 /// One step of the install and whether it changed anything.
@@ -399,7 +396,9 @@ pub async fn install_with(
 
     // 8. IPv6, if wanted and switched off in the kernel.
     (remote.progress)(Progress::Stage { id: "ipv6".into() });
-    steps.push(enable_ipv6(&mut remote, input.ipv6).await?);
+    // When the relay delivers over IPv6, IPv6 is switched on in the kernel if the provider's
+    // image has it off (tutorial step 3).
+    steps.push(enable_ipv6(&mut remote, input.config.delivery.ipv6).await?);
 
     // 9. Start (or restart after a change) and verify.
     (remote.progress)(Progress::Stage { id: "service".into() });

@@ -18,18 +18,22 @@ use crate::commands::profile::{ProfileView, update};
 use crate::ipc::{ErrorCode, IpcError};
 use crate::state::AppState;
 
-/// Runs `work` as the app's one long operation: [`cancel`] stops it (at its next `await`), and
-/// the user gets a `cancelled` error. Every engine step is idempotent, so stopping is safe.
+/// Runs `work` as a long operation that [`cancel`] can stop (at its next `await`); the user
+/// then gets a `cancelled` error. Every engine step is idempotent, so stopping is safe.
 pub async fn cancellable<T: Send + 'static>(
     state: &AppState,
     work: impl Future<Output = Result<T, IpcError>> + Send + 'static,
 ) -> Result<T, IpcError> {
     let task = tokio::spawn(work);
-    *state.running.lock().map_err(|error| IpcError::internal(error.to_string()))? =
-        Some(task.abort_handle());
+    let id = task.id();
+    state
+        .running
+        .lock()
+        .map_err(|error| IpcError::internal(error.to_string()))?
+        .insert(id, task.abort_handle());
     let result = task.await;
     if let Ok(mut running) = state.running.lock() {
-        *running = None;
+        running.remove(&id);
     }
     match result {
         Ok(result) => result,
@@ -38,12 +42,12 @@ pub async fn cancellable<T: Send + 'static>(
     }
 }
 
-/// Stops the long operation in progress, if any.
+/// Stops the long operations in progress (the DNS step runs two at once), if any.
 #[tauri::command]
 pub async fn cancel(state: State<'_, AppState>) -> Result<(), IpcError> {
-    if let Some(task) =
-        state.running.lock().map_err(|error| IpcError::internal(error.to_string()))?.take()
-    {
+    let mut running =
+        state.running.lock().map_err(|error| IpcError::internal(error.to_string()))?;
+    for (_, task) in running.drain() {
         task.abort();
     }
     Ok(())
@@ -197,16 +201,17 @@ pub async fn connect(
             )
         }
     };
-    let key_line = match login.kind {
-        Login::NewKey => password.clone(),
+    // A new key with the password given: the password logs in once to add the key's line.
+    let add_key = match (login.kind, password, &credentials) {
+        (Login::NewKey, Some(password), Credentials::Key { private_key, .. }) => {
+            Some((password, ssh::public_line(private_key)?))
+        }
         _ => None,
     };
     let pinned = fingerprint.clone();
     let target_for_task = target.clone();
-    let public_line = if key_line.is_some() { Some(public_line_of(&credentials)?) } else { None };
     cancellable(&state, async move {
-        if let (Some(password), Some(line)) = (key_line, public_line) {
-            // Add the new key with a one-time password login.
+        if let Some((password, line)) = add_key {
             let session =
                 ssh::connect(&target_for_task, &Credentials::Password(password), &pinned).await?;
             session.authorize_key(&line).await?;
@@ -241,13 +246,6 @@ fn sudo_password(credentials: &Credentials) -> Option<&str> {
     match credentials {
         Credentials::Password(password) => Some(password),
         Credentials::Key { .. } => None,
-    }
-}
-
-fn public_line_of(credentials: &Credentials) -> Result<String, IpcError> {
-    match credentials {
-        Credentials::Key { private_key, .. } => Ok(ssh::public_line(private_key)?),
-        Credentials::Password(_) => Err(IpcError::internal("a new key has no password")),
     }
 }
 
