@@ -96,6 +96,9 @@ export class WebDriver {
 
   async click(selector) {
     const element = await this.waitFor(selector);
+    // WebKitWebDriver scrolls only until the element shows at the edge, where the window's
+    // fixed footer can cover its centre; a person would scroll it fully into view first.
+    await this.execute('arguments[0].scrollIntoView({ block: "center" })', [{ [ELEMENT]: element }]);
     await this.request('POST', this.sessionPath(`/element/${element}/click`), {});
   }
 
