@@ -42,3 +42,51 @@ pub fn run() {
         .run(tauri::generate_context!())
         .expect("the Tauri runtime failed to start");
 }
+
+#[cfg(test)]
+mod tests {
+    /// The names of the commands between `marker` and the next `]` in `text`.
+    fn names(text: &str, marker: &str, strip: &str) -> Vec<String> {
+        let start = text.find(marker).expect("marker") + marker.len();
+        let end = start + text[start..].find(']').expect("list end");
+        let mut names: Vec<String> = text[start..end]
+            .split(',')
+            .map(|item| item.trim().trim_matches('"').trim_start_matches(strip))
+            .map(|item| item.rsplit("::").next().unwrap_or(item).replace('-', "_"))
+            .filter(|item| !item.is_empty() && !item.contains(':'))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// A command is named in the handler, the build script's permission list, the window's
+    /// capability and the UI's calls: the four must agree, or a command is uncallable (or
+    /// callable without being granted).
+    #[test]
+    fn every_command_is_registered_permitted_granted_and_called() {
+        let handler = names(include_str!("lib.rs"), "generate_handler![", "");
+        let permissions = names(include_str!("../build.rs"), ".commands(&[", "");
+        let capability: serde_json::Value =
+            serde_json::from_str(include_str!("../capabilities/main.json")).expect("JSON");
+        let mut granted: Vec<String> = capability["permissions"]
+            .as_array()
+            .expect("permissions")
+            .iter()
+            .filter_map(|permission| permission.as_str()?.strip_prefix("allow-"))
+            .map(|name| name.replace('-', "_"))
+            .collect();
+        granted.sort();
+        let ui = include_str!("../../ui/src/lib/ipc.ts");
+        let mut called: Vec<String> = ui
+            .split("call('")
+            .skip(1)
+            .filter_map(|rest| rest.split('\'').next())
+            .map(str::to_string)
+            .collect();
+        called.sort();
+        called.dedup();
+        assert_eq!(handler, permissions, "build.rs lists other commands than generate_handler!");
+        assert_eq!(handler, granted, "capabilities/main.json grants other commands");
+        assert_eq!(handler, called, "ui/src/lib/ipc.ts calls other commands");
+    }
+}

@@ -41,6 +41,11 @@ pub enum StartupNotice {
 }
 
 impl AppState {
+    /// A copy of the profile as last saved, for an operation to work from.
+    pub async fn profile(&self) -> Profile {
+        self.profile.lock().await.clone()
+    }
+
     /// Loads the profile and settings from the app's config directory.
     pub fn load(config_dir: PathBuf) -> Self {
         let settings = Settings::load(&config_dir);

@@ -75,6 +75,33 @@ impl Config {
         Ok(config)
     }
 
+    /// A config for `server` with every other section at its default (not yet checked: see
+    /// [`Config::check`]).
+    pub fn new(server: Server) -> Config {
+        Config {
+            server,
+            listeners: Listeners::default(),
+            tls: Tls::default(),
+            users: Users::default(),
+            dkim: Vec::new(),
+            queue: Queue::default(),
+            limits: Limits::default(),
+            log: Log::default(),
+            dns: Dns::default(),
+            delivery: Delivery::default(),
+        }
+    }
+
+    /// Checks a config built in memory the way [`Config::parse`] checks a file: the error names
+    /// the setting at fault (there is no line to point at).
+    pub fn check(&self) -> Result<(), Error> {
+        self.validate().map_err(|problem| Error {
+            file: PathBuf::from("(built in memory)"),
+            position: None,
+            reason: format!("{}: {}", problem.key_text(), problem.reason),
+        })
+    }
+
     /// The config as TOML text, ready to be written to the server.
     pub fn to_toml(&self) -> String {
         let body = toml::to_string_pretty(self).expect("every config value serializes to TOML");
@@ -90,6 +117,23 @@ impl Config {
             return Err(Problem::new(
                 &["server", "domains"],
                 "list at least one domain to send for",
+            ));
+        }
+        // Parsed but not served yet: refused, so a setting never looks as if it worked.
+        for (name, list) in
+            [("inbound", &self.listeners.inbound), ("acme_http", &self.listeners.acme_http)]
+        {
+            if !list.is_empty() {
+                return Err(Problem::new(
+                    &["listeners", name],
+                    "this version of the relay cannot serve it yet; leave the list empty",
+                ));
+            }
+        }
+        if self.tls.acme.is_some() {
+            return Err(Problem::new(
+                &["tls", "acme"],
+                "this version of the relay cannot get ACME certificates yet; remove [tls.acme] and list certificate files in tls.certificates, or leave both out for a self-signed certificate",
             ));
         }
         let mut seen_addresses = HashSet::new();

@@ -168,17 +168,8 @@ pub struct DkimKey {
     pub key_file: AbsolutePath,
 }
 
-/// DKIM signing algorithms (RFC 6376 §3.3, RFC 8463).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum DkimAlgorithm {
-    /// RSA with SHA-256: what every receiver verifies.
-    #[default]
-    #[serde(rename = "rsa-sha256")]
-    RsaSha256,
-    /// Ed25519 with SHA-256: short keys; sent alongside RSA, never alone.
-    #[serde(rename = "ed25519-sha256")]
-    Ed25519Sha256,
-}
+/// DKIM signing algorithms: defined once, in the admin protocol the app reads too.
+pub use outpost_relay_api::DkimAlgorithm;
 
 /// `[queue]`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -146,3 +146,35 @@ fn load_reports_an_unreadable_file() {
         "{error}"
     );
 }
+
+#[test]
+fn settings_the_relay_cannot_serve_yet_are_refused_not_ignored() {
+    check_refused(
+        &format!("{MINIMAL}[listeners]\ninbound = [\"0.0.0.0:25\"]\n"),
+        6,
+        "cannot serve it yet",
+    );
+    check_refused(
+        &format!("{MINIMAL}[listeners]\nacme_http = [\"0.0.0.0:80\"]\n"),
+        6,
+        "cannot serve it yet",
+    );
+    check_refused(
+        &format!("{MINIMAL}[tls.acme]\ndirectory = \"https://ca.example/dir\"\n"),
+        5,
+        "cannot get ACME certificates yet",
+    );
+}
+
+#[test]
+fn a_config_built_in_memory_is_checked_like_a_file() {
+    let server = Server {
+        hostname: "mail.example.com".parse().unwrap(),
+        domains: vec!["example.com".parse().unwrap()],
+    };
+    let config = Config::new(server.clone());
+    config.check().unwrap();
+    assert_eq!(parse(&config.to_toml()).unwrap(), config, "what is built is what is parsed");
+    let error = Config::new(Server { domains: Vec::new(), ..server }).check().unwrap_err();
+    assert!(error.reason.starts_with("server.domains: list at least one domain"), "{error}");
+}

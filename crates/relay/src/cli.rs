@@ -1,16 +1,19 @@
 //! The admin command line: what the Outpost app runs over SSH, and what a person may run by hand.
-//! Every reporting command takes `--json` for the app; passwords are read from standard input,
-//! never from arguments (which other users can see in the process list).
+//! Every reporting command takes `--json` for the app and then prints one
+//! [`outpost_relay_api::Response`]: the admin protocol, defined once in `outpost-relay-api`.
+//! Passwords are read from standard input, never from arguments (which other users can see in
+//! the process list).
 
 use std::ffi::OsString;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use outpost_relay_api as api;
 use outpost_relay_config::{Config, DEFAULT_PATH, DkimAlgorithm};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::queue::{Item, Spool, Status as RecipientStatus};
 use crate::users::{Authenticator, Login, UsersFile};
@@ -177,20 +180,23 @@ pub fn main(arguments: impl IntoIterator<Item = impl Into<OsString> + Clone>) ->
             | Command::Queue { json: true, .. }
             | Command::Lookup { json: true, .. }
     );
+    let output = Output { json };
     let result = match arguments.command {
         Command::Serve { config } => serve(&config),
-        Command::CheckConfig { file, json } => return check_config(&file, json),
-        Command::User { action, config, json } => user(action, &config, json),
-        Command::Dkim { action, config, json } => dkim(action, &config, json),
-        Command::Status { config, json } => status(&config, json),
-        Command::Queue { action, config, json } => queue(action, &config, json),
-        Command::Lookup { names, json } => lookup(&names, json),
+        Command::CheckConfig { file, .. } => return check_config(&file, output),
+        Command::User { action, config, .. } => user(action, &config, output),
+        Command::Dkim { action, config, .. } => dkim(action, &config, output),
+        Command::Status { config, .. } => status(&config, output),
+        Command::Queue { action, config, .. } => queue(action, &config, output),
+        Command::Lookup { names, .. } => lookup(&names, output),
     };
     match result {
         Ok(code) => code,
         Err(error) => {
+            let kind = error.downcast_ref::<Failure>().map_or(api::ErrorKind::Other, |f| f.kind);
             if json {
-                println!("{}", json!({ "ok": false, "error": format!("{error:#}") }));
+                let message = format!("{error:#}");
+                output.print(&api::Response::<()>::error(api::AdminError { kind, message }));
             } else {
                 eprintln!("error: {error:#}");
             }
@@ -199,8 +205,48 @@ pub fn main(arguments: impl IntoIterator<Item = impl Into<OsString> + Clone>) ->
     }
 }
 
+/// A failure of a known kind, for the admin protocol's error envelope.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+struct Failure {
+    kind: api::ErrorKind,
+    message: String,
+}
+
+fn failure(kind: api::ErrorKind, message: impl Into<String>) -> anyhow::Error {
+    Failure { kind, message: message.into() }.into()
+}
+
+/// Where a command's result goes: a typed JSON reply for the app, or text for a person.
+#[derive(Debug, Clone, Copy)]
+struct Output {
+    json: bool,
+}
+
+impl Output {
+    /// Prints the reply as one JSON line.
+    fn print<T: Serialize>(self, response: &api::Response<T>) {
+        match serde_json::to_string(response) {
+            Ok(line) => println!("{line}"),
+            Err(error) => eprintln!("error: cannot encode the reply: {error}"),
+        }
+    }
+
+    /// Prints `data` as the JSON reply, or `text()` for a person.
+    fn report<T: Serialize>(self, data: T, text: impl FnOnce(&T) -> String) {
+        if self.json {
+            self.print(&api::Response::ok(data));
+        } else {
+            let text = text(&data);
+            if !text.is_empty() {
+                println!("{text}");
+            }
+        }
+    }
+}
+
 fn load_config(path: &Path) -> Result<Config> {
-    Config::load(path).map_err(anyhow::Error::msg)
+    Config::load(path).map_err(|error| failure(api::ErrorKind::Config, error.to_string()))
 }
 
 fn serve(config_path: &Path) -> Result<ExitCode> {
@@ -251,11 +297,24 @@ fn serve(config_path: &Path) -> Result<ExitCode> {
     })
 }
 
-fn check_config(file: &Path, json: bool) -> ExitCode {
+fn check_config(file: &Path, output: Output) -> ExitCode {
     let result = Config::load(file);
-    let mut stdout = std::io::stdout().lock();
-    match (&result, json) {
+    let report = match &result {
+        Ok(config) => api::ConfigCheck::Valid {
+            hostname: config.server.hostname.to_string(),
+            domains: config.server.domains.iter().map(ToString::to_string).collect(),
+        },
+        Err(error) => api::ConfigCheck::Invalid {
+            file: error.file.display().to_string(),
+            line: error.position.map(|(line, _)| line),
+            column: error.position.map(|(_, column)| column),
+            reason: error.reason.clone(),
+        },
+    };
+    match (&result, output.json) {
+        (_, true) => output.print(&api::Response::ok(report)),
         (Ok(config), false) => {
+            let mut stdout = std::io::stdout().lock();
             let _ = writeln!(stdout, "{}: valid", file.display());
             let _ = writeln!(stdout, "  host name: {}", config.server.hostname);
             let domains: Vec<String> =
@@ -265,23 +324,11 @@ fn check_config(file: &Path, json: bool) -> ExitCode {
                 let _ = writeln!(stdout, "  listens:   {address} ({name})");
             }
             for key in &config.dkim {
-                let _ = writeln!(stdout, "  dkim:      {}._domainkey.{}", key.selector, key.domain);
+                let name = api::dkim_record_name(key.selector.as_str(), key.domain.as_str());
+                let _ = writeln!(stdout, "  dkim:      {name}");
             }
         }
         (Err(error), false) => eprintln!("error: {error}"),
-        (_, true) => {
-            let report = match &result {
-                Ok(config) => json!({ "valid": true, "config": config }),
-                Err(error) => json!({
-                    "valid": false,
-                    "file": error.file,
-                    "line": error.position.map(|(line, _)| line),
-                    "column": error.position.map(|(_, column)| column),
-                    "reason": error.reason,
-                }),
-            };
-            let _ = writeln!(stdout, "{report}");
-        }
     }
     if result.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
@@ -295,48 +342,54 @@ fn read_password() -> Result<String> {
         .context("reading the password from standard input")?;
     let password = line.trim_end_matches(['\r', '\n']).to_string();
     if password.is_empty() {
-        bail!(
-            "no password on standard input (pipe it in: `printf '%s\\n' \"$PASSWORD\" | outpost-relay user add ...`)"
-        );
+        return Err(failure(
+            api::ErrorKind::InvalidArgument,
+            "no password on standard input (pipe it in: `printf '%s\\n' \"$PASSWORD\" | outpost-relay user add ...`)",
+        ));
     }
     Ok(password)
 }
 
-fn user(action: UserAction, config_path: &Path, json: bool) -> Result<ExitCode> {
+fn user(action: UserAction, config_path: &Path, output: Output) -> Result<ExitCode> {
     let config = load_config(config_path)?;
     let path = config.users.file.as_path();
     let mut users = UsersFile::load(path)?;
+    let changed = |change: &api::UserChange| {
+        let action = match change.action {
+            api::UserAction::Added => "added",
+            api::UserAction::PasswordChanged => "password changed",
+            api::UserAction::Removed => "removed",
+        };
+        format!("{}: {action}", change.user)
+    };
     match action {
         UserAction::Add { address } => {
             let password = read_password()?;
             let existed = users.addresses().any(|existing| existing.eq_ignore_ascii_case(&address));
             users.set(&address, &password)?;
             users.save(path)?;
-            let action = if existed { "password changed" } else { "added" };
-            report(
-                json,
-                json!({ "ok": true, "user": address.to_ascii_lowercase(), "action": action }),
-                &format!("{address}: {action}"),
-            );
+            let action =
+                if existed { api::UserAction::PasswordChanged } else { api::UserAction::Added };
+            output.report(api::UserChange { user: address.to_ascii_lowercase(), action }, changed);
         }
         UserAction::Remove { address } => {
             users.remove(&address)?;
             users.save(path)?;
-            report(
-                json,
-                json!({ "ok": true, "user": address.to_ascii_lowercase(), "action": "removed" }),
-                &format!("{address}: removed"),
-            );
+            let action = api::UserAction::Removed;
+            output.report(api::UserChange { user: address.to_ascii_lowercase(), action }, changed);
         }
         UserAction::List => {
-            let list: Vec<&str> = users.addresses().collect();
-            report(json, json!({ "ok": true, "users": list }), &list.join("\n"));
+            let users = users.addresses().map(str::to_string).collect();
+            output.report(api::UserList { users }, |list| list.users.join("\n"));
         }
         UserAction::Check { address } => {
             let password = read_password()?;
             let accepted = Authenticator::new(path)?.check(&address, &password)? == Login::Accepted;
-            let text = if accepted { "the password is right" } else { "wrong user or password" };
-            report(json, json!({ "ok": accepted, "user": address.to_ascii_lowercase() }), text);
+            let user = address.to_ascii_lowercase();
+            output.report(api::PasswordCheck { user, accepted }, |check| {
+                if check.accepted { "the password is right" } else { "wrong user or password" }
+                    .to_string()
+            });
             if !accepted {
                 return Ok(ExitCode::from(1));
             }
@@ -345,17 +398,16 @@ fn user(action: UserAction, config_path: &Path, json: bool) -> Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-fn dkim(action: DkimAction, config_path: &Path, json: bool) -> Result<ExitCode> {
+fn dkim(action: DkimAction, config_path: &Path, output: Output) -> Result<ExitCode> {
     match action {
         DkimAction::Generate { domain, selector, algorithm, key_file } => {
             let algorithm = match algorithm {
                 Algorithm::Rsa => DkimAlgorithm::RsaSha256,
                 Algorithm::Ed25519 => DkimAlgorithm::Ed25519Sha256,
             };
-            let domain: outpost_relay_config::DomainName =
-                domain.parse().map_err(anyhow::Error::msg)?;
-            let selector: outpost_relay_config::Selector =
-                selector.parse().map_err(anyhow::Error::msg)?;
+            let invalid = |reason: String| failure(api::ErrorKind::InvalidArgument, reason);
+            let domain: outpost_relay_config::DomainName = domain.parse().map_err(invalid)?;
+            let selector: outpost_relay_config::Selector = selector.parse().map_err(invalid)?;
             let key_file = key_file
                 .unwrap_or_else(|| PathBuf::from(format!("/etc/outpost/dkim/{selector}.pem")));
             if let Some(directory) = key_file.parent() {
@@ -366,14 +418,14 @@ fn dkim(action: DkimAction, config_path: &Path, json: bool) -> Result<ExitCode> 
             crate::dkim::write_new_key(&key_file, &generated.private_pem).with_context(|| {
                 format!("writing {} (an existing key is never overwritten)", key_file.display())
             })?;
-            print_record(
-                json,
-                &domain.to_string(),
-                &selector.to_string(),
+            let record = api::DkimRecord {
+                domain: domain.to_string(),
+                selector: selector.to_string(),
                 algorithm,
-                &key_file,
-                &generated.txt,
-            );
+                key_file: key_file.display().to_string(),
+                txt: generated.txt,
+            };
+            output.report(record, describe_record);
         }
         DkimAction::Show => {
             let config = load_config(config_path)?;
@@ -382,75 +434,35 @@ fn dkim(action: DkimAction, config_path: &Path, json: bool) -> Result<ExitCode> 
                 let path = key.key_file.to_string();
                 let text = std::fs::read_to_string(key.key_file.as_path())
                     .with_context(|| format!("reading {path}"))?;
-                let txt = crate::dkim::txt_for(&text, key.algorithm, &path)?;
-                records.push(record_json(
-                    key.domain.as_str(),
-                    key.selector.as_str(),
-                    key.algorithm,
-                    key.key_file.as_path(),
-                    &txt,
-                ));
-                if !json {
-                    print_record(
-                        false,
-                        key.domain.as_str(),
-                        key.selector.as_str(),
-                        key.algorithm,
-                        key.key_file.as_path(),
-                        &txt,
-                    );
-                }
+                records.push(api::DkimRecord {
+                    domain: key.domain.to_string(),
+                    selector: key.selector.to_string(),
+                    algorithm: key.algorithm,
+                    txt: crate::dkim::txt_for(&text, key.algorithm, &path)?,
+                    key_file: path,
+                });
             }
-            if json {
-                println!("{}", json!({ "ok": true, "records": records }));
-            }
+            output.report(api::DkimRecords { records }, |shown| {
+                shown.records.iter().map(describe_record).collect::<Vec<_>>().join("\n")
+            });
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn record_json(
-    domain: &str,
-    selector: &str,
-    algorithm: DkimAlgorithm,
-    key_file: &Path,
-    txt: &str,
-) -> serde_json::Value {
-    json!({
-        "name": format!("{selector}._domainkey.{domain}"),
-        "domain": domain,
-        "selector": selector,
-        "algorithm": algorithm,
-        "key_file": key_file,
-        "txt": txt,
-        "txt_strings": crate::dkim::split_txt(txt),
-    })
-}
-
-fn print_record(
-    json: bool,
-    domain: &str,
-    selector: &str,
-    algorithm: DkimAlgorithm,
-    key_file: &Path,
-    txt: &str,
-) {
-    if json {
-        println!(
-            "{}",
-            json!({ "ok": true, "record": record_json(domain, selector, algorithm, key_file, txt) })
-        );
-        return;
-    }
-    println!("{selector}._domainkey.{domain}  TXT");
-    println!("  whole value: {txt}");
+fn describe_record(record: &api::DkimRecord) -> String {
     let strings: Vec<String> =
-        crate::dkim::split_txt(txt).iter().map(|part| format!("\"{part}\"")).collect();
-    println!("  as 255-byte strings: {}", strings.join(" "));
-    println!("  private key: {}", key_file.display());
+        api::split_txt(&record.txt).iter().map(|part| format!("\"{part}\"")).collect();
+    format!(
+        "{}  TXT\n  whole value: {}\n  as 255-byte strings: {}\n  private key: {}",
+        record.name(),
+        record.txt,
+        strings.join(" "),
+        record.key_file
+    )
 }
 
-fn lookup(names: &[String], json: bool) -> Result<ExitCode> {
+fn lookup(names: &[String], output: Output) -> Result<ExitCode> {
     use hickory_resolver::Resolver;
     use hickory_resolver::proto::rr::RData;
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
@@ -468,55 +480,47 @@ fn lookup(names: &[String], json: bool) -> Result<ExitCode> {
         let mut results = Vec::new();
         for name in names {
             let fqdn = format!("{}.", name.trim_end_matches('.'));
-            let result = match resolver.ipv4_lookup(fqdn.as_str()).await {
-                Ok(lookup) => {
-                    let answers: Vec<String> = lookup
+            let outcome = match resolver.ipv4_lookup(fqdn.as_str()).await {
+                Ok(lookup) => api::LookupOutcome::Answer {
+                    answers: lookup
                         .answers()
                         .iter()
                         .filter_map(|record| match &record.data {
-                            RData::A(address) => Some(address.0.to_string()),
+                            RData::A(address) => Some(address.0),
                             _ => None,
                         })
-                        .collect();
-                    json!({ "name": name, "outcome": "answer", "answers": answers })
-                }
+                        .collect(),
+                },
                 Err(error) if error.is_nx_domain() || error.is_no_records_found() => {
-                    json!({ "name": name, "outcome": "nxdomain", "answers": [] })
+                    api::LookupOutcome::NoSuchName
                 }
-                Err(error) => json!({ "name": name, "outcome": "error", "answers": [], "detail": error.to_string() }),
+                Err(error) => api::LookupOutcome::Failed { detail: error.to_string() },
             };
-            results.push(result);
+            results.push(api::Lookup { name: name.clone(), outcome });
         }
         anyhow::Ok(results)
     })?;
-    if json {
-        println!("{}", json!({ "ok": true, "results": results }));
-    } else {
-        for result in &results {
-            let answers = result["answers"].as_array().map(|answers| {
-                answers.iter().filter_map(|answer| answer.as_str()).collect::<Vec<_>>().join(", ")
-            });
-            match result["outcome"].as_str() {
-                Some("answer") => println!(
-                    "{}: {}",
-                    result["name"].as_str().unwrap_or(""),
-                    answers.unwrap_or_default()
-                ),
-                Some("nxdomain") => {
-                    println!("{}: no such name", result["name"].as_str().unwrap_or(""))
+    output.report(api::Lookups { results }, |lookups| {
+        let lines: Vec<String> = lookups
+            .results
+            .iter()
+            .map(|lookup| match &lookup.outcome {
+                api::LookupOutcome::Answer { answers } => {
+                    let answers: Vec<String> = answers.iter().map(ToString::to_string).collect();
+                    format!("{}: {}", lookup.name, answers.join(", "))
                 }
-                _ => println!(
-                    "{}: lookup failed ({})",
-                    result["name"].as_str().unwrap_or(""),
-                    result["detail"].as_str().unwrap_or("")
-                ),
-            }
-        }
-    }
+                api::LookupOutcome::NoSuchName => format!("{}: no such name", lookup.name),
+                api::LookupOutcome::Failed { detail } => {
+                    format!("{}: lookup failed ({detail})", lookup.name)
+                }
+            })
+            .collect();
+        lines.join("\n")
+    });
     Ok(ExitCode::SUCCESS)
 }
 
-fn status(config_path: &Path, json: bool) -> Result<ExitCode> {
+fn status(config_path: &Path, output: Output) -> Result<ExitCode> {
     let config = load_config(config_path)?;
     let path = config
         .tls
@@ -525,136 +529,129 @@ fn status(config_path: &Path, json: bool) -> Result<ExitCode> {
         .parent()
         .map(|dir| dir.join(crate::server::STATUS_FILE))
         .context("the TLS state directory has no parent")?;
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!("the relay has not written {} (is it running?)", path.display())
+    let text = std::fs::read_to_string(&path).map_err(|error| {
+        failure(
+            api::ErrorKind::NotRunning,
+            format!("the relay has not written {} (is it running?): {error}", path.display()),
+        )
     })?;
-    let status: crate::server::Status =
+    let mut status: crate::server::Status =
         serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
-    let age =
-        crate::clock::unix_seconds(std::time::SystemTime::now()).saturating_sub(status.updated);
-    let running = age < 10 && Path::new(&format!("/proc/{}", status.pid)).exists();
-    if json {
-        let mut value = serde_json::to_value(&status)?;
-        value["running"] = json!(running);
-        value["ok"] = json!(true);
-        println!("{value}");
-        return Ok(ExitCode::SUCCESS);
-    }
-    println!(
+    let now = crate::clock::unix_seconds(crate::clock::Clock::now(&crate::clock::SystemClock));
+    let age = now.saturating_sub(status.updated);
+    status.running = age < 10 && Path::new(&format!("/proc/{}", status.pid)).exists();
+    output.report(status, describe_status);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe_status(status: &api::Status) -> String {
+    let mut lines = vec![format!(
         "outpost-relay {}: {}",
         status.version,
-        if running { "running" } else { "NOT running (status is stale)" }
-    );
-    for (name, address) in &status.listeners {
-        println!("  listening on {address} ({name})");
+        if status.running { "running" } else { "NOT running (status is stale)" }
+    )];
+    for listener in &status.listeners {
+        lines.push(format!("  listening on {} ({})", listener.address, listener.mode.as_str()));
     }
     for certificate in &status.certificates {
-        let kind = if certificate.self_signed {
+        let kind = if certificate.is_self_signed() {
             " — self-signed: mail clients will warn until a real certificate is set up"
         } else {
             ""
         };
-        println!(
+        lines.push(format!(
             "  certificate for {} until {}{kind}",
             certificate.names.join(", "),
             certificate.not_after
-        );
+        ));
     }
-    println!("  queued messages: {}", status.queued);
+    lines.push(format!("  queued messages: {}", status.queued));
     for delivery in status.recent_deliveries.iter().rev().take(10) {
-        let record = &delivery.record;
-        println!(
-            "  {} → {}: {:?} via {} [{}] {} — {}",
+        lines.push(format!(
+            "  {} → {}: {}",
             delivery.id,
             delivery.recipient,
-            record.outcome,
-            record.host.as_deref().unwrap_or("-"),
-            record.ip.as_deref().unwrap_or("-"),
-            record.tls_version.as_deref().unwrap_or("no TLS"),
-            record.reply
-        );
+            attempt(&delivery.record)
+        ));
     }
-    Ok(ExitCode::SUCCESS)
+    lines.join("\n")
 }
 
-fn queue(action: QueueAction, config_path: &Path, json: bool) -> Result<ExitCode> {
+/// One delivery attempt in a line: outcome, server, address, TLS and reply.
+fn attempt(record: &api::DeliveryRecord) -> String {
+    format!(
+        "{:?} via {} [{}] {} — {}",
+        record.outcome,
+        record.host.as_deref().unwrap_or("-"),
+        record.ip.map_or_else(|| "-".to_string(), |ip| ip.to_string()),
+        record.tls_version.as_deref().unwrap_or("no TLS"),
+        record.reply
+    )
+}
+
+fn queue(action: QueueAction, config_path: &Path, output: Output) -> Result<ExitCode> {
     let config = load_config(config_path)?;
     let spool = Spool::open(config.queue.dir.as_path())?;
     let items = spool.load()?;
     match action {
-        QueueAction::List => {
-            if json {
-                println!("{}", json!({ "ok": true, "items": items }));
-            } else if items.is_empty() {
-                println!("the queue is empty");
-            } else {
-                for item in &items {
+        QueueAction::List => output.report(api::QueueList { items }, |list| {
+            if list.items.is_empty() {
+                return "the queue is empty".to_string();
+            }
+            let lines: Vec<String> = list
+                .items
+                .iter()
+                .map(|item| {
                     let pending: Vec<&str> = item
                         .recipients
                         .iter()
                         .filter(|r| r.status == RecipientStatus::Pending)
                         .map(|r| r.address.as_str())
                         .collect();
-                    println!(
+                    format!(
                         "{}  from <{}>  attempts {}  waiting for {}",
                         item.id,
                         item.from,
                         item.attempts,
                         pending.join(", ")
-                    );
-                }
-            }
-        }
+                    )
+                })
+                .collect();
+            lines.join("\n")
+        }),
         QueueAction::Show { id } => {
-            let item = find(&items, &id)?;
-            if json {
-                println!("{}", json!({ "ok": true, "item": item }));
-            } else {
-                println!(
+            let item = find(&items, &id)?.clone();
+            output.report(item, |item| {
+                let mut lines = vec![format!(
                     "{}  from <{}>  accepted {}  attempts {}",
                     item.id, item.from, item.created, item.attempts
-                );
+                )];
                 for recipient in &item.recipients {
-                    println!("  {}: {:?}", recipient.address, recipient.status);
+                    lines.push(format!("  {}: {:?}", recipient.address, recipient.status));
                     for record in &recipient.records {
-                        println!(
-                            "    {} {:?} {} [{}] {} — {}",
-                            record.at,
-                            record.outcome,
-                            record.host.as_deref().unwrap_or("-"),
-                            record.ip.as_deref().unwrap_or("-"),
-                            record.tls_version.as_deref().unwrap_or("no TLS"),
-                            record.reply
-                        );
+                        lines.push(format!("    {} {}", record.at, attempt(record)));
                     }
                 }
-            }
+                lines.join("\n")
+            });
         }
         QueueAction::Retry { id } => {
             find(&items, &id)?;
             std::fs::write(spool.dir().join(format!("{id}.retry")), b"")
                 .context("asking the relay to retry")?;
-            report(
-                json,
-                json!({ "ok": true, "id": id }),
-                &format!("{id}: the relay will try again within a second"),
-            );
+            output.report(api::QueueRetry { id }, |retry| {
+                format!("{}: the relay will try again within a second", retry.id)
+            });
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn find<'a>(items: &'a [Item], id: &str) -> Result<&'a Item> {
-    items
-        .iter()
-        .find(|item| item.id == id)
-        .with_context(|| format!("no queued message {id} (it may have been delivered)"))
-}
-
-fn report(json: bool, value: serde_json::Value, text: &str) {
-    if json {
-        println!("{value}");
-    } else if !text.is_empty() {
-        println!("{text}");
-    }
+    items.iter().find(|item| item.id == id).ok_or_else(|| {
+        failure(
+            api::ErrorKind::NotFound,
+            format!("no queued message {id} (it may have been delivered)"),
+        )
+    })
 }

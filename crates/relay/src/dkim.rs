@@ -101,12 +101,6 @@ pub fn txt_for(pem_text: &str, algorithm: DkimAlgorithm, path: &str) -> Result<S
     })
 }
 
-/// Splits a TXT value into character-strings of at most 255 bytes (RFC 1035 §3.3.14), as
-/// zone files and some DNS panels need them.
-pub fn split_txt(value: &str) -> Vec<String> {
-    value.as_bytes().chunks(255).map(|chunk| String::from_utf8_lossy(chunk).into_owned()).collect()
-}
-
 fn rsa_txt(pkcs1_public: &[u8]) -> String {
     format!("v=DKIM1; k=rsa; p={}", BASE64.encode(spki_from_pkcs1(pkcs1_public)))
 }
@@ -262,17 +256,8 @@ impl Signer {
 
 /// Writes a new private key file readable only by its owner, refusing to overwrite one.
 pub fn write_new_key(path: &Path, private_pem: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(private_pem.as_bytes())?;
-    file.sync_all()
+    let options = outpost_safe_file::Options::PRIVATE.existing(outpost_safe_file::Existing::Keep);
+    outpost_safe_file::write(path, private_pem.as_bytes(), options)
 }
 
 #[cfg(test)]
@@ -295,7 +280,7 @@ mod tests {
             txt_for(&generated.private_pem, DkimAlgorithm::RsaSha256, "k").unwrap(),
             generated.txt
         );
-        let parts = split_txt(&generated.txt);
+        let parts = outpost_relay_api::split_txt(&generated.txt);
         assert_eq!(parts.len(), 2);
         assert!(parts.iter().all(|part| part.len() <= 255));
         assert_eq!(parts.concat(), generated.txt);

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use outpost_relay_api::Listener;
 use outpost_relay_config::Config;
-use serde::Serialize;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
@@ -22,8 +22,8 @@ use crate::courier::smtp::SmtpCourier;
 use crate::dkim::Signer;
 use crate::limits::{AuthThrottle, SendRate};
 use crate::queue::{Postmaster, Queue, Schedule, Spool};
-use crate::session::{self, Context, Port};
-use crate::tls::{CertificateInfo, Certificates};
+use crate::session::{self, Context, ListenerMode};
+use crate::tls::Certificates;
 use crate::users::Authenticator;
 
 /// Why the relay would not start. Each says what to fix.
@@ -71,8 +71,8 @@ pub enum Error {
 /// A started relay.
 #[derive(Debug)]
 pub struct Relay {
-    /// The bound listeners: (name, address).
-    pub listeners: Vec<(&'static str, SocketAddr)>,
+    /// The bound listeners.
+    pub listeners: Vec<Listener>,
     /// The queue.
     pub queue: Arc<Queue>,
     /// The certificates in use.
@@ -122,6 +122,7 @@ impl Relay {
         let first_domain = config.server.domains[0].to_string();
         let bounce_signer = signer.clone();
         let bounce_domain = first_domain.clone();
+        let clock_for_status = clock.clone();
         let queue = Queue::new(
             spool,
             courier,
@@ -159,8 +160,8 @@ impl Relay {
         // Bind everything before serving anything: a port in use is a startup error.
         let mut bound = Vec::new();
         for (name, list, port) in [
-            ("submission", &config.listeners.submission, Port::Submission),
-            ("submissions", &config.listeners.submissions, Port::Submissions),
+            ("submission", &config.listeners.submission, ListenerMode::Submission),
+            ("submissions", &config.listeners.submissions, ListenerMode::Submissions),
         ] {
             for address in list {
                 let listener = bind(*address).map_err(|source| Error::Listen {
@@ -184,8 +185,10 @@ impl Relay {
         }
         let tasks = TaskTracker::new();
         let connections = Arc::new(Semaphore::new(config.limits.max_connections as usize));
-        let listeners: Vec<(&'static str, SocketAddr)> =
-            bound.iter().map(|(name, address, _, _)| (*name, *address)).collect();
+        let listeners: Vec<Listener> = bound
+            .iter()
+            .map(|(_, address, mode, _)| Listener { mode: *mode, address: *address })
+            .collect();
         for (name, address, port, listener) in bound {
             tracing::info!(%address, listener = name, "listening");
             tasks.spawn(accept_loop(
@@ -203,19 +206,23 @@ impl Relay {
             relay.tasks.spawn(write_status_forever(
                 path,
                 relay.snapshot_parts(),
+                clock_for_status,
                 relay.shutdown.clone(),
             ));
         }
         Ok(relay)
     }
 
-    fn snapshot_parts(&self) -> (Vec<(&'static str, SocketAddr)>, Arc<Queue>, Certificates) {
+    fn snapshot_parts(&self) -> (Vec<Listener>, Arc<Queue>, Certificates) {
         (self.listeners.clone(), self.queue.clone(), self.certificates.clone())
     }
 
     /// The address a listener is bound to (the first one of that name).
     pub fn address(&self, name: &str) -> Option<SocketAddr> {
-        self.listeners.iter().find(|(listener, _)| *listener == name).map(|(_, address)| *address)
+        self.listeners
+            .iter()
+            .find(|listener| listener.mode.as_str() == name)
+            .map(|listener| listener.address)
     }
 
     /// Stops accepting, lets sessions and deliveries stop, and waits for them (at most 10 s).
@@ -252,7 +259,7 @@ fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
 
 async fn accept_loop(
     listener: TcpListener,
-    port: Port,
+    port: ListenerMode,
     context: Arc<Context>,
     connections: Arc<Semaphore>,
     shutdown: CancellationToken,
@@ -279,8 +286,8 @@ async fn accept_loop(
         let context = context.clone();
         tasks.spawn(async move {
             let stream = match port {
-                Port::Submission => Stream::Plain(stream),
-                Port::Submissions => {
+                ListenerMode::Submission | ListenerMode::Inbound => Stream::Plain(stream),
+                ListenerMode::Submissions => {
                     match tokio::time::timeout(
                         session::HANDSHAKE_TIMEOUT,
                         context.tls.accept(stream),
@@ -304,8 +311,8 @@ async fn accept_loop(
 }
 
 /// Too many connections: say so (52) and hang up.
-async fn refuse_busy(stream: TcpStream, port: Port, _context: Arc<Context>) {
-    if port == Port::Submission {
+async fn refuse_busy(stream: TcpStream, port: ListenerMode, _context: Arc<Context>) {
+    if port == ListenerMode::Submission {
         let mut connection = Connection::new(Stream::Plain(stream), Duration::from_secs(5));
         let _ = connection.write(b"421 4.3.2 too many connections; try again shortly\r\n").await;
         connection.shutdown().await;
@@ -315,39 +322,13 @@ async fn refuse_busy(stream: TcpStream, port: Port, _context: Arc<Context>) {
 /// The file `status` reads, next to the TLS state directory (`/var/lib/outpost/status.json`).
 pub const STATUS_FILE: &str = "status.json";
 
-/// What `outpost-relay status` shows.
-#[derive(Debug, Serialize, serde::Deserialize)]
-pub struct Status {
-    /// The relay's version.
-    pub version: String,
-    /// The process id.
-    pub pid: u32,
-    /// When this was written (seconds since the epoch).
-    pub updated: u64,
-    /// (listener, address).
-    pub listeners: Vec<(String, String)>,
-    /// Certificates in use.
-    pub certificates: Vec<CertificateInfo>,
-    /// Messages waiting.
-    pub queued: usize,
-    /// The latest finished deliveries, newest last.
-    pub recent_deliveries: Vec<RecentDelivery>,
-}
-
-/// One finished delivery.
-#[derive(Debug, Serialize, serde::Deserialize)]
-pub struct RecentDelivery {
-    /// The queue id.
-    pub id: String,
-    /// The recipient.
-    pub recipient: String,
-    /// The last attempt.
-    pub record: crate::courier::DeliveryRecord,
-}
+/// What `outpost-relay status` shows: the admin protocol's type, written as the status file.
+pub use outpost_relay_api::Status;
 
 async fn write_status_forever(
     path: PathBuf,
-    parts: (Vec<(&'static str, SocketAddr)>, Arc<Queue>, Certificates),
+    parts: (Vec<Listener>, Arc<Queue>, Certificates),
+    clock: Arc<dyn Clock>,
     shutdown: CancellationToken,
 ) {
     let (listeners, queue, certificates) = parts;
@@ -355,25 +336,26 @@ async fn write_status_forever(
         let status = Status {
             version: crate::VERSION.into(),
             pid: std::process::id(),
-            updated: unix_seconds(std::time::SystemTime::now()),
-            listeners: listeners
-                .iter()
-                .map(|(name, address)| (name.to_string(), address.to_string()))
-                .collect(),
+            updated: unix_seconds(clock.now()),
+            // The admin command decides from the file's age and the process.
+            running: true,
+            listeners: listeners.clone(),
             certificates: certificates.list(),
             queued: queue.len(),
             recent_deliveries: queue
                 .recent()
                 .into_iter()
-                .map(|(id, recipient, record)| RecentDelivery { id, recipient, record })
+                .map(|(id, recipient, record)| outpost_relay_api::RecentDelivery {
+                    id,
+                    recipient,
+                    record,
+                })
                 .collect(),
         };
         if let Ok(json) = serde_json::to_vec_pretty(&status) {
-            let temporary = path.with_extension("json.tmp");
-            if std::fs::write(&temporary, json)
-                .and_then(|()| std::fs::rename(&temporary, &path))
-                .is_err()
-            {
+            // Readable by the admin commands; not worth a directory fsync every 2 s.
+            let options = outpost_safe_file::Options::PRIVATE.mode(0o644).without_directory_sync();
+            if outpost_safe_file::write(&path, &json, options).is_err() {
                 tracing::debug!(path = %path.display(), "cannot write the status file");
             }
         }

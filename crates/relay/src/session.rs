@@ -31,14 +31,8 @@ pub const MAX_LINE: usize = 1000;
 /// Error replies before the session is closed (8).
 pub const MAX_ERRORS: u32 = 3;
 
-/// Which listener a session came in on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Port {
-    /// 587: plain, then STARTTLS.
-    Submission,
-    /// 465: TLS from the first byte (RFC 8314).
-    Submissions,
-}
+/// The listener a session came in on; its mode decides the session's policy.
+pub use outpost_relay_api::ListenerMode;
 
 /// What every session shares.
 pub struct Context {
@@ -82,7 +76,7 @@ impl Context {
 struct Session {
     context: Arc<Context>,
     peer: SocketAddr,
-    port: Port,
+    port: ListenerMode,
     connection: Connection,
     helo: Option<String>,
     user: Option<String>,
@@ -105,7 +99,12 @@ enum End {
 }
 
 /// Runs a session to its end.
-pub async fn run(context: Arc<Context>, connection: Connection, peer: SocketAddr, port: Port) {
+pub async fn run(
+    context: Arc<Context>,
+    connection: Connection,
+    peer: SocketAddr,
+    port: ListenerMode,
+) {
     let tls = connection.tls_info();
     let mut session = Session {
         context,
@@ -573,7 +572,8 @@ impl Session {
         }
         let queue = self.context.queue.clone();
         let from = self.mail_from.clone().unwrap_or_default();
-        let recipients = self.recipients.clone();
+        let recipients: Vec<crate::queue::Destination> =
+            self.recipients.iter().map(crate::queue::Destination::submitted).collect();
         let user = self.user.clone();
         let queued =
             tokio::task::spawn_blocking(move || queue.put(id, &from, &recipients, user, &stored))

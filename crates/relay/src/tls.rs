@@ -4,6 +4,7 @@
 //!
 //! Only TLS 1.2 and 1.3 are offered (conformance item 51).
 
+use outpost_safe_file as safe_file;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
@@ -14,7 +15,6 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use serde::Serialize;
 use sha2::Digest;
 use time::OffsetDateTime;
 
@@ -43,22 +43,8 @@ pub enum Error {
     Setup(String),
 }
 
-/// What `status` says about a certificate.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct CertificateInfo {
-    /// The names it is valid for.
-    pub names: Vec<String>,
-    /// When it expires (RFC 3339).
-    pub not_after: String,
-    /// Made by the relay itself: clients will warn until a real certificate is configured.
-    pub self_signed: bool,
-    /// Where it came from: `self-signed`, a file path, or `acme`.
-    pub source: String,
-    /// The SHA-256 of the certificate (DER), lower-case hex: lets the app check that the
-    /// certificate it sees on port 587 is this one, even while it is self-signed.
-    #[serde(default)]
-    pub sha256: String,
-}
+/// What `status` says about a certificate: the admin protocol's type.
+pub use outpost_relay_api::{Certificate as CertificateInfo, CertificateSource};
 
 struct Entry {
     key: Arc<CertifiedKey>,
@@ -118,7 +104,7 @@ impl Certificates {
             .map_err(|error| invalid(chain, format!("not a PEM certificate chain ({error})")))?;
         let leaf =
             certificates.first().ok_or_else(|| invalid(chain, "holds no certificate".into()))?;
-        let info = describe(leaf, chain.display().to_string(), false)
+        let info = describe(leaf, CertificateSource::Files { chain: chain.display().to_string() })
             .map_err(|reason| invalid(chain, reason))?;
         let private = PrivateKeyDer::from_pem_slice(&read(key)?)
             .map_err(|error| invalid(key, format!("not a PEM private key ({error})")))?;
@@ -146,7 +132,7 @@ impl Certificates {
             && let Ok(info) = self.install_files(&chain, &key, true)
             && info.names.iter().any(|name| name == hostname)
         {
-            return Ok(CertificateInfo { self_signed: true, source: "self-signed".into(), ..info });
+            return Ok(CertificateInfo { source: CertificateSource::SelfSigned, ..info });
         }
         let key_pair =
             rcgen::KeyPair::generate().map_err(|error| Error::Setup(error.to_string()))?;
@@ -158,17 +144,23 @@ impl Certificates {
         let certificate =
             params.self_signed(&key_pair).map_err(|error| Error::Setup(error.to_string()))?;
         let saved = std::fs::create_dir_all(directory).is_ok()
-            && std::fs::write(&chain, certificate.pem()).is_ok()
-            && write_private(&key, key_pair.serialize_pem().as_bytes()).is_ok();
+            && safe_file::write(
+                &key,
+                key_pair.serialize_pem().as_bytes(),
+                safe_file::Options::PRIVATE,
+            )
+            .is_ok()
+            && safe_file::write(
+                &chain,
+                certificate.pem().as_bytes(),
+                safe_file::Options::PRIVATE.mode(0o644),
+            )
+            .is_ok();
         if !saved {
             tracing::warn!(directory = %directory.display(), "cannot keep the self-signed certificate; a new one is made at each start");
         }
         let der = certificate.der().clone();
-        let info = CertificateInfo {
-            self_signed: true,
-            source: "self-signed".into(),
-            ..describe(&der, String::new(), true).map_err(Error::Setup)?
-        };
+        let info = describe(&der, CertificateSource::SelfSigned).map_err(Error::Setup)?;
         let private = PrivateKeyDer::try_from(key_pair.serialize_der())
             .map_err(|error| Error::Setup(error.to_string()))?;
         let signing = provider::sign::any_supported_type(&private)
@@ -213,8 +205,7 @@ impl ResolvesServerCert for Certificates {
 /// Names and expiry of a DER certificate.
 fn describe(
     der: &CertificateDer<'_>,
-    source: String,
-    self_signed: bool,
+    source: CertificateSource,
 ) -> Result<CertificateInfo, String> {
     let (_, certificate) = x509_parser::parse_x509_certificate(der)
         .map_err(|error| format!("unreadable certificate ({error})"))?;
@@ -250,21 +241,7 @@ fn describe(
         .map_err(|error| error.to_string())?;
     let sha256 =
         sha2::Sha256::digest(der.as_ref()).iter().map(|byte| format!("{byte:02x}")).collect();
-    Ok(CertificateInfo { names, not_after, self_signed, source, sha256 })
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+    Ok(CertificateInfo { names, not_after, source, sha256 })
 }
 
 #[cfg(test)]
@@ -277,7 +254,7 @@ mod tests {
         let certificates = Certificates::default();
         let first = certificates.install_self_signed("mail.example.com", directory.path()).unwrap();
         assert_eq!(first.names, ["mail.example.com"]);
-        assert!(first.self_signed);
+        assert!(first.is_self_signed());
         let pem = std::fs::read(directory.path().join("self-signed.pem")).unwrap();
         let again = Certificates::default();
         again.install_self_signed("mail.example.com", directory.path()).unwrap();

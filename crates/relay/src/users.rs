@@ -7,9 +7,9 @@
 //!   that exists only in this process, so a client that logs in for every message (apps, Gmail's
 //!   "Send mail as") does not pay for argon2 every time. Changing the users file empties it.
 
+use outpost_safe_file as safe_file;
 use std::collections::HashMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -100,29 +100,17 @@ impl UsersFile {
     /// relay, which runs as `outpost`, can read what `user add` run as root writes).
     pub fn save(&self, path: &Path) -> Result<(), Error> {
         let io = |action| move |source| Error::Io { action, path: path.to_path_buf(), source };
-        let previous = fs::metadata(path).ok();
         let mut text = String::from(
             "# SMTP users of outpost-relay: address and argon2 hash. Manage with `outpost-relay user`.\n",
         );
         for (address, hash) in &self.entries {
             text.push_str(&format!("{address} {hash}\n"));
         }
-        let temporary = path.with_extension("tmp");
-        let mut file = create_private(&temporary).map_err(io("write"))?;
-        file.write_all(text.as_bytes()).map_err(io("write"))?;
-        #[cfg(unix)]
-        if let Some(previous) = previous {
-            use std::os::unix::fs::{MetadataExt, PermissionsExt};
-            std::os::unix::fs::fchown(&file, Some(previous.uid()), Some(previous.gid()))
-                .map_err(io("keep the owner of"))?;
-            file.set_permissions(fs::Permissions::from_mode(previous.mode() & 0o777))
-                .map_err(io("keep the mode of"))?;
-        }
-        file.sync_all().map_err(io("sync"))?;
-        fs::rename(&temporary, path).map_err(io("replace"))?;
-        if let Some(directory) = path.parent() {
-            fs::File::open(directory).and_then(|dir| dir.sync_all()).map_err(io("sync"))?;
-        }
+        // A new file is private; an existing one keeps the owner and mode root gave it, so the
+        // relay (running as `outpost`) can still read what `user add` run as root writes.
+        let options =
+            safe_file::Options::PRIVATE.existing(safe_file::Existing::ReplaceKeepingOwner);
+        safe_file::write(path, text.as_bytes(), options).map_err(io("write"))?;
         Ok(())
     }
 
@@ -177,17 +165,6 @@ fn normalise_address(address: &str) -> Result<String, Error> {
             && address.matches('@').count() == 1
     });
     if valid { Ok(address) } else { Err(Error::BadAddress(address)) }
-}
-
-#[cfg(unix)]
-fn create_private(path: &Path) -> std::io::Result<fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)
-}
-
-#[cfg(not(unix))]
-fn create_private(path: &Path) -> std::io::Result<fs::File> {
-    fs::File::create(path)
 }
 
 /// The outcome of a login check.

@@ -5,13 +5,18 @@
 //! Interpreting their output is separate from running them (`judge_*` functions), so the rules
 //! are tested without a server and the whole set is tested against the test bed's vps.
 
+use std::net::IpAddr;
+
 use serde::Serialize;
 
-use crate::ssh::{self, Session};
+use crate::install::MailServer;
+use crate::remote::Remote;
+use crate::ssh;
 
 /// How a check came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
+#[ts(rename = "CheckVerdict")]
 pub enum Verdict {
     /// Fine.
     Pass,
@@ -21,27 +26,75 @@ pub enum Verdict {
     Fail,
 }
 
-/// One check's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One check's result: the verdict and what was found, as data (the UI's catalogue words it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
 pub struct Check {
-    /// Stable id, e.g. `os`, `ports`.
-    pub id: &'static str,
     /// The outcome.
     pub verdict: Verdict,
-    /// What was found, in plain words.
-    pub found: String,
-    /// What to do (empty when nothing is needed).
-    pub fix: String,
+    /// What was found (its `id` names the check).
+    pub found: Finding,
+}
+
+/// What each check found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(tag = "id", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[ts(rename = "CheckFinding")]
+pub enum Finding {
+    /// The operating system: its name (`PRETTY_NAME`), and whether it is one Outpost is tested
+    /// on; no name when it could not be identified.
+    Os { name: Option<String>, tested: bool },
+    /// The processor architecture (`uname -m`).
+    Arch { machine: String },
+    /// Whether systemd is the init system.
+    Systemd { running: bool },
+    /// The mail and web ports in use, and by what.
+    Ports { busy: Vec<BusyPort> },
+    /// The server's addresses.
+    Addresses {
+        #[ts(as = "Vec<String>")]
+        public: Vec<IpAddr>,
+        #[ts(as = "Vec<String>")]
+        private: Vec<IpAddr>,
+    },
+    /// Whether the server reaches a mail server (`target`) on port 25.
+    Outbound25 { target: String, reachable: bool },
+    /// The current reverse DNS of each public address.
+    Rdns { names: Vec<ReverseName> },
+    /// Whether the clock is synchronised (`None`: could not be checked).
+    Clock { synchronised: Option<bool> },
+    /// Free disk space on `/` and `/var`, the lower of the two.
+    Disk { free_mb: Option<u64> },
+    /// Available memory.
+    Memory { available_mb: Option<u64> },
+}
+
+/// A port in use, and the program using it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct BusyPort {
+    /// The port.
+    pub port: u16,
+    /// The process name `ss` shows, when it shows one.
+    pub program: Option<String>,
+    /// The mail server that process belongs to, if it is one the install can stop.
+    pub mail_server: Option<MailServer>,
+}
+
+/// One public address and its reverse DNS name, if it has one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ReverseName {
+    /// The address.
+    #[ts(as = "String")]
+    pub ip: IpAddr,
+    /// Its PTR name.
+    pub name: Option<String>,
 }
 
 impl Check {
-    fn new(
-        id: &'static str,
-        verdict: Verdict,
-        found: impl Into<String>,
-        fix: impl Into<String>,
-    ) -> Check {
-        Check { id, verdict, found: found.into(), fix: fix.into() }
+    fn new(verdict: Verdict, found: Finding) -> Check {
+        Check { verdict, found }
     }
 }
 
@@ -60,7 +113,10 @@ impl Default for Settings {
 }
 
 /// Runs every check.
-pub async fn run_all(session: &Session, settings: &Settings) -> Result<Vec<Check>, ssh::Error> {
+pub async fn run_all<R: Remote>(
+    session: &R,
+    settings: &Settings,
+) -> Result<Vec<Check>, ssh::Error> {
     let run =
         |command: &'static str| async move { session.run(command, b"", &mut |_, _| {}).await };
     let os = run("cat /etc/os-release 2>/dev/null").await?;
@@ -101,14 +157,14 @@ pub async fn run_all(session: &Session, settings: &Settings) -> Result<Vec<Check
 }
 
 /// The server's public addresses, from its interfaces.
-pub async fn public_addresses(session: &Session) -> Result<Vec<std::net::IpAddr>, ssh::Error> {
+pub async fn public_addresses<R: Remote>(session: &R) -> Result<Vec<IpAddr>, ssh::Error> {
     let output =
         session.run("ip -o addr show scope global 2>/dev/null", b"", &mut |_, _| {}).await?;
     Ok(parse_addresses(&output.stdout).into_iter().filter(|ip| is_public(*ip)).collect())
 }
 
 /// Every address in `ip -o addr` output.
-fn parse_addresses(ip_output: &str) -> Vec<std::net::IpAddr> {
+fn parse_addresses(ip_output: &str) -> Vec<IpAddr> {
     ip_output
         .lines()
         .filter_map(|line| {
@@ -137,252 +193,121 @@ fn os_field<'a>(os_release: &'a str, key: &str) -> Option<&'a str> {
 
 /// Debian and Ubuntu are supported; other Linux distributions are warned about.
 pub fn judge_os(os_release: &str) -> Check {
-    let name = os_field(os_release, "PRETTY_NAME").unwrap_or("an unknown system");
+    let name = os_field(os_release, "PRETTY_NAME").map(str::to_string);
     match os_field(os_release, "ID") {
-        Some("debian" | "ubuntu") => Check::new("os", Verdict::Pass, name, ""),
-        Some(_) => Check::new(
-            "os",
-            Verdict::Warn,
-            name,
-            "Outpost is tested on Debian and Ubuntu. It will probably work here, but if something fails, a Debian 12 or Ubuntu 22.04+ server is the sure choice.",
-        ),
-        None => Check::new(
-            "os",
-            Verdict::Fail,
-            "the operating system could not be identified",
-            "Choose Debian 12 or Ubuntu 22.04 or newer when you (re)install the server in your provider's panel.",
-        ),
+        Some("debian" | "ubuntu") => Check::new(Verdict::Pass, Finding::Os { name, tested: true }),
+        Some(_) => Check::new(Verdict::Warn, Finding::Os { name, tested: false }),
+        None => Check::new(Verdict::Fail, Finding::Os { name: None, tested: false }),
     }
 }
 
-/// The carried relay is an x86_64 program.
 pub fn judge_arch(uname: &str) -> Check {
-    match uname.trim() {
-        "x86_64" => Check::new("arch", Verdict::Pass, "x86_64 (64-bit Intel/AMD)", ""),
-        other => Check::new(
-            "arch",
-            Verdict::Fail,
-            format!("{other} processor"),
-            "Outpost's relay runs on x86_64 servers for now. Pick an Intel or AMD (x86_64) plan at your provider; ARM support is planned.",
-        ),
-    }
+    let machine = uname.trim().to_string();
+    let verdict = if machine == "x86_64" { Verdict::Pass } else { Verdict::Fail };
+    Check::new(verdict, Finding::Arch { machine })
 }
 
-/// The relay runs as a systemd service.
 pub fn judge_systemd(output: &str) -> Check {
-    if output.lines().next() == Some("systemd") {
-        Check::new("systemd", Verdict::Pass, "systemd is running", "")
-    } else {
-        Check::new(
-            "systemd",
-            Verdict::Fail,
-            "systemd is not the init system",
-            "Outpost runs the relay as a systemd service. Use a standard Debian or Ubuntu image from your provider (not a container-only plan).",
-        )
-    }
+    let running = output.lines().next() == Some("systemd");
+    Check::new(if running { Verdict::Pass } else { Verdict::Fail }, Finding::Systemd { running })
 }
 
-/// Ports 25, 80, 465 and 587 must be free; what holds them is named.
 pub fn judge_ports(ss_output: &str) -> Check {
-    let mut busy = Vec::new();
+    let mut busy: Vec<BusyPort> = Vec::new();
     for line in ss_output.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let Some(local) = fields.get(3) else { continue };
-        let port = local.rsplit(':').next().unwrap_or("");
-        if ["25", "80", "465", "587"].contains(&port) {
+        let Ok(port) = local.rsplit(':').next().unwrap_or("").parse::<u16>() else { continue };
+        if [25, 80, 465, 587].contains(&port) {
             let program = line
                 .split("users:((\"")
                 .nth(1)
                 .and_then(|rest| rest.split('"').next())
-                .unwrap_or("another program");
-            // `ss` names processes; people know the mail servers by their product names.
-            let program = match program {
-                "master" | "postfix" | "smtpd" => "Postfix",
-                "exim" | "exim4" => "Exim",
-                "sendmail" => "Sendmail",
-                "smtpd-opensmtpd" => "OpenSMTPD",
-                other => other,
-            };
-            let entry = format!("port {port} is used by {program}");
+                .map(str::to_string);
+            let mail_server = program.as_deref().and_then(MailServer::from_process);
+            let entry = BusyPort { port, program, mail_server };
             if !busy.contains(&entry) {
                 busy.push(entry);
             }
         }
     }
-    if busy.is_empty() {
-        return Check::new("ports", Verdict::Pass, "ports 25, 80, 465 and 587 are free", "");
-    }
-    let mail_server = busy.iter().any(|entry| {
-        ["Postfix", "Exim", "Sendmail", "OpenSMTPD", "chasquid"]
-            .iter()
-            .any(|name| entry.ends_with(name))
-    });
-    let fix = if mail_server {
-        "Another mail server is running (often preinstalled by the provider). Outpost can stop and disable it for you; its settings are kept."
-    } else {
-        "Stop the program that uses these ports, or choose a fresh server."
-    };
-    Check::new("ports", Verdict::Fail, busy.join("; "), fix)
+    let verdict = if busy.is_empty() { Verdict::Pass } else { Verdict::Fail };
+    Check::new(verdict, Finding::Ports { busy })
 }
 
-/// The server's public addresses (from its interfaces); a private one means NAT.
 pub fn judge_addresses(ip_output: &str) -> Check {
     let (public, private): (Vec<_>, Vec<_>) =
         parse_addresses(ip_output).into_iter().partition(|ip| is_public(*ip));
-    let list = |ips: &[std::net::IpAddr]| {
-        ips.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-    };
-    match (public.is_empty(), private.is_empty()) {
-        (false, _) => Check::new(
-            "addresses",
-            Verdict::Pass,
-            format!("public addresses: {}", list(&public)),
-            "",
-        ),
-        (true, false) => Check::new(
-            "addresses",
-            Verdict::Fail,
-            format!("only private addresses ({}): the server is behind NAT", list(&private)),
-            "A mail server needs its own public IP address. Choose a VPS plan with a public IPv4 address.",
-        ),
-        (true, true) => Check::new(
-            "addresses",
-            Verdict::Fail,
-            "no network address was found",
-            "Check the server's network settings in your provider's panel.",
-        ),
-    }
+    let verdict = if public.is_empty() { Verdict::Fail } else { Verdict::Pass };
+    Check::new(verdict, Finding::Addresses { public, private })
 }
 
-/// Whether an address is one the internet can reach (not private, loopback or link-local).
-fn is_public(ip: std::net::IpAddr) -> bool {
+fn is_public(ip: IpAddr) -> bool {
     match ip {
-        std::net::IpAddr::V4(v4) => {
+        IpAddr::V4(v4) => {
             !(v4.is_private()
                 || v4.is_loopback()
                 || v4.is_link_local()
                 || (v4.octets()[0] == 100 && v4.octets()[1] & 0xc0 == 64))
         }
-        std::net::IpAddr::V6(v6) => {
-            !(v6.is_unique_local() || v6.is_loopback() || v6.is_unicast_link_local())
-        }
+        IpAddr::V6(v6) => !(v6.is_unique_local() || v6.is_loopback() || v6.is_unicast_link_local()),
     }
 }
 
-/// The current reverse DNS of each public address (`<ip> <name or nothing>` per line). Not
-/// having one yet is normal before setup: the DNS step says exactly what to set.
 pub fn judge_rdns(output: &str) -> Check {
-    let mut named = Vec::new();
-    let mut unnamed = Vec::new();
+    let mut names = Vec::new();
     for line in output.lines() {
         let mut fields = line.split_whitespace();
-        let Some(Ok(ip)) = fields.next().map(str::parse::<std::net::IpAddr>) else { continue };
-        if !is_public(ip) {
-            continue;
-        }
-        match fields.next() {
-            Some(name) => named.push(format!("{ip} is {name}")),
-            None => unnamed.push(ip.to_string()),
+        let Some(Ok(ip)) = fields.next().map(str::parse::<IpAddr>) else { continue };
+        if is_public(ip) {
+            names.push(ReverseName { ip, name: fields.next().map(str::to_string) });
         }
     }
-    if unnamed.is_empty() && !named.is_empty() {
-        return Check::new("rdns", Verdict::Pass, format!("reverse DNS: {}", named.join("; ")), "");
-    }
-    let mut found = Vec::new();
-    if !unnamed.is_empty() {
-        found.push(format!("no reverse DNS yet for {}", unnamed.join(", ")));
-    }
-    found.extend(named);
-    Check::new(
-        "rdns",
-        Verdict::Warn,
-        found.join("; "),
-        "Normal for a new server. Later, the DNS step shows the name to set in your provider's panel; receivers distrust mail from addresses without it.",
-    )
+    let all_named = !names.is_empty() && names.iter().all(|name| name.name.is_some());
+    Check::new(if all_named { Verdict::Pass } else { Verdict::Warn }, Finding::Rdns { names })
 }
 
-/// Whether mail can leave on port 25 (many providers block it).
 pub fn judge_outbound(probe_output: &str, target: &str) -> Check {
-    if probe_output.starts_with("220") {
-        Check::new(
-            "outbound25",
-            Verdict::Pass,
-            format!("the server can reach {target} on port 25"),
-            "",
-        )
-    } else {
-        Check::new(
-            "outbound25",
-            Verdict::Fail,
-            format!("the server cannot send mail out on port 25 ({target} did not answer)"),
-            "Your provider blocks outgoing port 25. Most open it on request: Outpost can write the support ticket for you (step 2).",
-        )
-    }
+    let reachable = probe_output.starts_with("220");
+    let verdict = if reachable { Verdict::Pass } else { Verdict::Fail };
+    Check::new(verdict, Finding::Outbound25 { target: target.to_string(), reachable })
 }
 
-/// Clocks must be right for TLS and DKIM timestamps.
 pub fn judge_clock(output: &str) -> Check {
-    match output.trim() {
-        "yes" => Check::new("clock", Verdict::Pass, "the clock is synchronised", ""),
-        "no" => Check::new(
-            "clock",
-            Verdict::Warn,
-            "the clock is not synchronised",
-            "Turn on time synchronisation: Outpost can enable systemd-timesyncd during the install.",
-        ),
-        _ => Check::new(
-            "clock",
-            Verdict::Warn,
-            "clock synchronisation could not be checked",
-            "Make sure the server's time is right; certificates and signatures depend on it.",
-        ),
-    }
+    let synchronised = match output.trim() {
+        "yes" => Some(true),
+        "no" => Some(false),
+        _ => None,
+    };
+    let verdict = if synchronised == Some(true) { Verdict::Pass } else { Verdict::Warn };
+    Check::new(verdict, Finding::Clock { synchronised })
 }
 
-/// The queue needs some room on disk.
 pub fn judge_disk(df_output: &str) -> Check {
     let free_mb = df_output
         .lines()
         .filter_map(|line| line.split_whitespace().nth(3)?.parse::<u64>().ok())
         .min()
         .map(|kib| kib / 1024);
-    match free_mb {
-        Some(mb) if mb >= 1024 => Check::new("disk", Verdict::Pass, format!("{mb} MB free"), ""),
-        Some(mb) if mb >= 200 => Check::new(
-            "disk",
-            Verdict::Warn,
-            format!("only {mb} MB free"),
-            "Mail waits on disk when recipients are slow; free some space or choose a plan with more disk.",
-        ),
-        Some(mb) => Check::new(
-            "disk",
-            Verdict::Fail,
-            format!("only {mb} MB free"),
-            "Free at least 200 MB on the server before installing.",
-        ),
-        None => Check::new("disk", Verdict::Warn, "free disk space could not be read", ""),
-    }
+    let verdict = match free_mb {
+        Some(mb) if mb >= 1024 => Verdict::Pass,
+        Some(mb) if mb < 200 => Verdict::Fail,
+        _ => Verdict::Warn,
+    };
+    Check::new(verdict, Finding::Disk { free_mb })
 }
 
-/// The relay needs little memory, but not none.
 pub fn judge_memory(meminfo: &str) -> Check {
     let available_mb = meminfo
         .split_whitespace()
         .nth(1)
         .and_then(|kib| kib.parse::<u64>().ok())
         .map(|kib| kib / 1024);
-    match available_mb {
-        Some(mb) if mb >= 128 => {
-            Check::new("memory", Verdict::Pass, format!("{mb} MB available"), "")
-        }
-        Some(mb) => Check::new(
-            "memory",
-            Verdict::Warn,
-            format!("only {mb} MB available"),
-            "The relay needs about 10 MB, but the server is nearly out of memory; stop unused programs.",
-        ),
-        None => Check::new("memory", Verdict::Warn, "available memory could not be read", ""),
-    }
+    let verdict = match available_mb {
+        Some(mb) if mb >= 128 => Verdict::Pass,
+        _ => Verdict::Warn,
+    };
+    Check::new(verdict, Finding::Memory { available_mb })
 }
 
 #[cfg(test)]
@@ -393,9 +318,18 @@ mod tests {
     fn reverse_dns_is_reported_per_public_address() {
         let check = judge_rdns("198.51.100.10 mail.example.test\n2001:db8:100::10 \n10.0.0.5 \n");
         assert_eq!(check.verdict, Verdict::Warn);
+        let name = |ip: &str, name: Option<&str>| ReverseName {
+            ip: ip.parse().unwrap(),
+            name: name.map(str::to_string),
+        };
         assert_eq!(
             check.found,
-            "no reverse DNS yet for 2001:db8:100::10; 198.51.100.10 is mail.example.test"
+            Finding::Rdns {
+                names: vec![
+                    name("198.51.100.10", Some("mail.example.test")),
+                    name("2001:db8:100::10", None)
+                ]
+            }
         );
         let check = judge_rdns("198.51.100.10 mail.example.test\n");
         assert_eq!(check.verdict, Verdict::Pass);
@@ -412,10 +346,13 @@ mod tests {
             Verdict::Pass
         );
         let rocky = judge_os("PRETTY_NAME=\"Rocky Linux 9\"\nID=\"rocky\"\n");
-        assert_eq!((rocky.verdict, rocky.found.as_str()), (Verdict::Warn, "Rocky Linux 9"));
+        assert_eq!(
+            (rocky.verdict, rocky.found),
+            (Verdict::Warn, Finding::Os { name: Some("Rocky Linux 9".into()), tested: false })
+        );
         assert_eq!(judge_os("").verdict, Verdict::Fail);
         assert_eq!(judge_arch("aarch64\n").verdict, Verdict::Fail);
-        assert!(judge_arch("aarch64").fix.contains("x86_64"));
+        assert_eq!(judge_arch("aarch64").found, Finding::Arch { machine: "aarch64".into() });
     }
 
     #[test]
@@ -424,8 +361,16 @@ mod tests {
                   LISTEN 0 128 0.0.0.0:22 0.0.0.0:* users:((\"sshd\",pid=700,fd=3))\n";
         let check = judge_ports(ss);
         assert_eq!(check.verdict, Verdict::Fail);
-        assert_eq!(check.found, "port 25 is used by Postfix");
-        assert!(check.fix.contains("Another mail server"));
+        assert_eq!(
+            check.found,
+            Finding::Ports {
+                busy: vec![BusyPort {
+                    port: 25,
+                    program: Some("master".into()),
+                    mail_server: Some(MailServer::Postfix)
+                }]
+            }
+        );
         assert_eq!(
             judge_ports("LISTEN 0 128 0.0.0.0:22 0.0.0.0:* users:((\"sshd\",pid=1,fd=3))\n")
                 .verdict,
@@ -438,10 +383,13 @@ mod tests {
         let public = "2: eth0    inet 203.0.113.10/24 brd 203.0.113.255 scope global eth0\n2: eth0    inet6 2001:db8::10/64 scope global\n";
         let check = judge_addresses(public);
         assert_eq!(check.verdict, Verdict::Pass);
-        assert!(check.found.contains("203.0.113.10") && check.found.contains("2001:db8::10"));
+        let Finding::Addresses { public, .. } = check.found else { panic!() };
+        assert_eq!(public.len(), 2);
         let nat = judge_addresses("2: eth0    inet 10.0.0.5/24 scope global eth0\n");
         assert_eq!(nat.verdict, Verdict::Fail);
-        assert!(nat.found.contains("behind NAT"));
+        assert!(
+            matches!(nat.found, Finding::Addresses { public, private } if public.is_empty() && private.len() == 1)
+        );
     }
 
     #[test]
@@ -449,7 +397,7 @@ mod tests {
         assert_eq!(judge_outbound("220 exit=0", "mx:25").verdict, Verdict::Pass);
         let blocked = judge_outbound("bash: connect: Connection timed out exit=124", "mx:25");
         assert_eq!(blocked.verdict, Verdict::Fail);
-        assert!(blocked.fix.contains("support ticket"));
+        assert_eq!(blocked.found, Finding::Outbound25 { target: "mx:25".into(), reachable: false });
     }
 
     #[test]

@@ -1,20 +1,23 @@
 //! What the user chose in the wizard — the server to connect to and their domain — checked as
 //! they type, and turned into the relay's config.
 //!
-//! Everything here is plain data that lives in the profile: no secret ever does. Validation
-//! messages are written for someone who has never run a mail server: they say what is wrong
-//! with what was typed and what to type instead.
+//! Everything here is plain data that lives in the profile: no secret ever does. A value that
+//! cannot be used is an [`Invalid`]: the field and a [`Problem`] as data, which the UI's
+//! catalogue words for someone who has never run a mail server.
 
 use std::str::FromStr;
 
-use outpost_relay_config::{Config, DomainName};
+use outpost_relay_api::split_dkim_record_name;
+use outpost_relay_config::{
+    AbsolutePath, Config, DkimAlgorithm, DkimKey, DomainName, Selector, Server as RelayServer,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::dns::records::DmarcPolicy;
 use crate::install;
 
 /// How the app logs in to the server. The secret itself is in the keychain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "kebab-case")]
 pub enum Login {
     /// A password.
@@ -26,7 +29,7 @@ pub enum Login {
 }
 
 /// The server, as confirmed in the Connect step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Server {
     /// Host name or IP address.
@@ -49,13 +52,15 @@ impl Server {
 }
 
 /// The domain and what to do with it, as chosen in the "Your domain" step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Domain {
     /// The user's domain, e.g. `example.com` (ASCII, lower case).
-    pub domain: String,
+    #[ts(as = "String")]
+    pub domain: DomainName,
     /// The mail host name, by default `mail.<domain>`.
-    pub mail_host: String,
+    #[ts(as = "String")]
+    pub mail_host: DomainName,
     /// The address mail is sent from, at the domain.
     pub sender: String,
     /// An existing mailbox the domain's incoming mail should be forwarded to, if any.
@@ -66,11 +71,19 @@ pub struct Domain {
     pub dmarc: DmarcPolicy,
 }
 
+/// The longest domain name (RFC 1035 §2.3.4) and address (RFC 5321 §4.5.3.1.3) accepted.
+pub const MAX_DOMAIN: usize = 253;
+/// The longest address accepted.
+pub const MAX_ADDRESS: usize = 254;
+
 /// Cleans up a domain name as a person types or pastes it: trims spaces, a `https://` prefix,
 /// a path, an `@`; converts international names to their ASCII form; refuses what cannot be a
 /// domain, saying why.
-pub fn domain_name(typed: &str) -> Result<String, String> {
+pub fn domain_name(typed: &str) -> Result<DomainName, Problem> {
     let mut text = typed.trim();
+    if text.len() > MAX_DOMAIN + 8 {
+        return Err(Problem::TooLong { max: MAX_DOMAIN });
+    }
     for prefix in ["https://", "http://"] {
         if let Some(rest) = text.strip_prefix(prefix) {
             text = rest;
@@ -78,50 +91,49 @@ pub fn domain_name(typed: &str) -> Result<String, String> {
     }
     let text = text.split('/').next().unwrap_or("").trim_start_matches('@');
     if text.is_empty() {
-        return Err("Type your domain, for example example.com.".into());
+        return Err(Problem::Empty);
     }
     if text.contains('@') {
-        return Err(format!(
-            "“{text}” looks like an email address. Type only the part after the @, for example example.com."
-        ));
+        return Err(Problem::LooksLikeAnAddress);
     }
     if text.contains(char::is_whitespace) {
-        return Err(format!("“{text}” has a space in it; a domain never does."));
+        return Err(Problem::HasSpace);
     }
     if text.parse::<std::net::IpAddr>().is_ok() {
-        return Err(format!(
-            "{text} is an IP address. Type the domain you bought, for example example.com."
-        ));
+        return Err(Problem::IpAddress);
     }
-    let ascii = idna::domain_to_ascii(text).map_err(|_| {
-        format!("“{text}” is not a valid domain name. Check it for typos, for example example.com.")
-    })?;
-    let name = DomainName::from_str(&ascii).map_err(|reason| {
-        if !ascii.trim_end_matches('.').contains('.') {
-            format!("“{text}” has no ending such as .com or .org. Type the whole domain, for example {text}.com.")
+    let ascii = idna::domain_to_ascii(text).map_err(|_| Problem::NotADomain)?;
+    DomainName::from_str(&ascii).map_err(|_| {
+        if ascii.trim_end_matches('.').contains('.') {
+            Problem::NotADomain
         } else {
-            format!("“{text}” is not a valid domain name: {reason}.")
+            Problem::NoEnding { suggestion: format!("{ascii}.com") }
         }
-    })?;
-    Ok(name.as_str().to_string())
+    })
 }
 
 /// Checks an email address's shape (`local@domain`), returning it with the domain normalised.
-pub fn email_address(typed: &str) -> Result<String, String> {
+/// The part before the @ is limited to letters, digits, dots, hyphens, underscores and plus
+/// signs: what the sending address needs and what every mailbox provider accepts.
+pub fn email_address(typed: &str) -> Result<String, Problem> {
     let text = typed.trim();
+    if text.len() > MAX_ADDRESS {
+        return Err(Problem::TooLong { max: MAX_ADDRESS });
+    }
+    if text.is_empty() {
+        return Err(Problem::Empty);
+    }
     let Some((local, domain)) = text.rsplit_once('@') else {
-        return Err(format!("“{text}” is not an email address: it has no @."));
+        return Err(Problem::NoAt);
     };
     if local.is_empty()
         || local.len() > 64
-        || local.starts_with('.')
+        || local.starts_with(['.', '-'])
         || local.ends_with('.')
         || local.contains("..")
-        || !local.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c))
+        || !local.chars().all(|c| c.is_ascii_alphanumeric() || "._-+".contains(c))
     {
-        return Err(format!(
-            "“{local}” cannot be the part before the @ of an address; use letters, digits, dots, hyphens or underscores."
-        ));
+        return Err(Problem::BadLocalPart);
     }
     let domain = domain_name(domain)?;
     Ok(format!("{local}@{domain}"))
@@ -138,43 +150,36 @@ impl Domain {
         ipv6: bool,
         dmarc: DmarcPolicy,
     ) -> Result<Domain, Invalid> {
-        let domain = domain_name(domain).map_err(|message| Invalid::new("domain", message))?;
+        let domain = domain_name(domain).map_err(|problem| Invalid::new(Field::Domain, problem))?;
         let mail_host = if mail_host.trim().is_empty() {
-            format!("mail.{domain}")
+            DomainName::from_str(&format!("mail.{domain}")).map_err(|_| {
+                Invalid::new(Field::Domain, Problem::TooLong { max: MAX_DOMAIN - 5 })
+            })?
         } else {
-            domain_name(mail_host).map_err(|message| Invalid::new("mailHost", message))?
+            domain_name(mail_host).map_err(|problem| Invalid::new(Field::MailHost, problem))?
         };
-        if mail_host != domain && !mail_host.ends_with(&format!(".{domain}")) {
-            return Err(Invalid::new(
-                "mailHost",
-                format!("The mail host must be a name in your domain, such as mail.{domain}."),
-            ));
+        let within = |name: &str| name == domain.as_str() || name.ends_with(&format!(".{domain}"));
+        if !within(mail_host.as_str()) {
+            let problem = Problem::OutsideDomain { domain: domain.to_string() };
+            return Err(Invalid::new(Field::MailHost, problem));
         }
         let sender = if sender.trim().is_empty() {
             format!("hello@{domain}")
         } else {
-            email_address(sender).map_err(|message| Invalid::new("sender", message))?
+            email_address(sender).map_err(|problem| Invalid::new(Field::Sender, problem))?
         };
         if !sender.ends_with(&format!("@{domain}")) {
-            return Err(Invalid::new(
-                "sender",
-                format!(
-                    "The sending address must end in @{domain}: mail from other domains would fail the checks this server passes."
-                ),
-            ));
+            let problem = Problem::OutsideDomain { domain: domain.to_string() };
+            return Err(Invalid::new(Field::Sender, problem));
         }
         let forward_to = match forward_to.trim() {
             "" => None,
             typed => {
-                let address =
-                    email_address(typed).map_err(|message| Invalid::new("forwardTo", message))?;
+                let address = email_address(typed)
+                    .map_err(|problem| Invalid::new(Field::ForwardTo, problem))?;
                 if address.ends_with(&format!("@{domain}")) {
-                    return Err(Invalid::new(
-                        "forwardTo",
-                        format!(
-                            "Forward to a mailbox you already have elsewhere (such as Gmail), not to an address @{domain}: that would send the mail in a circle."
-                        ),
-                    ));
+                    let problem = Problem::ForwardsToItself { domain: domain.to_string() };
+                    return Err(Invalid::new(Field::ForwardTo, problem));
                 }
                 Some(address)
             }
@@ -187,24 +192,25 @@ impl Domain {
 
     /// What the DNS plan is made from, once the relay is installed (its addresses and DKIM key).
     pub fn dns_input(&self, installed: &crate::profile::Installed) -> crate::dns::records::Input {
-        let addresses: Vec<std::net::IpAddr> =
-            installed.addresses.iter().filter_map(|address| address.parse().ok()).collect();
+        use std::net::IpAddr;
         crate::dns::records::Input {
-            domain: self.domain.clone(),
-            mail_host: self.mail_host.clone(),
-            ipv4: addresses
+            domain: self.domain.to_string(),
+            mail_host: self.mail_host.to_string(),
+            ipv4: installed
+                .addresses
                 .iter()
                 .filter_map(|ip| match ip {
-                    std::net::IpAddr::V4(v4) => Some(*v4),
-                    std::net::IpAddr::V6(_) => None,
+                    IpAddr::V4(v4) => Some(*v4),
+                    IpAddr::V6(_) => None,
                 })
                 .collect(),
             // Without IPv6 sending, an AAAA record and IPv6 PTR would only invite checks that
             // the server never needs to pass.
-            ipv6: addresses
+            ipv6: installed
+                .addresses
                 .iter()
                 .filter_map(|ip| match ip {
-                    std::net::IpAddr::V6(v6) if self.ipv6 => Some(*v6),
+                    IpAddr::V6(v6) if self.ipv6 => Some(*v6),
                     _ => None,
                 })
                 .collect(),
@@ -215,7 +221,7 @@ impl Domain {
                 .dkim
                 .iter()
                 .map(|(name, value)| {
-                    let selector = name.split("._domainkey.").next().unwrap_or(name);
+                    let selector = split_dkim_record_name(name).map_or(name.as_str(), |(s, _)| s);
                     (selector.to_string(), value.clone())
                 })
                 .collect(),
@@ -225,38 +231,112 @@ impl Domain {
     }
 
     /// The relay's config and SMTP user for these choices.
-    pub fn relay_input(&self) -> install::Input {
-        let quote = |text: &str| toml::Value::String(text.to_string()).to_string();
-        let text = format!(
-            "[server]\nhostname = {host}\ndomains = [{domain}]\n\n\
-             [[dkim]]\ndomain = {domain}\nselector = {selector}\nalgorithm = \"rsa-sha256\"\nkey_file = {key}\n\n\
-             [delivery]\nipv6 = {ipv6}\n",
-            host = quote(&self.mail_host),
-            domain = quote(&self.domain),
-            selector = quote(Self::DKIM_SELECTOR),
-            key = quote(&format!("/etc/outpost/dkim/{}.pem", Self::DKIM_SELECTOR)),
-            ipv6 = self.ipv6,
-        );
-        let config = Config::parse(&text, std::path::Path::new("wizard"))
-            .expect("names checked by Domain::new make a valid config");
-        install::Input { config, smtp_user: self.sender.clone() }
+    pub fn relay_input(&self) -> Result<install::Input, outpost_relay_config::Error> {
+        let mut config = Config::new(RelayServer {
+            hostname: self.mail_host.clone(),
+            domains: vec![self.domain.clone()],
+        });
+        config.dkim.push(DkimKey {
+            domain: self.domain.clone(),
+            selector: Selector::from_str(Self::DKIM_SELECTOR).expect("the selector is valid"),
+            algorithm: DkimAlgorithm::RsaSha256,
+            key_file: AbsolutePath::from_str(&format!(
+                "/etc/outpost/dkim/{}.pem",
+                Self::DKIM_SELECTOR
+            ))
+            .expect("the key path is absolute"),
+        });
+        config.delivery.ipv6 = self.ipv6;
+        config.check()?;
+        Ok(install::Input { config, smtp_user: self.sender.clone() })
     }
 }
 
-/// A field the user must correct.
+/// A form field the user must correct.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub enum Field {
+    /// Connect: the server's address.
+    Host,
+    /// Connect: the SSH port.
+    Port,
+    /// Connect: the login user.
+    User,
+    /// Connect: the password.
+    Password,
+    /// Connect: the private key file.
+    KeyFile,
+    /// Connect: the key's passphrase.
+    Passphrase,
+    /// Connect: the key Outpost makes.
+    NewKey,
+    /// Your domain: the domain.
+    Domain,
+    /// Your domain: the mail host.
+    MailHost,
+    /// Your domain: the sending address.
+    Sender,
+    /// Your domain: the forwarding mailbox.
+    ForwardTo,
+}
+
+/// What is wrong with what was typed; the UI's catalogue says it, per field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum Problem {
+    /// Nothing was typed.
+    Empty,
+    /// Longer than any real value.
+    TooLong { max: usize },
+    /// A domain was expected and an email address was typed.
+    LooksLikeAnAddress,
+    /// A space where there can be none.
+    HasSpace,
+    /// An IP address where a domain was expected.
+    IpAddress,
+    /// Not a domain name (bad characters, empty labels, a label too long).
+    NotADomain,
+    /// A domain without its ending, such as `example` for `example.com`.
+    NoEnding { suggestion: String },
+    /// An email address without an @.
+    NoAt,
+    /// The part before the @ is not one a mailbox can have.
+    BadLocalPart,
+    /// A name or address that must be in the user's domain is not.
+    OutsideDomain { domain: String },
+    /// Forwarding to an address at the domain itself would send mail in a circle.
+    ForwardsToItself { domain: String },
+    /// Not a host name or IP address (quotes, slashes, spaces).
+    NotAHost,
+    /// The file chosen is the public half of a key (`.pub`).
+    PublicKeyFile,
+    /// The file cannot be read.
+    Unreadable { path: String, reason: String },
+    /// The key is encrypted and no passphrase was given.
+    PassphraseNeeded,
+    /// The passphrase does not open the key.
+    PassphraseWrong,
+    /// The new key was not made yet.
+    KeyNotMade,
+    /// The login works but cannot become root.
+    CannotBecomeRoot { user: String, reason: String },
+}
+
+/// A field the user must correct, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[serde(rename_all = "camelCase")]
-#[error("{message}")]
+#[error("{field:?}: {problem:?}")]
 pub struct Invalid {
-    /// Which field: `domain`, `mailHost`, `sender`, `forwardTo`.
-    pub field: &'static str,
-    /// What is wrong and what to type instead.
-    pub message: String,
+    /// Which field.
+    pub field: Field,
+    /// What is wrong with it.
+    pub problem: Problem,
 }
 
 impl Invalid {
-    fn new(field: &'static str, message: impl Into<String>) -> Invalid {
-        Invalid { field, message: message.into() }
+    /// `field` has `problem`.
+    pub fn new(field: Field, problem: Problem) -> Invalid {
+        Invalid { field, problem }
     }
 }
 
@@ -267,27 +347,31 @@ mod tests {
     #[test]
     fn domains_are_cleaned_up_as_people_paste_them() {
         for typed in ["example.com", " Example.COM ", "https://example.com/", "example.com."] {
-            assert_eq!(domain_name(typed).unwrap(), "example.com", "{typed:?}");
+            assert_eq!(domain_name(typed).unwrap().as_str(), "example.com", "{typed:?}");
         }
-        assert_eq!(domain_name("bücher.example").unwrap(), "xn--bcher-kva.example");
-        assert_eq!(domain_name("example.co.uk").unwrap(), "example.co.uk");
+        assert_eq!(domain_name("bücher.example").unwrap().as_str(), "xn--bcher-kva.example");
+        assert_eq!(domain_name("example.co.uk").unwrap().as_str(), "example.co.uk");
     }
 
     #[test]
     fn malformed_domains_say_what_is_wrong() {
-        assert!(domain_name("").unwrap_err().contains("Type your domain"));
-        assert!(domain_name("me@example.com").unwrap_err().contains("email address"));
-        assert!(domain_name("example").unwrap_err().contains("no ending"));
-        assert!(domain_name("exa mple.com").unwrap_err().contains("space"));
-        assert!(domain_name("198.51.100.10").unwrap_err().contains("IP address"));
-        assert!(domain_name("-bad-.com").is_err());
-        assert!(domain_name("a..com").is_err());
+        assert_eq!(domain_name(""), Err(Problem::Empty));
+        assert_eq!(domain_name("me@example.com"), Err(Problem::LooksLikeAnAddress));
+        assert_eq!(
+            domain_name("example"),
+            Err(Problem::NoEnding { suggestion: "example.com".into() })
+        );
+        assert_eq!(domain_name("exa mple.com"), Err(Problem::HasSpace));
+        assert_eq!(domain_name("198.51.100.10"), Err(Problem::IpAddress));
+        assert_eq!(domain_name("-bad-.com"), Err(Problem::NotADomain));
+        assert_eq!(domain_name("a..com"), Err(Problem::NotADomain));
+        assert_eq!(domain_name(&"a".repeat(100_000)), Err(Problem::TooLong { max: MAX_DOMAIN }));
     }
 
     #[test]
     fn defaults_fill_in_the_mail_host_and_sender() {
         let domain = Domain::new("Example.com", "", "", "", true, DmarcPolicy::None).unwrap();
-        assert_eq!(domain.mail_host, "mail.example.com");
+        assert_eq!(domain.mail_host.as_str(), "mail.example.com");
         assert_eq!(domain.sender, "hello@example.com");
         assert_eq!(domain.forward_to, None);
     }
@@ -297,10 +381,21 @@ mod tests {
         let invalid = |host: &str, sender: &str, forward: &str| {
             Domain::new("example.com", host, sender, forward, false, DmarcPolicy::None).unwrap_err()
         };
-        assert_eq!(invalid("mail.other.org", "", "").field, "mailHost");
-        assert_eq!(invalid("", "me@other.org", "").field, "sender");
-        assert_eq!(invalid("", "not an address", "").field, "sender");
-        assert_eq!(invalid("", "", "me@example.com").field, "forwardTo");
+        assert_eq!(invalid("mail.other.org", "", "").field, Field::MailHost);
+        assert_eq!(invalid("", "me@other.org", "").field, Field::Sender);
+        assert_eq!(invalid("", "not an address", "").field, Field::Sender);
+        assert_eq!(invalid("", "", "me@example.com").field, Field::ForwardTo);
+        // The sending address's rule is the one its message states.
+        for hostile in [
+            "a'b@example.com",
+            "a|b@example.com",
+            "$x@example.com",
+            "{a}@example.com",
+            "a`b@example.com",
+        ] {
+            assert_eq!(invalid("", hostile, "").problem, Problem::BadLocalPart, "{hostile}");
+        }
+        assert_eq!(invalid("", "-h@example.com", "").problem, Problem::BadLocalPart);
         assert!(
             Domain::new("example.com", "", "", "me@gmail.com", false, DmarcPolicy::None).is_ok()
         );
@@ -310,7 +405,7 @@ mod tests {
     fn the_dns_plan_input_follows_the_choices_and_the_install() {
         let installed = crate::profile::Installed {
             relay_version: "0.1.0".into(),
-            addresses: vec!["198.51.100.10".into(), "2001:db8:100::10".into()],
+            addresses: vec!["198.51.100.10".parse().unwrap(), "2001:db8:100::10".parse().unwrap()],
             dkim: vec![("outpost._domainkey.example.com".into(), "v=DKIM1; p=AB".into())],
             smtp_user: "hello@example.com".into(),
         };
@@ -330,7 +425,7 @@ mod tests {
         let domain =
             Domain::new("example.com", "smtp.example.com", "", "", false, DmarcPolicy::None)
                 .unwrap();
-        let input = domain.relay_input();
+        let input = domain.relay_input().unwrap();
         assert_eq!(input.config.server.hostname.as_str(), "smtp.example.com");
         assert_eq!(input.config.dkim.len(), 1);
         assert_eq!(input.config.dkim[0].selector.as_str(), "outpost");

@@ -19,6 +19,7 @@
 //!
 //! Later parts (certificates, test mail) live here too. This crate knows nothing about Tauri or any UI: the app is a thin shell over it.
 
+pub mod app;
 pub mod checks;
 pub mod choices;
 pub mod dns;
@@ -28,6 +29,8 @@ pub mod profile;
 pub mod progress;
 pub mod providers;
 pub mod relay;
+pub mod relay_admin;
+pub mod remote;
 pub mod secrets;
 pub mod settings;
 pub mod ssh;

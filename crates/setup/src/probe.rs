@@ -22,7 +22,7 @@ use tokio::net::TcpStream;
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What the probe saw.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Submission {
     /// The TLS version, e.g. `TLSv1_3`.

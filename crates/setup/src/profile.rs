@@ -4,16 +4,27 @@
 //! by name but never holds them, because it is a plain file in the user's config directory.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 /// The wizard's steps, in order (DESIGN.md §2).
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    Serialize,
+    Deserialize,
+    ts_rs::TS,
 )]
 #[serde(rename_all = "kebab-case")]
+#[ts(rename = "StepId")]
 pub enum Step {
     /// What you need and what will happen.
     #[default]
@@ -75,13 +86,14 @@ pub struct Profile {
 }
 
 /// What the last install left on the server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Installed {
     /// The relay's version.
     pub relay_version: String,
     /// The server's public addresses, as the checks found them.
-    pub addresses: Vec<String>,
+    #[ts(as = "Vec<String>")]
+    pub addresses: Vec<std::net::IpAddr>,
     /// The DKIM record's name and TXT value, for the DNS step.
     pub dkim: Vec<(String, String)>,
     /// The SMTP user (its password is in the keychain).
@@ -110,6 +122,15 @@ impl Profile {
     pub fn go_to(&mut self, step: Step) {
         self.step = step;
         self.reached = self.reached.max(step);
+    }
+
+    /// Remembers the server connected to. Another server than before: what was installed on
+    /// the old one says nothing about this one, so it is forgotten.
+    pub fn connected(&mut self, server: crate::choices::Server) {
+        if self.server.as_ref().is_some_and(|old| old.host != server.host) {
+            self.installed = None;
+        }
+        self.server = Some(server);
     }
 }
 
@@ -188,25 +209,19 @@ impl Store {
         }
     }
 
-    /// Writes the profile atomically: a crash leaves either the old file or the new one.
+    /// Writes the profile atomically: a crash leaves either the old file or the new one. It is
+    /// readable by the user alone (0600): it names their server and domain.
     pub fn save(&self, profile: &Profile) -> Result<(), Error> {
         let directory = self.path.parent().expect("the store path is <directory>/profile.json");
-        let io = |action, path: &Path| {
-            let path = path.to_path_buf();
-            move |source| Error::Io { action, path, source }
-        };
-        fs::create_dir_all(directory).map_err(io("create", directory))?;
-        let temporary = self.path.with_extension("json.tmp");
+        fs::create_dir_all(directory).map_err(|source| Error::Io {
+            action: "create",
+            path: directory.to_path_buf(),
+            source,
+        })?;
         let mut text = serde_json::to_string_pretty(profile).expect("a profile serializes");
         text.push('\n');
-        let mut file = fs::File::create(&temporary).map_err(io("write", &temporary))?;
-        file.write_all(text.as_bytes()).map_err(io("write", &temporary))?;
-        file.sync_all().map_err(io("sync", &temporary))?;
-        fs::rename(&temporary, &self.path).map_err(io("replace", &self.path))?;
-        // Make the rename itself durable (not possible, nor needed, on Windows).
-        #[cfg(unix)]
-        fs::File::open(directory).and_then(|dir| dir.sync_all()).map_err(io("sync", directory))?;
-        Ok(())
+        outpost_safe_file::write(&self.path, text.as_bytes(), outpost_safe_file::Options::PRIVATE)
+            .map_err(|source| Error::Io { action: "write", path: self.path.clone(), source })
     }
 }
 

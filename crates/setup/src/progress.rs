@@ -7,13 +7,13 @@
 use serde::Serialize;
 
 /// One event from a long operation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Progress {
-    /// A named stage has started.
+    /// A stage has started.
     Stage {
-        /// A stable identifier for the stage, e.g. `hash`.
-        id: String,
+        /// Which one.
+        id: Stage,
     },
     /// How far the current stage has got, in parts of `total`.
     Advance {
@@ -27,6 +27,38 @@ pub enum Progress {
         /// The line, without its line ending.
         line: String,
     },
+}
+
+/// Every stage a long operation reports, spelled once: the UI's catalogue names each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ts_rs::TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    /// Re-hashing the carried relay.
+    Hash,
+    /// Install: the binary uploaded, verified and swapped in.
+    Binary,
+    /// Install: the service user and directories.
+    User,
+    /// Install: the config file, checked by the relay.
+    Config,
+    /// Install: DKIM keys made and backed up.
+    Dkim,
+    /// Install: the SMTP user and its password.
+    SmtpUser,
+    /// Install: the systemd unit.
+    Unit,
+    /// Install: the firewall's ports.
+    Firewall,
+    /// Install: IPv6 switched on when wanted.
+    Ipv6,
+    /// Install: the service started and running.
+    Service,
+    /// After the install: the relay's status read and port 587 checked from this computer.
+    Verify,
+    /// Stopping a preinstalled mail server.
+    StopMailServers,
+    /// Removing the relay.
+    Uninstall,
 }
 
 /// A progress sink that drops everything, for callers that do not care.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 const CATALOGUE: &str = include_str!("../data/providers.toml");
 
 /// Outbound port 25 on a new server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "kebab-case")]
 pub enum Port25 {
     /// Works out of the box.
@@ -20,7 +20,7 @@ pub enum Port25 {
 }
 
 /// How reverse DNS is set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "kebab-case")]
 pub enum Rdns {
     /// In the customer panel.
@@ -32,7 +32,7 @@ pub enum Rdns {
 }
 
 /// How a provider fact was last checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "kebab-case")]
 pub enum HowChecked {
     /// The provider's page was read on `checked`.
@@ -42,8 +42,10 @@ pub enum HowChecked {
 }
 
 /// One provider.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+// The data file is snake_case; the wire, like every IPC type, camelCase.
+#[serde(deny_unknown_fields, rename_all(serialize = "camelCase"))]
+#[ts(rename_all = "camelCase")]
 pub struct Provider {
     /// Stable id.
     pub id: String,

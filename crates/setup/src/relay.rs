@@ -12,7 +12,7 @@ use crate::progress::Progress;
 const BYTES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/outpost-relay"));
 
 /// What the app knows about the relay it carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Carried {
     /// The relay's version, read from the stamp inside the binary.
@@ -22,6 +22,7 @@ pub struct Carried {
     /// The platform it runs on, as a Rust target triple.
     pub target: &'static str,
     /// Its size in bytes.
+    #[ts(type = "number")]
     pub size: u64,
 }
 
@@ -64,7 +65,7 @@ fn verify_bytes(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Carried, IntegrityError> {
     const CHUNK: usize = 1 << 20;
-    progress(Progress::Stage { id: "hash".into() });
+    progress(Progress::Stage { id: crate::progress::Stage::Hash });
     let total = bytes.len() as u64;
     let mut hasher = Sha256::new();
     let mut done = 0;
@@ -116,7 +117,7 @@ mod tests {
         let mut events = Vec::new();
         let verified = verify(&mut |event| events.push(event)).unwrap();
         assert_eq!(verified.sha256.len(), 64);
-        assert_eq!(events.first(), Some(&Progress::Stage { id: "hash".into() }));
+        assert_eq!(events.first(), Some(&Progress::Stage { id: crate::progress::Stage::Hash }));
         let total = carried().size;
         assert_eq!(events.last(), Some(&Progress::Advance { done: total, total }));
         assert!(events.len() > 2, "a multi-megabyte binary reports more than one step");

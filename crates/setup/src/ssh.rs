@@ -55,7 +55,7 @@ impl std::fmt::Debug for Credentials {
 }
 
 /// A server's host key, as shown to the user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct HostKey {
     /// `SHA256:…`, as `ssh-keygen -l` prints it.
     pub fingerprint: String,

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::ipc::IpcError;
 
 /// What the About panel shows.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct About {
     /// The app's version.

@@ -10,7 +10,7 @@ use crate::ipc::IpcError;
 use crate::state::AppState;
 
 /// The "Your domain" form, as typed.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct DomainForm {
     domain: String,

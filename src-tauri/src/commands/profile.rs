@@ -9,7 +9,7 @@ use crate::ipc::IpcError;
 use crate::state::{AppState, StartupNotice};
 
 /// The profile as the UI sees it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileView {
     /// The step on screen.

@@ -1,6 +1,8 @@
-//! What crosses the IPC boundary: the error type every command returns, and the transfer types
-//! the commands produce. The TypeScript mirror of both is `ui/src/lib/ipc.ts`.
+//! What crosses the IPC boundary: the error type every command returns. Every type the UI
+//! receives or sends is generated into `ui/src/lib/generated/ipc.ts` (see [`typescript`]).
 
 mod error;
+#[cfg(test)]
+mod typescript;
 
-pub use error::{ErrorCode, IpcError};
+pub use error::IpcError;

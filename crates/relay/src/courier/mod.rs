@@ -8,38 +8,8 @@ pub mod smtp;
 use std::future::Future;
 use std::pin::Pin;
 
-use serde::{Deserialize, Serialize};
-
-/// How one delivery attempt for one recipient ended (RFC 5321 §4.2.1 reply classes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// The recipient's server took it (2xx).
-    Delivered,
-    /// Try again later (4xx, timeouts, unreachable servers, DNS trouble).
-    Temporary,
-    /// Never going to work (5xx, a domain that does not exist or accepts no mail).
-    Permanent,
-}
-
-/// What happened in one attempt, kept and shown by `queue show` and `status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeliveryRecord {
-    /// When (seconds since the epoch).
-    pub at: u64,
-    /// The outcome.
-    pub outcome: Outcome,
-    /// The server's host name (an MX name), if one was reached.
-    pub host: Option<String>,
-    /// Its IP address.
-    pub ip: Option<String>,
-    /// TLS version, if the connection was encrypted.
-    pub tls_version: Option<String>,
-    /// TLS cipher suite.
-    pub tls_cipher: Option<String>,
-    /// The server's reply (or what went wrong before one).
-    pub reply: String,
-}
+/// How an attempt ended and what it saw: admin-protocol types, kept in the spool as they are.
+pub use outpost_relay_api::{DeliveryRecord, Outcome};
 
 /// A future returned by a courier.
 pub type Delivery<'a> = Pin<Box<dyn Future<Output = Vec<DeliveryRecord>> + Send + 'a>>;

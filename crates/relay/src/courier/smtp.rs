@@ -347,7 +347,7 @@ impl SmtpCourier {
             at: unix_seconds(SystemTime::now()),
             outcome,
             host: Some(host.to_string()),
-            ip: Some(ip.to_string()),
+            ip: Some(ip),
             tls_version: tls.0.clone(),
             tls_cipher: tls.1.clone(),
             reply,

@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -23,48 +22,28 @@ use crate::courier::{Courier, DeliveryRecord, Outcome};
 use crate::envelope::domain_of;
 pub use spool::Spool;
 
-/// A queued message's envelope and state (`<id>.json`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Item {
-    /// The queue id, also in the `250` reply and the Received header.
-    pub id: String,
-    /// The envelope sender; empty for the null sender (bounces).
-    pub from: String,
-    /// The user who submitted it, if any.
-    pub user: Option<String>,
-    /// When it was accepted (seconds since the epoch).
-    pub created: u64,
-    /// How many delivery rounds have run.
-    pub attempts: u32,
-    /// When the next round is due (seconds since the epoch).
-    pub next_attempt: u64,
-    /// Per recipient.
-    pub recipients: Vec<Recipient>,
-}
+/// A queued message's envelope and state (`<id>.json`), one recipient of it, and where that
+/// recipient stands: the admin protocol's types, so `queue list|show` print what the spool holds.
+pub use outpost_relay_api::{
+    QueueItem as Item, QueueRecipient as Recipient, RecipientStatus as Status, Route,
+};
 
-/// One recipient of a queued message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Recipient {
-    /// The address.
+/// A recipient as queued: where to deliver, the address the sender used if it differs, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// The address to deliver to.
     pub address: String,
-    /// Where it stands.
-    pub status: Status,
-    /// Every attempt, oldest first.
-    pub records: Vec<DeliveryRecord>,
+    /// The address the sender used, when it differs (an alias).
+    pub original: Option<String>,
+    /// Why the relay carries the message there.
+    pub route: Route,
 }
 
-/// Where a recipient stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Status {
-    /// Still to be delivered.
-    Pending,
-    /// Delivered.
-    Delivered,
-    /// Refused for good by the recipient's server.
-    Failed,
-    /// Still failing when the queue gave up.
-    GaveUp,
+impl Destination {
+    /// A recipient a user submitted mail for.
+    pub fn submitted(address: impl Into<String>) -> Self {
+        Destination { address: address.into(), original: None, route: Route::Submitted }
+    }
 }
 
 /// Why a message could not be queued.
@@ -180,7 +159,7 @@ impl Queue {
         self: &Arc<Self>,
         id: String,
         from: &str,
-        recipients: &[String],
+        recipients: &[Destination],
         user: Option<String>,
         message: &[u8],
     ) -> Result<String, PutError> {
@@ -197,8 +176,10 @@ impl Queue {
             next_attempt: now,
             recipients: recipients
                 .iter()
-                .map(|address| Recipient {
-                    address: address.clone(),
+                .map(|destination| Recipient {
+                    address: destination.address.clone(),
+                    original: destination.original.clone(),
+                    route: destination.route,
                     status: Status::Pending,
                     records: Vec::new(),
                 })
@@ -327,7 +308,7 @@ impl Queue {
                 let recipient = &mut item.recipients[index];
                 tracing::info!(
                     id = %item.id, to = %recipient.address, attempt = item.attempts, outcome = ?record.outcome,
-                    host = record.host.as_deref().unwrap_or("-"), ip = record.ip.as_deref().unwrap_or("-"),
+                    host = record.host.as_deref().unwrap_or("-"), ip = ?record.ip,
                     tls = record.tls_version.as_deref().unwrap_or("none"), reply = %record.reply, "delivery attempt"
                 );
                 recipient.status = match record.outcome {
@@ -371,7 +352,9 @@ impl Queue {
                 Some(headers) => [headers.as_bytes(), &bounce].concat(),
                 None => bounce,
             };
-            match self.put(bounce_id, "", std::slice::from_ref(&item.from), None, &signed) {
+            let to =
+                Destination { route: Route::Bounce, ..Destination::submitted(item.from.clone()) };
+            match self.put(bounce_id, "", &[to], None, &signed) {
                 Ok(id) => {
                     tracing::info!(id = %item.id, bounce = %id, to = %item.from, "sent a delivery status notification")
                 }

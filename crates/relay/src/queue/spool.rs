@@ -7,7 +7,6 @@
 //! loading ignores and removes (the client never got its `250`).
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::Item;
@@ -111,22 +110,12 @@ impl Spool {
         bytes: &[u8],
         sync_dir: bool,
     ) -> std::io::Result<()> {
-        let temporary = self.dir.join(format!("{id}.{extension}.tmp"));
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temporary, self.path(id, extension))?;
-        if sync_dir { self.sync_dir() } else { Ok(()) }
+        let options = outpost_safe_file::Options::PRIVATE;
+        let options = if sync_dir { options } else { options.without_directory_sync() };
+        outpost_safe_file::write(&self.path(id, extension), bytes, options)
     }
 
     fn sync_dir(&self) -> std::io::Result<()> {
-        fs::File::open(&self.dir)?.sync_all()
+        outpost_safe_file::sync_directory(&self.dir)
     }
 }

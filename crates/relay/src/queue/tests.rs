@@ -57,7 +57,7 @@ impl Courier for ScriptedCourier {
                         at: 0,
                         outcome,
                         host: Some("mx.example.net".into()),
-                        ip: Some("203.0.113.25".into()),
+                        ip: Some("203.0.113.25".parse().unwrap()),
                         tls_version: Some("TLSv1.3".into()),
                         tls_cipher: None,
                         reply: match outcome {
@@ -125,7 +125,7 @@ async fn a_message_is_on_disk_before_put_returns_and_gone_once_delivered() {
         .put(
             new_id(),
             "alice@example.com",
-            &["bob@example.net".into()],
+            &[Destination::submitted("bob@example.net")],
             Some("alice@example.com".into()),
             MESSAGE,
         )
@@ -147,7 +147,13 @@ async fn a_permanent_failure_bounces_with_the_original_attached() {
     let courier = ScriptedCourier::with(&[Outcome::Permanent]);
     let queue = queue(directory.path(), courier.clone());
     queue
-        .put(new_id(), "alice@example.com", &["nobody@example.net".into()], None, MESSAGE)
+        .put(
+            new_id(),
+            "alice@example.com",
+            &[Destination::submitted("nobody@example.net")],
+            None,
+            MESSAGE,
+        )
         .unwrap();
     settle(&queue).await;
     let deliveries = courier.deliveries();
@@ -173,7 +179,15 @@ async fn the_queue_gives_up_after_the_configured_time_and_says_so() {
     let directory = tempfile::tempdir().unwrap();
     let courier = ScriptedCourier::with(&[Outcome::Temporary; 200]);
     let queue = queue(directory.path(), courier.clone());
-    queue.put(new_id(), "alice@example.com", &["slow@example.net".into()], None, MESSAGE).unwrap();
+    queue
+        .put(
+            new_id(),
+            "alice@example.com",
+            &[Destination::submitted("slow@example.net")],
+            None,
+            MESSAGE,
+        )
+        .unwrap();
     settle(&queue).await;
     let remaining = courier.script.lock().unwrap().len();
     let attempts = 200 - remaining;
@@ -200,6 +214,8 @@ async fn the_null_sender_never_gets_a_bounce() {
         next_attempt: 0,
         recipients: vec![Recipient {
             address: "x@example.net".into(),
+            original: None,
+            route: Route::Submitted,
             status: Status::Failed,
             records: Vec::new(),
         }],
@@ -228,7 +244,13 @@ async fn queued_messages_are_delivered_after_a_restart() {
         stopped,
     );
     let id = first
-        .put(new_id(), "alice@example.com", &["bob@example.net".into()], None, MESSAGE)
+        .put(
+            new_id(),
+            "alice@example.com",
+            &[Destination::submitted("bob@example.net")],
+            None,
+            MESSAGE,
+        )
         .unwrap();
     first.wait().await;
     assert!(directory.path().join(format!("{id}.json")).exists());
@@ -258,10 +280,24 @@ async fn a_full_queue_refuses_new_messages() {
         stopped,
     );
     for _ in 0..2 {
-        queue.put(new_id(), "a@example.com", &["b@example.net".into()], None, MESSAGE).unwrap();
+        queue
+            .put(
+                new_id(),
+                "a@example.com",
+                &[Destination::submitted("b@example.net")],
+                None,
+                MESSAGE,
+            )
+            .unwrap();
     }
     assert!(matches!(
-        queue.put(new_id(), "a@example.com", &["b@example.net".into()], None, MESSAGE),
+        queue.put(
+            new_id(),
+            "a@example.com",
+            &[Destination::submitted("b@example.net")],
+            None,
+            MESSAGE
+        ),
         Err(PutError::Full)
     ));
 }

@@ -6,13 +6,14 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use serde::{Deserialize, Serialize};
+use outpost_relay_api::{Lookup, LookupOutcome};
+use serde::Serialize;
 
-use crate::install::BINARY;
-use crate::ssh::{self, Session, quote};
+use crate::relay_admin::{self, RelayAdmin};
+use crate::remote::Remote;
 
 /// What a list is keyed by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Keyed {
     /// IP addresses (reversed, then the list's zone).
@@ -22,7 +23,8 @@ pub enum Keyed {
 }
 
 /// A blocklist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(rename = "Blocklist")]
 pub struct List {
     /// Its name, as people know it.
     pub name: &'static str,
@@ -69,7 +71,7 @@ pub const LISTS: [List; 5] = [
 ];
 
 /// How one address or domain stands on one list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(tag = "state", rename_all = "camelCase")]
 pub enum Listing {
     /// Not listed.
@@ -81,13 +83,29 @@ pub enum Listing {
     },
     /// The list could not be asked (its answer says so, or the lookup failed).
     CouldNotCheck {
-        /// Why, in plain words.
-        reason: String,
+        /// Why.
+        why: Unchecked,
+    },
+}
+
+/// Why a list could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Unchecked {
+    /// The list refused this server's resolver (`127.255.255.x`): not a listing.
+    Refused,
+    /// The server's resolver answers names that do not exist with an address of its own.
+    ResolverRewrites,
+    /// The lookup itself failed.
+    LookupFailed {
+        /// The resolver's words.
+        detail: String,
     },
 }
 
 /// One lookup's result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(rename = "BlocklistEntry")]
 pub struct Entry {
     /// The list.
     pub list: List,
@@ -106,70 +124,37 @@ pub fn query_name(list: &List, subject: &str) -> Option<String> {
     }
 }
 
-/// What the lookup said: an answer (A records), no such name, or an error.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Lookup {
-    /// The name asked.
-    pub name: String,
-    /// `answer`, `nxdomain` or `error`.
-    pub outcome: String,
-    /// The A records.
-    #[serde(default)]
-    pub answers: Vec<String>,
-    /// For errors: what happened.
-    #[serde(default)]
-    pub detail: Option<String>,
-}
-
 /// Judges one lookup.
-pub fn judge(list: &List, lookup: &Lookup) -> Listing {
-    match lookup.outcome.as_str() {
-        "nxdomain" => Listing::NotListed,
-        "answer" => {
-            let codes: Vec<Ipv4Addr> =
-                lookup.answers.iter().filter_map(|answer| answer.parse().ok()).collect();
-            if codes.is_empty() {
-                return Listing::NotListed;
-            }
-            if codes.iter().any(|code| code.octets()[..3] == [127, 255, 255]) {
-                return Listing::CouldNotCheck {
-                    reason: format!(
-                        "{} refused to answer this server's resolver (it refuses big public resolvers such as 8.8.8.8); this is not a listing. Ask your provider for a resolver of its own, or this will stay unknown.",
-                        list.name
-                    ),
-                };
-            }
-            if codes.iter().all(|code| code.is_loopback()) {
-                Listing::Listed { codes: codes.iter().map(ToString::to_string).collect() }
+pub fn judge(lookup: &Lookup) -> Listing {
+    match &lookup.outcome {
+        LookupOutcome::NoSuchName => Listing::NotListed,
+        LookupOutcome::Answer { answers } if answers.is_empty() => Listing::NotListed,
+        LookupOutcome::Answer { answers } => {
+            if answers.iter().any(|code| code.octets()[..3] == [127, 255, 255]) {
+                Listing::CouldNotCheck { why: Unchecked::Refused }
+            } else if answers.iter().all(Ipv4Addr::is_loopback) {
+                Listing::Listed { codes: answers.iter().map(ToString::to_string).collect() }
             } else {
-                Listing::CouldNotCheck {
-                    reason: "the server's resolver answers names that do not exist with an address of its own, so blocklists cannot be read through it".into(),
-                }
+                Listing::CouldNotCheck { why: Unchecked::ResolverRewrites }
             }
         }
-        _ => Listing::CouldNotCheck {
-            reason: format!(
-                "the lookup failed ({})",
-                lookup.detail.as_deref().unwrap_or("no answer")
-            ),
-        },
+        LookupOutcome::Failed { detail } => {
+            Listing::CouldNotCheck { why: Unchecked::LookupFailed { detail: detail.clone() } }
+        }
     }
 }
 
 /// Why the blocklists could not be asked at all.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// SSH failed.
-    #[error(transparent)]
-    Ssh(#[from] ssh::Error),
     /// The relay's lookup command failed (not installed yet, say).
-    #[error("the lookup on the server failed: {0}")]
-    Lookup(String),
+    #[error(transparent)]
+    Admin(#[from] relay_admin::Error),
 }
 
 /// Asks every list about each address and the domain, through the server's resolver.
-pub async fn check(
-    session: &Session,
+pub async fn check<R: Remote>(
+    remote: &R,
     addresses: &[IpAddr],
     domain: &str,
 ) -> Result<Vec<Entry>, Error> {
@@ -186,28 +171,17 @@ pub async fn check(
             }
         }
     }
-    let names: Vec<String> = asked.iter().map(|(_, _, name)| quote(name)).collect();
-    let output = session
-        .run(&format!("{BINARY} lookup --json {}", names.join(" ")), b"", &mut |_, _| {})
-        .await?;
-    if output.status != Some(0) {
-        return Err(Error::Lookup(output.stderr.trim().to_string()));
-    }
-    #[derive(Deserialize)]
-    struct Results {
-        results: Vec<Lookup>,
-    }
-    let results: Results = serde_json::from_str(&output.stdout)
-        .map_err(|error| Error::Lookup(format!("unreadable answer ({error})")))?;
+    let names: Vec<String> = asked.iter().map(|(_, _, name)| name.clone()).collect();
+    let results = RelayAdmin::new(remote).lookup(&names).await?;
     Ok(asked
         .into_iter()
         .map(|(list, subject, name)| {
-            let listing = results
-                .results
-                .iter()
-                .find(|lookup| lookup.name == name)
-                .map(|lookup| judge(&list, lookup))
-                .unwrap_or(Listing::CouldNotCheck { reason: "no answer".into() });
+            let listing = results.iter().find(|lookup| lookup.name == name).map_or(
+                Listing::CouldNotCheck {
+                    why: Unchecked::LookupFailed { detail: "no answer".into() },
+                },
+                judge,
+            );
             Entry { list, subject, listing }
         })
         .collect())
@@ -217,13 +191,13 @@ pub async fn check(
 mod tests {
     use super::*;
 
-    fn lookup(outcome: &str, answers: &[&str]) -> Lookup {
-        Lookup {
-            name: "x".into(),
-            outcome: outcome.into(),
-            answers: answers.iter().map(ToString::to_string).collect(),
-            detail: None,
-        }
+    fn answer(answers: &[&str]) -> Lookup {
+        let answers = answers.iter().map(|answer| answer.parse().unwrap()).collect();
+        Lookup { name: "x".into(), outcome: LookupOutcome::Answer { answers } }
+    }
+
+    fn outcome(outcome: LookupOutcome) -> Lookup {
+        Lookup { name: "x".into(), outcome }
     }
 
     #[test]
@@ -238,20 +212,22 @@ mod tests {
 
     #[test]
     fn spamhaus_refusals_are_never_listings() {
-        let zen = &LISTS[0];
-        assert_eq!(judge(zen, &lookup("nxdomain", &[])), Listing::NotListed);
+        assert_eq!(judge(&outcome(LookupOutcome::NoSuchName)), Listing::NotListed);
         assert_eq!(
-            judge(zen, &lookup("answer", &["127.0.0.2"])),
+            judge(&answer(&["127.0.0.2"])),
             Listing::Listed { codes: vec!["127.0.0.2".into()] }
         );
+        assert_eq!(
+            judge(&answer(&["127.255.255.254"])),
+            Listing::CouldNotCheck { why: Unchecked::Refused }
+        );
+        assert_eq!(
+            judge(&answer(&["203.0.113.80"])),
+            Listing::CouldNotCheck { why: Unchecked::ResolverRewrites }
+        );
         assert!(matches!(
-            judge(zen, &lookup("answer", &["127.255.255.254"])),
-            Listing::CouldNotCheck { reason } if reason.contains("not a listing")
+            judge(&outcome(LookupOutcome::Failed { detail: "timed out".into() })),
+            Listing::CouldNotCheck { why: Unchecked::LookupFailed { .. } }
         ));
-        assert!(matches!(
-            judge(zen, &lookup("answer", &["203.0.113.80"])),
-            Listing::CouldNotCheck { .. }
-        ));
-        assert!(matches!(judge(zen, &lookup("error", &[])), Listing::CouldNotCheck { .. }));
     }
 }

@@ -31,27 +31,55 @@ pub enum Error {
 }
 
 /// How one record stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(tag = "state", rename_all = "camelCase")]
+#[ts(rename = "RecordStatus")]
 pub enum Status {
     /// Published as planned.
     Ok,
     /// Nothing of this type at this name.
     Missing,
-    /// Something else is published; `hint` says what is wrong in plain words.
+    /// Something else is published.
     Different {
-        /// Why it is not right.
-        hint: String,
+        /// What is wrong.
+        why: Mismatch,
     },
-    /// Several records where there must be one (two SPF or DMARC records, say).
+    /// Something stands in the way of the record (two SPF records, a CNAME, extra values).
     Conflicting {
-        /// Why it matters.
-        hint: String,
+        /// What is in the way.
+        why: Mismatch,
     },
 }
 
+/// What is wrong with a published record, as data (the UI's catalogue words it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum Mismatch {
+    /// The value stops after `length` characters (a panel cut it at 255).
+    CutShort { length: usize },
+    /// Another value of this kind (another DKIM key, another SPF text).
+    OtherValue,
+    /// Not a valid DMARC record, so receivers ignore it.
+    InvalidDmarc { detail: String },
+    /// A valid DMARC record, with another policy than the one chosen.
+    DmarcPolicy { published: String, chosen: String },
+    /// `count` records where there must be one.
+    Several { count: usize },
+    /// The name is an alias (CNAME) for `target`, which hides every other record there.
+    Alias { target: String },
+    /// The right value, with others beside it.
+    ExtraValues { found: Vec<String> },
+    /// Other values than the planned one.
+    Found { found: Vec<String>, expected: String },
+    /// A PTR that is right, whose name does not point back at the address.
+    NotPointingBack { name: String, ip: String },
+    /// The zone's servers could not be asked.
+    LookupFailed { detail: String },
+}
+
 /// A record of the plan and what the authoritative servers say about it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(rename = "CheckedRecord")]
 pub struct Checked {
     /// The planned record.
     pub record: Record,
@@ -213,7 +241,9 @@ impl Checker {
             Err(error) => {
                 return Checked {
                     record: record.clone(),
-                    status: Status::Different { hint: error.to_string() },
+                    status: Status::Different {
+                        why: Mismatch::LookupFailed { detail: error.to_string() },
+                    },
                     found: Vec::new(),
                 };
             }
@@ -241,9 +271,7 @@ impl Checker {
             _ => None,
         })?;
         Some(Status::Conflicting {
-            hint: format!(
-                "this name is an alias (CNAME) for {target}, which hides any other record here: delete the CNAME, then add this record"
-            ),
+            why: Mismatch::Alias { target: target.trim_end_matches('.').to_string() },
         })
     }
 
@@ -258,10 +286,10 @@ impl Checker {
                 Status::Ok
             }
             _ => Status::Different {
-                hint: format!(
-                    "the reverse name is right, but {} does not point back at {ip}",
-                    record.value.trim_end_matches('.')
-                ),
+                why: Mismatch::NotPointingBack {
+                    name: record.value.trim_end_matches('.').to_string(),
+                    ip: ip.to_string(),
+                },
             },
         }
     }
@@ -306,13 +334,11 @@ pub fn judge(record: &Record, found: &[String]) -> Status {
                 [one] if squash(one) == expected => Status::Ok,
                 [one] if prefix == "v=dmarc1" => judge_dmarc(one, &record.value),
                 [one] if prefix == "v=spf1" && spf_authorizes(one, &record.value) => Status::Ok,
-                [one] if expected.starts_with(&squash(one)) => Status::Different {
-                    hint: format!("the value is cut short after {} characters: paste it again whole, or as two quoted strings if your DNS panel needs that", one.len()),
-                },
-                [_] => Status::Different { hint: "the published value is not the one Outpost expects: replace it with the value shown".into() },
-                _ => Status::Conflicting {
-                    hint: format!("there are {} records here where there must be one: delete all but the one shown", same_kind.len()),
-                },
+                [one] if expected.starts_with(&squash(one)) => {
+                    Status::Different { why: Mismatch::CutShort { length: one.len() } }
+                }
+                [_] => Status::Different { why: Mismatch::OtherValue },
+                _ => Status::Conflicting { why: Mismatch::Several { count: same_kind.len() } },
             }
         }
         _ => {
@@ -323,16 +349,11 @@ pub fn judge(record: &Record, found: &[String]) -> Status {
                 if found.len() == 1 || record.kind == Kind::MX {
                     Status::Ok
                 } else {
-                    Status::Conflicting {
-                        hint: format!(
-                            "other values are published too ({}): remove them",
-                            found.join(", ")
-                        ),
-                    }
+                    Status::Conflicting { why: Mismatch::ExtraValues { found: found.to_vec() } }
                 }
             } else {
                 Status::Different {
-                    hint: format!("found {}, expected {}", found.join(", "), record.value),
+                    why: Mismatch::Found { found: found.to_vec(), expected: record.value.clone() },
                 }
             }
         }
@@ -351,18 +372,15 @@ fn judge_dmarc(published: &str, planned: &str) -> Status {
         Policy::Unspecified => "unspecified",
     };
     match (Dmarc::parse(published.as_bytes()), Dmarc::parse(planned.as_bytes())) {
-        (Err(error), _) => Status::Different {
-            hint: format!(
-                "the published record is not valid DMARC ({error}), so receivers ignore it: replace it with the value shown"
-            ),
-        },
+        (Err(error), _) => {
+            Status::Different { why: Mismatch::InvalidDmarc { detail: error.to_string() } }
+        }
         (Ok(found), Ok(wanted)) if found.p == wanted.p => Status::Ok,
         (Ok(found), Ok(wanted)) => Status::Different {
-            hint: format!(
-                "the published policy is p={}, but you chose p={}: change the record, or your choice in “Your domain”",
-                policy(&found),
-                policy(&wanted)
-            ),
+            why: Mismatch::DmarcPolicy {
+                published: policy(&found).into(),
+                chosen: policy(&wanted).into(),
+            },
         },
         (Ok(_), Err(_)) => Status::Ok,
     }
@@ -390,7 +408,7 @@ mod tests {
             host: "x".into(),
             value: value.into(),
             ttl: 3600,
-            purpose: String::new(),
+            purpose: crate::dns::records::Purpose::Spf,
             need: Need::Required,
         }
     }
@@ -402,7 +420,7 @@ mod tests {
         assert_eq!(judge(&dkim, std::slice::from_ref(&dkim.value)), Status::Ok);
         let cut = dkim.value[..255].to_string();
         assert!(
-            matches!(judge(&dkim, &[cut]), Status::Different { hint } if hint.contains("cut short after 255"))
+            judge(&dkim, &[cut]) == Status::Different { why: Mismatch::CutShort { length: 255 } }
         );
         let spf = record(Kind::TXT, "v=spf1 ip4:203.0.113.10 -all");
         assert_eq!(
@@ -430,11 +448,12 @@ mod tests {
         );
         assert!(matches!(
             judge(&planned, &["v=DMARC1; p=reject".into()]),
-            Status::Different { hint } if hint.contains("p=reject, but you chose p=none")
+            Status::Different { why: Mismatch::DmarcPolicy { published, chosen } }
+                if published == "reject" && chosen == "none"
         ));
         assert!(matches!(
             judge(&planned, &["v=DMARC1; p=sometimes".into()]),
-            Status::Different { hint } if hint.contains("not valid DMARC")
+            Status::Different { why: Mismatch::InvalidDmarc { .. } }
         ));
     }
 
@@ -443,7 +462,13 @@ mod tests {
         let a = record(Kind::A, "203.0.113.10");
         assert_eq!(judge(&a, &["203.0.113.10".into()]), Status::Ok);
         assert!(
-            matches!(judge(&a, &["198.51.100.7".into()]), Status::Different { hint } if hint == "found 198.51.100.7, expected 203.0.113.10")
+            judge(&a, &["198.51.100.7".into()])
+                == Status::Different {
+                    why: Mismatch::Found {
+                        found: vec!["198.51.100.7".into()],
+                        expected: "203.0.113.10".into()
+                    }
+                }
         );
         assert!(matches!(
             judge(&a, &["203.0.113.10".into(), "198.51.100.7".into()]),

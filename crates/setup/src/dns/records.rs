@@ -14,7 +14,7 @@ use serde::Serialize;
 pub const TTL: u32 = 3600;
 
 /// A DMARC policy (RFC 7489 §6.3 `p=`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum DmarcPolicy {
     /// Only reports: nothing is rejected. The safe first step.
@@ -68,7 +68,8 @@ pub struct Existing {
 }
 
 /// The record types the plan uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(rename = "RecordKind")]
 pub enum Kind {
     /// IPv4 address.
     A,
@@ -84,8 +85,9 @@ pub enum Kind {
 }
 
 /// Whether a record is needed for mail to pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
+#[ts(rename = "RecordNeed")]
 pub enum Need {
     /// Mail fails checks without it.
     Required,
@@ -94,8 +96,9 @@ pub enum Need {
 }
 
 /// One record to publish.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(rename = "DnsRecord")]
 pub struct Record {
     /// The type.
     pub kind: Kind,
@@ -107,28 +110,51 @@ pub struct Record {
     pub value: String,
     /// Time to live, seconds.
     pub ttl: u32,
-    /// What it is for, in one sentence.
-    pub purpose: String,
+    /// What it is for (the UI's catalogue says it in words).
+    pub purpose: Purpose,
     /// Required or recommended.
     pub need: Need,
+}
+
+/// What a record is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(rename = "RecordPurpose")]
+pub enum Purpose {
+    /// Points the mail host name at the server (A).
+    Address,
+    /// Points the mail host name at the server's IPv6 address (AAAA).
+    Ipv6Address,
+    /// Sends the domain's mail to the server (MX).
+    Mx,
+    /// SPF: the server may send for the domain.
+    Spf,
+    /// SPF for the mail host name itself (checked at the greeting).
+    SpfMailHost,
+    /// DKIM: the public key of the server's signature.
+    Dkim,
+    /// DMARC: what receivers do with mail that fails, and where reports go.
+    Dmarc,
+    /// Reverse DNS of one of the server's addresses (set in the provider's panel).
+    ReverseDns,
 }
 
 impl Record {
     /// The TXT value as 255-byte character-strings, quoted, for zone files and panels that
     /// need it split (RFC 1035 §3.3.14).
     pub fn quoted_strings(&self) -> String {
-        self.value
-            .as_bytes()
-            .chunks(255)
-            .map(|chunk| format!("\"{}\"", String::from_utf8_lossy(chunk).replace('"', "\\\"")))
+        outpost_relay_api::split_txt(&self.value)
+            .iter()
+            .map(|part| format!("\"{}\"", part.replace('"', "\\\"")))
             .collect::<Vec<_>>()
             .join(" ")
     }
 }
 
 /// Something the user should know before publishing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "camelCase")]
+#[ts(rename = "DnsWarning")]
 pub enum Warning {
     /// The domain already receives mail elsewhere; pointing MX here would move it.
     MxTakesMailAway {
@@ -168,32 +194,26 @@ pub fn plan(input: &Input, existing: &Existing) -> Plan {
             name.strip_suffix(&format!(".{domain}")).unwrap_or(name).to_string()
         }
     };
-    let record = |kind, name: &str, value: String, purpose: &str, need| Record {
+    let record = |kind, name: &str, value: String, purpose, need| Record {
         kind,
         name: fqdn(name),
         host: relative(name),
         value,
         ttl: TTL,
-        purpose: purpose.to_string(),
+        purpose,
         need,
     };
     let mut records = Vec::new();
     let mut warnings = Vec::new();
     for address in &input.ipv4 {
-        records.push(record(
-            Kind::A,
-            &host,
-            address.to_string(),
-            "Points your mail host name at your server.",
-            Need::Required,
-        ));
+        records.push(record(Kind::A, &host, address.to_string(), Purpose::Address, Need::Required));
     }
     for address in &input.ipv6 {
         records.push(record(
             Kind::AAAA,
             &host,
             address.to_string(),
-            "Points your mail host name at your server's IPv6 address.",
+            Purpose::Ipv6Address,
             Need::Required,
         ));
     }
@@ -208,19 +228,13 @@ pub fn plan(input: &Input, existing: &Existing) -> Plan {
         if !elsewhere.is_empty() {
             warnings.push(Warning::MxTakesMailAway { current: elsewhere });
         }
-        records.push(record(
-            Kind::MX,
-            &domain,
-            format!("10 {ours}"),
-            "Sends mail for your domain to your server.",
-            Need::Required,
-        ));
+        records.push(record(Kind::MX, &domain, format!("10 {ours}"), Purpose::Mx, Need::Required));
     }
     records.push(record(
         Kind::TXT,
         &domain,
         merge_spf(&existing.spf, input),
-        "SPF: tells receivers your server may send mail for your domain.",
+        Purpose::Spf,
         Need::Required,
     ));
     if existing.spf.len() > 1 {
@@ -230,15 +244,15 @@ pub fn plan(input: &Input, existing: &Existing) -> Plan {
         Kind::TXT,
         &host,
         "v=spf1 a -all".into(),
-        "SPF for the mail host name itself, which receivers check at the greeting.",
+        Purpose::SpfMailHost,
         Need::Recommended,
     ));
     for (selector, value) in &input.dkim {
         records.push(record(
             Kind::TXT,
-            &format!("{selector}._domainkey.{domain}"),
+            &outpost_relay_api::dkim_record_name(selector, &domain),
             value.clone(),
-            "DKIM: the public key receivers use to check your server's signature.",
+            Purpose::Dkim,
             Need::Required,
         ));
     }
@@ -246,7 +260,13 @@ pub fn plan(input: &Input, existing: &Existing) -> Plan {
         warnings.push(Warning::SeveralDmarcRecords { found: existing.dmarc.clone() });
     }
     let dmarc = format!("v=DMARC1; p={}; rua=mailto:{}; fo=1", input.dmarc, input.dmarc_reports);
-    records.push(record(Kind::TXT, &format!("_dmarc.{domain}"), dmarc, "DMARC: tells receivers what to do with mail that fails SPF and DKIM, and where to send reports.", Need::Required));
+    records.push(record(
+        Kind::TXT,
+        &format!("_dmarc.{domain}"),
+        dmarc,
+        Purpose::Dmarc,
+        Need::Required,
+    ));
     let ptr_name = |ip: std::net::IpAddr| match ip {
         std::net::IpAddr::V4(_) => format!("{}.in-addr.arpa.", super::reversed(ip)),
         std::net::IpAddr::V6(_) => format!("{}.ip6.arpa.", super::reversed(ip)),
@@ -263,7 +283,7 @@ pub fn plan(input: &Input, existing: &Existing) -> Plan {
             host: ip.to_string(),
             value: fqdn(&host),
             ttl: TTL,
-            purpose: "Reverse DNS: set in your VPS provider's panel, so your server's address names your mail host.".into(),
+            purpose: Purpose::ReverseDns,
             need: Need::Required,
         });
     }

@@ -26,7 +26,7 @@ pub struct Settings {
 pub const PUBLIC_RESOLVERS: [&str; 3] = ["1.1.1.1:53", "8.8.8.8:53", "9.9.9.9:53"];
 
 /// How far a record that is right at its zone's servers has spread.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Propagation {
     /// Resolvers that already answer the new value.
@@ -39,20 +39,19 @@ pub struct Propagation {
 }
 
 /// One record's line in the report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(rename = "DnsLine")]
 pub struct Line {
     /// The record and its state at the zone's servers.
     #[serde(flatten)]
     pub checked: Checked,
-    /// A short name for it, e.g. `DKIM key`.
-    pub label: String,
     /// Set while public resolvers still have an older answer.
     pub propagation: Option<Propagation>,
 }
 
 /// SPF as a receiver computes it for one of the server's addresses.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct SpfVerdict {
     /// The address.
     pub ip: IpAddr,
@@ -61,8 +60,9 @@ pub struct SpfVerdict {
 }
 
 /// The DNS step's report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(rename = "DnsReport")]
 pub struct Report {
     /// The zone that holds the domain (may be a parent, or a delegated subzone).
     pub zone: String,
@@ -74,12 +74,24 @@ pub struct Report {
     pub spf: Vec<SpfVerdict>,
     /// The whole plan as a zone file.
     pub zone_file: String,
-    /// How many records are right (at the zone's servers).
+    /// Where the user stands.
+    pub verdict: Verdict,
+}
+
+/// Where the user stands: how many records are right, how many are still spreading, and the
+/// line to fix next (required records first), for the UI to say in one sentence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(rename = "DnsVerdict")]
+pub struct Verdict {
+    /// Records right at the zone's servers.
     pub right: usize,
-    /// How many records there are.
+    /// Records in all.
     pub total: usize,
-    /// Where the user stands, in one sentence.
-    pub verdict: String,
+    /// Right records that public resolvers do not all answer yet.
+    pub spreading: usize,
+    /// The index in `lines` of the record to fix next, if any is not right.
+    pub next: Option<usize>,
 }
 
 /// Builds the plan from what the domain has, checks it, and sums it up.
@@ -103,7 +115,7 @@ pub async fn report(input: &records::Input, settings: &Settings) -> Result<Repor
         } else {
             None
         };
-        lines.push(Line { label: label(&checked.record), checked, propagation });
+        lines.push(Line { checked, propagation });
     }
 
     let addresses: Vec<IpAddr> = input
@@ -113,8 +125,6 @@ pub async fn report(input: &records::Input, settings: &Settings) -> Result<Repor
         .chain(input.ipv6.iter().map(|ip| IpAddr::V6(*ip)))
         .collect();
     let spf = evaluate_spf(&settings.finders, &addresses, &input.mail_host, &input.domain).await;
-    let right = lines.iter().filter(|line| line.checked.status == Status::Ok).count();
-    let total = lines.len();
     let verdict = verdict(&lines);
     Ok(Report {
         zone,
@@ -122,52 +132,22 @@ pub async fn report(input: &records::Input, settings: &Settings) -> Result<Repor
         warnings: plan.warnings,
         lines,
         spf,
-        right,
-        total,
         verdict,
     })
 }
 
-/// A short name for a record, for the table and the verdict.
-pub fn label(record: &Record) -> String {
-    let value = record.value.to_ascii_lowercase();
-    match record.kind {
-        Kind::A => "Address (A)".into(),
-        Kind::AAAA => "IPv6 address (AAAA)".into(),
-        Kind::MX => "Mail exchanger (MX)".into(),
-        Kind::PTR => format!("Reverse DNS of {}", record.host),
-        Kind::TXT if value.starts_with("v=dkim1") => "DKIM key".into(),
-        Kind::TXT if value.starts_with("v=dmarc1") => "DMARC policy".into(),
-        Kind::TXT if record.host == "@" => "SPF".into(),
-        Kind::TXT => "SPF of the mail host".into(),
-    }
-}
-
-/// "4 of 6 records are right; the DKIM key is cut short …" — where the user stands.
-pub fn verdict(lines: &[Line]) -> String {
-    let total = lines.len();
-    let right = lines.iter().filter(|line| line.checked.status == Status::Ok).count();
-    let first_problem = lines
-        .iter()
-        .filter(|line| line.checked.record.need == Need::Required)
-        .chain(lines.iter().filter(|line| line.checked.record.need == Need::Recommended))
-        .find(|line| line.checked.status != Status::Ok);
-    let spreading = lines.iter().filter(|line| line.propagation.is_some()).count();
-    match first_problem {
-        None if spreading == 0 => format!("All {total} records are right."),
-        None => format!(
-            "All {total} records are right at your DNS host; {spreading} {} still spreading to the rest of the internet.",
-            if spreading == 1 { "is" } else { "are" }
-        ),
-        Some(line) => {
-            let next = match &line.checked.status {
-                Status::Different { hint } | Status::Conflicting { hint } => {
-                    format!("the {} — {hint}", line.label)
-                }
-                _ => format!("publish the {}", line.label),
-            };
-            format!("{right} of {total} records are right; next: {next}.")
-        }
+/// Where the user stands, from the checked lines.
+pub fn verdict(lines: &[Line]) -> Verdict {
+    let not_right = |need: Need| {
+        lines
+            .iter()
+            .position(|line| line.checked.record.need == need && line.checked.status != Status::Ok)
+    };
+    Verdict {
+        right: lines.iter().filter(|line| line.checked.status == Status::Ok).count(),
+        total: lines.len(),
+        spreading: lines.iter().filter(|line| line.propagation.is_some()).count(),
+        next: not_right(Need::Required).or_else(|| not_right(Need::Recommended)),
     }
 }
 
@@ -275,6 +255,7 @@ async fn evaluate_spf(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dns::check::Mismatch;
 
     fn line(kind: Kind, host: &str, value: &str, status: Status) -> Line {
         let record = Record {
@@ -283,14 +264,10 @@ mod tests {
             host: host.into(),
             value: value.into(),
             ttl: 3600,
-            purpose: String::new(),
+            purpose: records::Purpose::Dkim,
             need: Need::Required,
         };
-        Line {
-            label: label(&record),
-            checked: Checked { record, status, found: Vec::new() },
-            propagation: None,
-        }
+        Line { checked: Checked { record, status, found: Vec::new() }, propagation: None }
     }
 
     #[test]
@@ -302,23 +279,28 @@ mod tests {
                 Kind::TXT,
                 "outpost._domainkey",
                 "v=DKIM1; k=rsa; p=AAAA",
-                Status::Different { hint: "the value is cut short after 255 characters".into() },
+                Status::Different { why: Mismatch::CutShort { length: 255 } },
             ),
             line(Kind::TXT, "_dmarc", "v=DMARC1; p=none", Status::Missing),
         ];
-        assert_eq!(
-            verdict(&lines),
-            "2 of 4 records are right; next: the DKIM key — the value is cut short after 255 characters."
-        );
+        let verdict_of = |lines: &[Line]| verdict(lines);
+        assert_eq!(verdict_of(&lines), Verdict { right: 2, total: 4, spreading: 0, next: Some(2) });
         lines[2].checked.status = Status::Ok;
-        assert_eq!(verdict(&lines), "3 of 4 records are right; next: publish the DMARC policy.");
+        assert_eq!(verdict_of(&lines).next, Some(3));
         lines[3].checked.status = Status::Ok;
         lines[3].propagation = Some(Propagation { seen_by: 1, asked: 3, visible_within: 60 });
-        assert_eq!(
-            verdict(&lines),
-            "All 4 records are right at your DNS host; 1 is still spreading to the rest of the internet."
-        );
+        assert_eq!(verdict_of(&lines), Verdict { right: 4, total: 4, spreading: 1, next: None });
         lines[3].propagation = None;
-        assert_eq!(verdict(&lines), "All 4 records are right.");
+        assert_eq!(verdict_of(&lines).spreading, 0);
+    }
+
+    #[test]
+    fn recommended_records_come_after_required_ones() {
+        let mut lines = vec![
+            line(Kind::TXT, "mail", "v=spf1 a -all", Status::Missing),
+            line(Kind::TXT, "_dmarc", "v=DMARC1; p=none", Status::Missing),
+        ];
+        lines[0].checked.record.need = Need::Recommended;
+        assert_eq!(verdict(&lines).next, Some(1));
     }
 }

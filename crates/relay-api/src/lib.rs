@@ -1,0 +1,599 @@
+//! The relay's admin protocol: what `outpost-relay <command> --json` prints, defined once.
+//!
+//! The relay serializes these types and the app's engine deserializes them (through its
+//! `RelayAdmin` client); neither side has a copy. Every reply is a [`Response`]: the protocol
+//! version [`API`] and either the command's data or an [`AdminError`]. The engine reads the
+//! version first, so an app newer than the relay says "upgrade needed" instead of failing on a
+//! field it does not know. Fields are only ever added (with defaults), never renamed: an app
+//! reading a newer relay ignores what it does not know.
+//!
+//! One casing on the wire: camelCase fields, kebab-case enum values.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ts")]
+use ts_rs::TS;
+
+/// The protocol version this relay speaks. Raise it when a command's meaning changes in a way
+/// an older app must not miss; the engine refuses a relay older than it needs.
+pub const API: u32 = 1;
+
+/// Every `--json` reply: `{"api":1,"ok":{…}}` or `{"api":1,"error":{…}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Response<T> {
+    /// The protocol version of the relay that answered.
+    pub api: u32,
+    /// What the command found, or why it failed.
+    #[serde(flatten)]
+    pub reply: Reply<T>,
+}
+
+/// A command's data or its error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Reply<T> {
+    /// It worked.
+    Ok(T),
+    /// It did not.
+    Error(AdminError),
+}
+
+impl<T> Response<T> {
+    /// A successful reply at this relay's version.
+    pub fn ok(data: T) -> Self {
+        Response { api: API, reply: Reply::Ok(data) }
+    }
+
+    /// A failed reply at this relay's version.
+    pub fn error(error: AdminError) -> Self {
+        Response { api: API, reply: Reply::Error(error) }
+    }
+}
+
+/// Only the version: what the engine reads before anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct Header {
+    /// Missing in relays from before the protocol had a version (they are version 0).
+    #[serde(default)]
+    pub api: u32,
+}
+
+/// Why an admin command failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct AdminError {
+    /// What kind of failure, for the app to branch on.
+    pub kind: ErrorKind,
+    /// The relay's own description (for logs and the CLI; the app words its own sentences).
+    pub message: String,
+}
+
+/// Kinds of admin failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// The config file is missing or invalid.
+    Config,
+    /// The relay is not running (its status file is missing or stale).
+    NotRunning,
+    /// The thing named (a queued message, a user) does not exist.
+    NotFound,
+    /// An argument was unusable (a malformed address, say).
+    InvalidArgument,
+    /// A file could not be read or written.
+    Io,
+    /// Anything else.
+    Other,
+}
+
+/// `status`: what the running relay is doing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[cfg_attr(feature = "ts", ts(rename = "RelayStatus"))]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    /// The running relay's version.
+    pub version: String,
+    /// Its process id.
+    pub pid: u32,
+    /// When the relay last wrote its status (seconds since the epoch).
+    pub updated: u64,
+    /// Whether it is running: the status is fresh and the process exists.
+    pub running: bool,
+    /// Each address it listens on.
+    pub listeners: Vec<Listener>,
+    /// The certificates it serves.
+    pub certificates: Vec<Certificate>,
+    /// Messages waiting to be delivered.
+    pub queued: usize,
+    /// The latest finished deliveries, newest last.
+    pub recent_deliveries: Vec<RecentDelivery>,
+}
+
+/// One listening socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct Listener {
+    /// What it is for.
+    pub mode: ListenerMode,
+    /// Where it listens.
+    #[cfg_attr(feature = "ts", ts(as = "String"))]
+    pub address: SocketAddr,
+}
+
+/// What a listener is for; the mode decides the policy of its sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "kebab-case")]
+pub enum ListenerMode {
+    /// Port 587: STARTTLS, then AUTH, then mail from the user's own domains.
+    Submission,
+    /// Port 465: TLS from the first byte, then as submission.
+    Submissions,
+    /// Port 25: mail from the internet for the relay's own domains (not served yet).
+    Inbound,
+}
+
+impl ListenerMode {
+    /// The name used in logs and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListenerMode::Submission => "submission",
+            ListenerMode::Submissions => "submissions",
+            ListenerMode::Inbound => "inbound",
+        }
+    }
+}
+
+/// One certificate the relay serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct Certificate {
+    /// The names it covers.
+    pub names: Vec<String>,
+    /// When it expires (RFC 3339).
+    pub not_after: String,
+    /// Where it came from.
+    pub source: CertificateSource,
+    /// SHA-256 of the certificate (DER), lower-case hex: lets the app check that the certificate
+    /// it sees on a port is this one, even while it is self-signed.
+    pub sha256: String,
+}
+
+impl Certificate {
+    /// Made by the relay itself: clients warn until a real certificate is set up.
+    pub fn is_self_signed(&self) -> bool {
+        self.source == CertificateSource::SelfSigned
+    }
+}
+
+/// Where a certificate came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum CertificateSource {
+    /// Made by the relay for its host name until a real one exists.
+    SelfSigned,
+    /// Files named in the config.
+    Files {
+        /// The certificate chain's path.
+        chain: String,
+    },
+}
+
+/// One finished delivery, as `status` lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct RecentDelivery {
+    /// The queue id.
+    pub id: String,
+    /// The recipient.
+    pub recipient: String,
+    /// The last attempt.
+    pub record: DeliveryRecord,
+}
+
+/// How one delivery attempt for one recipient ended (RFC 5321 §4.2.1 reply classes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The recipient's server took it (2xx).
+    Delivered,
+    /// Try again later (4xx, timeouts, unreachable servers, DNS trouble).
+    Temporary,
+    /// Never going to work (5xx, a domain that does not exist or accepts no mail).
+    Permanent,
+}
+
+/// What happened in one attempt for one recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryRecord {
+    /// When (seconds since the epoch).
+    pub at: u64,
+    /// The outcome.
+    pub outcome: Outcome,
+    /// The server's host name (an MX name), if one was reached.
+    pub host: Option<String>,
+    /// Its IP address.
+    #[cfg_attr(feature = "ts", ts(as = "Option<String>"))]
+    pub ip: Option<IpAddr>,
+    /// TLS version, if the connection was encrypted.
+    pub tls_version: Option<String>,
+    /// TLS cipher suite.
+    pub tls_cipher: Option<String>,
+    /// The server's reply (or what went wrong before one).
+    pub reply: String,
+}
+
+/// A queued message's envelope and state: what `queue list|show` print, and what the relay
+/// keeps in its spool (`<id>.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct QueueItem {
+    /// The queue id, also in the `250` reply and the Received header.
+    pub id: String,
+    /// The envelope sender; empty for the null sender (bounces).
+    pub from: String,
+    /// The user who submitted it, if any.
+    pub user: Option<String>,
+    /// When it was accepted (seconds since the epoch).
+    pub created: u64,
+    /// How many delivery rounds have run.
+    pub attempts: u32,
+    /// When the next round is due (seconds since the epoch).
+    pub next_attempt: u64,
+    /// Per recipient.
+    pub recipients: Vec<QueueRecipient>,
+}
+
+/// One recipient of a queued message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct QueueRecipient {
+    /// The address delivered to.
+    pub address: String,
+    /// The address the sender used, when it differs (an alias at our domain that forwards to
+    /// `address`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original: Option<String>,
+    /// Why the relay carries this message to `address`.
+    #[serde(default)]
+    pub route: Route,
+    /// Where it stands.
+    pub status: RecipientStatus,
+    /// Every attempt, oldest first.
+    pub records: Vec<DeliveryRecord>,
+}
+
+/// Why the relay carries a message to a recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "kebab-case")]
+pub enum Route {
+    /// A user submitted it on 587/465 for this recipient.
+    #[default]
+    Submitted,
+    /// It arrived for an alias at one of the relay's domains and is forwarded.
+    Forwarded,
+    /// The relay made it: a delivery status notification for a sender.
+    Bounce,
+}
+
+/// Where a recipient stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "kebab-case")]
+pub enum RecipientStatus {
+    /// Still to be delivered.
+    Pending,
+    /// Delivered.
+    Delivered,
+    /// Refused for good by the recipient's server.
+    Failed,
+    /// Still failing when the queue gave up.
+    GaveUp,
+}
+
+/// `queue list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct QueueList {
+    /// Every queued message, oldest first.
+    pub items: Vec<QueueItem>,
+}
+
+/// `queue retry`: the relay will try this message again within a second.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct QueueRetry {
+    /// The queue id.
+    pub id: String,
+}
+
+/// A DKIM key's DNS record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct DkimRecord {
+    /// The signing domain.
+    pub domain: String,
+    /// The selector.
+    pub selector: String,
+    /// The key's algorithm.
+    pub algorithm: DkimAlgorithm,
+    /// Where the private key is on the server.
+    pub key_file: String,
+    /// The TXT value to publish, whole.
+    pub txt: String,
+}
+
+impl DkimRecord {
+    /// The record's name, `<selector>._domainkey.<domain>`.
+    pub fn name(&self) -> String {
+        dkim_record_name(&self.selector, &self.domain)
+    }
+}
+
+/// `dkim show`: the records for every configured key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct DkimRecords {
+    /// One per key, in the config's order.
+    pub records: Vec<DkimRecord>,
+}
+
+/// The DNS name of a DKIM key: `<selector>._domainkey.<domain>` (RFC 6376 §3.6.2.1).
+pub fn dkim_record_name(selector: &str, domain: &str) -> String {
+    format!("{selector}._domainkey.{domain}")
+}
+
+/// The selector and domain of a DKIM record name, if it is one.
+pub fn split_dkim_record_name(name: &str) -> Option<(&str, &str)> {
+    let (selector, domain) = name.split_once("._domainkey.")?;
+    (!selector.is_empty() && !domain.is_empty()).then_some((selector, domain))
+}
+
+/// Splits a TXT value into character-strings of at most 255 bytes (RFC 1035 §3.3.14), as zone
+/// files and some DNS panels need them. A cut never falls inside a UTF-8 character.
+pub fn split_txt(value: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = value;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(255);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        let (part, tail) = rest.split_at(end);
+        parts.push(part);
+        rest = tail;
+    }
+    parts
+}
+
+/// DKIM signing algorithms (RFC 6376 §3.3, RFC 8463). The relay's config uses this type too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+pub enum DkimAlgorithm {
+    /// RSA with SHA-256: what every receiver verifies.
+    #[default]
+    #[serde(rename = "rsa-sha256")]
+    RsaSha256,
+    /// Ed25519 with SHA-256: short keys; sent alongside RSA, never alone.
+    #[serde(rename = "ed25519-sha256")]
+    Ed25519Sha256,
+}
+
+impl DkimAlgorithm {
+    /// The value of `dkim generate --algorithm`.
+    pub fn cli_name(self) -> &'static str {
+        match self {
+            DkimAlgorithm::RsaSha256 => "rsa",
+            DkimAlgorithm::Ed25519Sha256 => "ed25519",
+        }
+    }
+}
+
+/// `user list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct UserList {
+    /// Every user's address, lower case.
+    pub users: Vec<String>,
+}
+
+impl UserList {
+    /// Whether `address` is a user (addresses compare without case).
+    pub fn contains(&self, address: &str) -> bool {
+        self.users.iter().any(|user| user.eq_ignore_ascii_case(address))
+    }
+}
+
+/// `user add|remove`: what changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct UserChange {
+    /// The user's address, lower case.
+    pub user: String,
+    /// What was done.
+    pub action: UserAction,
+}
+
+/// What `user add|remove` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "kebab-case")]
+pub enum UserAction {
+    /// A new user.
+    Added,
+    /// An existing user's password was replaced.
+    PasswordChanged,
+    /// The user is gone.
+    Removed,
+}
+
+/// `user check`: whether the password is right.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordCheck {
+    /// The user's address, lower case.
+    pub user: String,
+    /// Whether the password was accepted.
+    pub accepted: bool,
+}
+
+/// `lookup`: each name asked of the server's own resolver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct Lookups {
+    /// One per name, in the order asked.
+    pub results: Vec<Lookup>,
+}
+
+/// One name's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct Lookup {
+    /// The name asked.
+    pub name: String,
+    /// What came back.
+    pub outcome: LookupOutcome,
+}
+
+/// What a lookup found: an answer, a name that does not exist, or a failure — which a
+/// blocklist check must never read as "not listed".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum LookupOutcome {
+    /// The name has these A records.
+    Answer {
+        /// The addresses.
+        #[cfg_attr(feature = "ts", ts(as = "Vec<String>"))]
+        answers: Vec<Ipv4Addr>,
+    },
+    /// The name does not exist (or has no A record).
+    NoSuchName,
+    /// The lookup failed: timeout, SERVFAIL, refused.
+    Failed {
+        /// The resolver's words.
+        detail: String,
+    },
+}
+
+/// `check-config`: whether a config file is valid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum ConfigCheck {
+    /// It is valid.
+    #[serde(rename_all = "camelCase")]
+    Valid {
+        /// The relay's host name.
+        hostname: String,
+        /// The domains it serves.
+        domains: Vec<String>,
+    },
+    /// It is not, and this is where and why.
+    #[serde(rename_all = "camelCase")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// The line (1-based), when known.
+        line: Option<usize>,
+        /// The column (1-based), when known.
+        column: Option<usize>,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_carry_the_version_and_either_data_or_an_error() {
+        let ok = serde_json::to_string(&Response::ok(QueueRetry { id: "A1".into() })).unwrap();
+        assert_eq!(ok, r#"{"api":1,"ok":{"id":"A1"}}"#);
+        let error = Response::<QueueRetry>::error(AdminError {
+            kind: ErrorKind::NotFound,
+            message: "no queued message A1".into(),
+        });
+        let text = serde_json::to_string(&error).unwrap();
+        assert_eq!(
+            text,
+            r#"{"api":1,"error":{"kind":"not-found","message":"no queued message A1"}}"#
+        );
+        assert_eq!(serde_json::from_str::<Response<QueueRetry>>(&text).unwrap(), error);
+    }
+
+    #[test]
+    fn the_version_of_a_relay_from_before_the_protocol_is_zero() {
+        let old = r#"{"ok":true,"version":"0.1.0","running":true}"#;
+        assert_eq!(serde_json::from_str::<Header>(old).unwrap().api, 0);
+        let new = r#"{"api":7,"ok":{"fieldFromTheFuture":1}}"#;
+        assert_eq!(serde_json::from_str::<Header>(new).unwrap().api, 7);
+    }
+
+    #[test]
+    fn a_newer_relay_s_extra_fields_are_ignored() {
+        let text = r#"{"api":1,"ok":{"users":["a@example.com"],"quota":5}}"#;
+        let response: Response<UserList> = serde_json::from_str(text).unwrap();
+        let Reply::Ok(list) = response.reply else { panic!("{response:?}") };
+        assert!(list.contains("A@example.com"));
+    }
+
+    #[test]
+    fn dkim_names_are_built_and_split_in_one_place() {
+        assert_eq!(dkim_record_name("outpost", "example.com"), "outpost._domainkey.example.com");
+        assert_eq!(
+            split_dkim_record_name("outpost._domainkey.example.com"),
+            Some(("outpost", "example.com"))
+        );
+        assert_eq!(split_dkim_record_name("example.com"), None);
+        assert_eq!(split_dkim_record_name("._domainkey.example.com"), None);
+    }
+
+    #[test]
+    fn txt_values_split_into_255_byte_strings() {
+        let value = "p=".to_string() + &"A".repeat(400);
+        let parts = split_txt(&value);
+        assert_eq!(parts.iter().map(|part| part.len()).collect::<Vec<_>>(), [255, 147]);
+        assert_eq!(parts.concat(), value);
+        assert!(split_txt("").is_empty());
+        assert_eq!(
+            split_txt(&"é".repeat(200)).iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [254, 146]
+        );
+    }
+
+    #[test]
+    fn lookups_tell_no_such_name_from_a_failure() {
+        let json = serde_json::to_string(&Lookup {
+            name: "10.100.51.198.zen.spamhaus.org".into(),
+            outcome: LookupOutcome::Failed { detail: "timed out".into() },
+        })
+        .unwrap();
+        assert!(json.contains(r#""outcome":{"kind":"failed","detail":"timed out"}"#), "{json}");
+    }
+}

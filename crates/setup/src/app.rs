@@ -1,0 +1,532 @@
+//! The wizard's workflows, callable without a window: each is what one button does, from the
+//! saved choices to a result, so the desktop shell's commands are one call and a conversion.
+//!
+//! Every workflow reconnects from the profile's server and the keychain's login rather than
+//! keeping a session open: a session would die with the laptop's sleep, and a connect takes
+//! 0.1–1 s. Every step they call is idempotent, so stopping one at any `await` is safe.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use outpost_relay_api::{self as api};
+use serde::{Deserialize, Serialize};
+
+use crate::checks::{self, Check};
+use crate::choices::{Domain, Field, Invalid, Login, Problem, Server};
+use crate::dns::{blocklists, report};
+use crate::install::{self, MailServer, Stage, Step};
+use crate::probe::{self, Submission};
+use crate::profile::{Installed, Profile};
+use crate::progress::Progress;
+use crate::relay_admin::{self, RelayAdmin};
+use crate::secrets::{self, SecretName, SecretStore};
+use crate::settings::Settings;
+use crate::ssh::{self, Credentials, HostKey, Session, Target};
+
+/// Why a workflow stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A field to correct.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// What the workflow needs from an earlier step is missing.
+    #[error("not ready: {0:?}")]
+    NotReady(Missing),
+    /// SSH failed.
+    #[error(transparent)]
+    Ssh(#[from] ssh::Error),
+    /// The keychain failed.
+    #[error(transparent)]
+    Secrets(#[from] secrets::Error),
+    /// The install stopped.
+    #[error(transparent)]
+    Install(#[from] install::Error),
+    /// An admin command of the relay failed.
+    #[error(transparent)]
+    Admin(#[from] relay_admin::Error),
+    /// Port 587 could not be verified from this computer.
+    #[error(transparent)]
+    Probe(#[from] probe::Error),
+    /// The relay runs but reports no certificate to check port 587 against.
+    #[error("the relay reports no certificate")]
+    NoCertificate,
+    /// The DNS lookups could not run.
+    #[error("looking up {domain}: {error}")]
+    Dns {
+        /// The domain.
+        domain: String,
+        /// Why.
+        error: crate::dns::check::Error,
+    },
+    /// The saved choices make no valid relay config (a hand-edited profile, say).
+    #[error("the saved choices make no valid relay config: {0}")]
+    Config(outpost_relay_config::Error),
+}
+
+/// What an earlier step should have left, and has not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Missing {
+    /// No server is connected yet.
+    Server,
+    /// The server's login is no longer in the keychain.
+    Login {
+        /// `user@host`.
+        login: String,
+    },
+    /// The domain is not chosen yet.
+    Domain,
+    /// The relay is not installed yet.
+    Install,
+}
+
+/// Where to connect, as typed on the Connect screen.
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Address {
+    /// The host name or IP address (an `ssh://`, a `user@` and a trailing `/` are tolerated).
+    pub host: String,
+    /// The SSH port.
+    pub port: u16,
+    /// The login user.
+    pub user: String,
+}
+
+/// The longest host name (RFC 1035) or IPv6 literal accepted.
+const MAX_HOST: usize = 253;
+/// The longest login user name accepted (Linux allows 32).
+const MAX_USER: usize = 64;
+
+impl Address {
+    /// The SSH target, or the field to correct.
+    pub fn target(&self) -> Result<Target, Invalid> {
+        let host = self.host.trim().trim_start_matches("ssh://").trim_end_matches('/');
+        let host = host.rsplit_once('@').map_or(host, |(_, host)| host);
+        if host.is_empty() {
+            return Err(Invalid::new(Field::Host, Problem::Empty));
+        }
+        if host.len() > MAX_HOST {
+            return Err(Invalid::new(Field::Host, Problem::TooLong { max: MAX_HOST }));
+        }
+        if host.contains(char::is_whitespace) || host.contains(['/', '\\', '\'', '"', '`', '$']) {
+            return Err(Invalid::new(Field::Host, Problem::NotAHost));
+        }
+        if self.port == 0 {
+            return Err(Invalid::new(Field::Port, Problem::Empty));
+        }
+        let user = self.user.trim();
+        if user.is_empty() {
+            return Err(Invalid::new(Field::User, Problem::Empty));
+        }
+        if user.len() > MAX_USER {
+            return Err(Invalid::new(Field::User, Problem::TooLong { max: MAX_USER }));
+        }
+        if user.contains(char::is_whitespace) {
+            return Err(Invalid::new(Field::User, Problem::HasSpace));
+        }
+        Ok(Target { host: host.to_string(), port: self.port, user: user.to_string() })
+    }
+}
+
+/// How to log in, as chosen on the Connect screen. Never logged: the password and key
+/// passphrase go straight to SSH and the keychain.
+#[derive(Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginForm {
+    /// Password, key file or a new key.
+    pub kind: Login,
+    /// The password (for a password login, or to add a new key once).
+    #[ts(optional)]
+    pub password: Option<String>,
+    /// The private key file's path (`~/` allowed).
+    #[ts(optional)]
+    pub key_file: Option<String>,
+    /// The key's passphrase, if it has one.
+    #[ts(optional)]
+    pub passphrase: Option<String>,
+}
+
+impl std::fmt::Debug for LoginForm {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("LoginForm").field("kind", &self.kind).finish_non_exhaustive()
+    }
+}
+
+/// Reads the server's host key for the user to confirm before anything is sent.
+pub async fn first_contact(address: &Address) -> Result<HostKey, Error> {
+    Ok(ssh::first_contact(&address.target()?).await?)
+}
+
+/// Makes a new ed25519 key for `user@host`, keeps its private half in the keychain, and returns
+/// the `authorized_keys` line to paste into the provider's panel (or to add with the password).
+pub async fn new_key(secrets: &dyn SecretStore, address: &Address) -> Result<String, Error> {
+    let target = address.target()?;
+    let login = format!("{}@{}", target.user, target.host);
+    let (private_key, line) = ssh::generate_key(&format!("outpost:{login}"))?;
+    secrets.set(&SecretName::SshKey { login }, &private_key).await?;
+    Ok(line)
+}
+
+/// Logs in with the confirmed host key and returns the server to save; the password or key
+/// goes to the keychain. For a new key with a password given, the password logs in once to
+/// add the key, and the key is used from then on (the password is not kept).
+pub async fn connect(
+    secrets: &dyn SecretStore,
+    address: &Address,
+    fingerprint: &str,
+    form: LoginForm,
+) -> Result<Server, Error> {
+    let target = address.target()?;
+    let login = format!("{}@{}", target.user, target.host);
+    let password = form.password.filter(|password| !password.is_empty());
+    let (credentials, keep) = match form.kind {
+        Login::Password => {
+            let password = password.clone().ok_or(Invalid::new(Field::Password, Problem::Empty))?;
+            let keep = (SecretName::SshPassword { login: login.clone() }, password.clone());
+            (Credentials::Password(password), keep)
+        }
+        Login::Key => {
+            let unlocked = load_key(form.key_file.as_deref().unwrap_or(""), form.passphrase)?;
+            let keep = (SecretName::SshKey { login: login.clone() }, unlocked.clone());
+            (Credentials::Key { private_key: unlocked, passphrase: None }, keep)
+        }
+        Login::NewKey => {
+            let name = SecretName::SshKey { login: login.clone() };
+            let private_key = secrets
+                .get(&name)
+                .await?
+                .ok_or(Invalid::new(Field::NewKey, Problem::KeyNotMade))?;
+            (
+                Credentials::Key { private_key: private_key.clone(), passphrase: None },
+                (name, private_key),
+            )
+        }
+    };
+    // A new key with the password given: the password logs in once to add the key's line.
+    if let (Login::NewKey, Some(password), Credentials::Key { private_key, .. }) =
+        (form.kind, password, &credentials)
+    {
+        let line = ssh::public_line(private_key)?;
+        let session = ssh::connect(&target, &Credentials::Password(password), fingerprint).await?;
+        let added = session.authorize_key(&line).await;
+        session.close().await;
+        added?;
+    }
+    let session = open_target(&target, &credentials, fingerprint).await;
+    match session {
+        Ok(session) => session.close().await,
+        Err(Error::Ssh(ssh::Error::NotRoot { user, reason })) => {
+            let problem = Problem::CannotBecomeRoot { user, reason };
+            return Err(Invalid::new(Field::User, problem).into());
+        }
+        Err(error) => return Err(error),
+    }
+    secrets.set(&keep.0, &keep.1).await?;
+    Ok(Server {
+        host: target.host,
+        port: target.port,
+        user: target.user,
+        fingerprint: fingerprint.to_string(),
+        login: form.kind,
+    })
+}
+
+/// Reads and unlocks a private key file; the error names the field to correct.
+fn load_key(path: &str, passphrase: Option<String>) -> Result<String, Invalid> {
+    let path = path.trim();
+    if path.is_empty() {
+        return Err(Invalid::new(Field::KeyFile, Problem::Empty));
+    }
+    let path = expand_home(path);
+    let text = std::fs::read_to_string(&path).map_err(|error| {
+        let problem =
+            Problem::Unreadable { path: path.display().to_string(), reason: error.to_string() };
+        Invalid::new(Field::KeyFile, problem)
+    })?;
+    if text.trim_start().starts_with("ssh-") {
+        return Err(Invalid::new(Field::KeyFile, Problem::PublicKeyFile));
+    }
+    let passphrase = passphrase.filter(|passphrase| !passphrase.is_empty());
+    ssh::unlock_key(&text, passphrase.as_deref()).map_err(|_| {
+        let problem =
+            if passphrase.is_none() { Problem::PassphraseNeeded } else { Problem::PassphraseWrong };
+        Invalid::new(Field::Passphrase, problem)
+    })
+}
+
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => Path::new(&home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// The saved server and its login from the keychain.
+pub async fn saved_login(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+) -> Result<(Server, Credentials), Error> {
+    let server = profile.server.clone().ok_or(Error::NotReady(Missing::Server))?;
+    let login = server.login_name();
+    let secret = match server.login {
+        Login::Password => SecretName::SshPassword { login: login.clone() },
+        Login::Key | Login::NewKey => SecretName::SshKey { login: login.clone() },
+    };
+    let value = secrets.get(&secret).await?.ok_or(Error::NotReady(Missing::Login { login }))?;
+    let credentials = match server.login {
+        Login::Password => Credentials::Password(value),
+        Login::Key | Login::NewKey => Credentials::Key { private_key: value, passphrase: None },
+    };
+    Ok((server, credentials))
+}
+
+/// The password sudo may ask for: the login's, for a password login.
+fn sudo_password(credentials: &Credentials) -> Option<&str> {
+    match credentials {
+        Credentials::Password(password) => Some(password),
+        Credentials::Key { .. } => None,
+    }
+}
+
+async fn open_target(
+    target: &Target,
+    credentials: &Credentials,
+    fingerprint: &str,
+) -> Result<Session, Error> {
+    let mut session = ssh::connect(target, credentials, fingerprint).await?;
+    if let Err(error) = session.become_root(sudo_password(credentials)).await {
+        session.close().await;
+        return Err(error.into());
+    }
+    Ok(session)
+}
+
+/// Connects to the saved server, with commands running as root (through sudo if needed).
+pub async fn open(server: &Server, credentials: &Credentials) -> Result<Session, Error> {
+    let target = Target { host: server.host.clone(), port: server.port, user: server.user.clone() };
+    open_target(&target, credentials, &server.fingerprint).await
+}
+
+/// Runs `work` on a session to the saved server, and closes the session whatever happens.
+async fn with_session<T>(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+    work: impl AsyncFnOnce(&Session) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let (server, credentials) = saved_login(profile, secrets).await?;
+    let session = open(&server, &credentials).await?;
+    let result = work(&session).await;
+    session.close().await;
+    result
+}
+
+/// Runs every server check.
+pub async fn run_checks(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+    settings: &Settings,
+) -> Result<Vec<Check>, Error> {
+    let settings = settings.checks();
+    with_session(profile, secrets, async |session| Ok(checks::run_all(session, &settings).await?))
+        .await
+}
+
+/// Stops and disables a preinstalled mail server (Postfix, Exim, …), streaming what it does.
+pub async fn stop_mail_servers(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<Vec<MailServer>, Error> {
+    with_session(profile, secrets, async |session| {
+        Ok(install::stop_other_mail_servers(session, progress).await?)
+    })
+    .await
+}
+
+/// What the install did and what is now on the server.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct InstallReport {
+    /// Every stage, changed or not.
+    pub steps: Vec<Step>,
+    /// The running relay's status.
+    pub status: api::Status,
+    /// What a mail client sees on port 587, checked from this computer.
+    pub submission: Submission,
+    /// The SMTP user (its password is in the keychain).
+    pub smtp_user: String,
+    /// How long it took, in milliseconds.
+    #[ts(type = "number")]
+    pub millis: u64,
+}
+
+/// Installs (or repairs, or upgrades) the relay on the saved server for the saved domain,
+/// verifies it from this computer, and returns the report and what to remember of it.
+pub async fn install(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<(InstallReport, Installed), Error> {
+    let started = std::time::Instant::now();
+    let domain = profile.domain.clone().ok_or(Error::NotReady(Missing::Domain))?;
+    let input = domain.relay_input().map_err(Error::Config)?;
+    let (server, _) = saved_login(profile, secrets).await?;
+    let (steps, status, dkim, addresses) = with_session(profile, secrets, async |session| {
+        let steps = install::install(session, &input, secrets, progress).await?;
+        progress(Progress::Stage { id: Stage::Verify });
+        let admin = RelayAdmin::new(session);
+        let status = admin.status().await?;
+        let dkim = admin.dkim_records().await?;
+        let addresses = checks::public_addresses(session).await?;
+        Ok((steps, status, dkim, addresses))
+    })
+    .await?;
+    let certificate = status.certificates.first().ok_or(Error::NoCertificate)?;
+    let submission = probe::submission(&server.host, 587, &certificate.sha256).await?;
+    let installed = Installed {
+        relay_version: status.version.clone(),
+        addresses,
+        dkim: dkim.iter().map(|record| (record.name(), record.txt.clone())).collect(),
+        smtp_user: input.smtp_user.clone(),
+    };
+    let report = InstallReport {
+        steps,
+        status,
+        submission,
+        smtp_user: input.smtp_user,
+        millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    };
+    Ok((report, installed))
+}
+
+/// The domain and the install, both needed by the DNS step.
+fn domain_and_install(profile: &Profile) -> Result<(Domain, Installed), Error> {
+    match (&profile.domain, &profile.installed) {
+        (Some(domain), Some(installed)) => Ok((domain.clone(), installed.clone())),
+        (None, _) => Err(Error::NotReady(Missing::Domain)),
+        (_, None) => Err(Error::NotReady(Missing::Install)),
+    }
+}
+
+/// Every record: planned from what the domain has, asked of its own DNS servers and of public
+/// resolvers, with SPF evaluated and a verdict.
+pub async fn dns_report(profile: &Profile, settings: &Settings) -> Result<report::Report, Error> {
+    let (domain, installed) = domain_and_install(profile)?;
+    let input = domain.dns_input(&installed);
+    let settings = report::Settings {
+        finders: settings.dns_finders.clone(),
+        public_resolvers: settings.public_resolvers.clone(),
+    };
+    report::report(&input, &settings)
+        .await
+        .map_err(|error| Error::Dns { domain: input.domain.clone(), error })
+}
+
+/// The server's addresses and the domain on the common blocklists, asked through the server's
+/// own resolver.
+pub async fn blocklists(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+) -> Result<Vec<blocklists::Entry>, Error> {
+    let (domain, installed) = domain_and_install(profile)?;
+    let addresses: Vec<IpAddr> = installed.addresses.clone();
+    with_session(profile, secrets, async |session| {
+        blocklists::check(session, &addresses, domain.domain.as_str()).await.map_err(|error| {
+            match error {
+                blocklists::Error::Admin(error) => Error::Admin(error),
+            }
+        })
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::MemoryStore;
+
+    fn address(host: &str, port: u16, user: &str) -> Address {
+        Address { host: host.into(), port, user: user.into() }
+    }
+
+    #[test]
+    fn addresses_are_cleaned_up_and_checked() {
+        let target = address(" ssh://root@203.0.113.7/ ", 22, "root").target().unwrap();
+        assert_eq!(target.host, "203.0.113.7");
+        let field = |a: Address| a.target().unwrap_err();
+        assert_eq!(field(address("", 22, "root")), Invalid::new(Field::Host, Problem::Empty));
+        assert_eq!(field(address("a b", 22, "root")).problem, Problem::NotAHost);
+        assert_eq!(field(address("$(reboot)", 22, "root")).problem, Problem::NotAHost);
+        assert_eq!(
+            field(address(&"a".repeat(100_000), 22, "root")),
+            Invalid::new(Field::Host, Problem::TooLong { max: MAX_HOST })
+        );
+        assert_eq!(field(address("h", 0, "root")).field, Field::Port);
+        assert_eq!(field(address("h", 22, " ")).field, Field::User);
+    }
+
+    #[test]
+    fn key_files_say_what_is_wrong_with_them() {
+        let directory = tempfile::tempdir().unwrap();
+        let public = directory.path().join("id_ed25519.pub");
+        std::fs::write(&public, "ssh-ed25519 AAAA me@laptop\n").unwrap();
+        assert_eq!(
+            load_key(public.to_str().unwrap(), None).unwrap_err().problem,
+            Problem::PublicKeyFile
+        );
+        let missing = directory.path().join("nothing");
+        assert!(matches!(
+            load_key(missing.to_str().unwrap(), None).unwrap_err().problem,
+            Problem::Unreadable { .. }
+        ));
+        assert_eq!(load_key(" ", None).unwrap_err(), Invalid::new(Field::KeyFile, Problem::Empty));
+        let (private, _) = ssh::generate_key("test").unwrap();
+        let file = directory.path().join("id_ed25519");
+        std::fs::write(&file, &private).unwrap();
+        assert_eq!(load_key(file.to_str().unwrap(), None).unwrap(), private);
+    }
+
+    #[tokio::test]
+    async fn a_new_key_must_be_made_before_connecting_with_it() {
+        let secrets = MemoryStore::default();
+        let form =
+            LoginForm { kind: Login::NewKey, password: None, key_file: None, passphrase: None };
+        let error = connect(&secrets, &address("198.51.100.10", 22, "root"), "SHA256:x", form)
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            Error::Invalid(Invalid { field: Field::NewKey, problem: Problem::KeyNotMade })
+        ));
+        let line = new_key(&secrets, &address("198.51.100.10", 22, "root")).await.unwrap();
+        assert!(line.starts_with("ssh-ed25519 "));
+        let stored = secrets.get(&SecretName::SshKey { login: "root@198.51.100.10".into() }).await;
+        assert!(stored.unwrap().unwrap().contains("OPENSSH PRIVATE KEY"));
+    }
+
+    #[tokio::test]
+    async fn workflows_say_which_earlier_step_is_missing() {
+        let secrets = MemoryStore::default();
+        let profile = Profile::default();
+        assert!(matches!(
+            saved_login(&profile, &secrets).await,
+            Err(Error::NotReady(Missing::Server))
+        ));
+        let server = Server {
+            host: "198.51.100.10".into(),
+            port: 22,
+            user: "root".into(),
+            fingerprint: "SHA256:x".into(),
+            login: Login::Password,
+        };
+        let profile = Profile { server: Some(server), ..Profile::default() };
+        assert!(matches!(
+            saved_login(&profile, &secrets).await,
+            Err(Error::NotReady(Missing::Login { login })) if login == "root@198.51.100.10"
+        ));
+        assert!(matches!(
+            dns_report(&profile, &Settings::default()).await,
+            Err(Error::NotReady(Missing::Domain))
+        ));
+    }
+}

@@ -1,0 +1,81 @@
+//! What the relay is set up with: its config file (checked by the relay before it replaces the
+//! old one), its DKIM keys (made on the server, backed up to the keychain) and the SMTP user
+//! (a generated password, kept in the keychain).
+
+use outpost_relay_api::{ConfigCheck, dkim_record_name};
+
+use super::{Context, Detail, Error, Stage, Step, new_password};
+use crate::relay_admin::{CONFIG, RelayAdmin};
+use crate::remote::Remote;
+use crate::secrets::SecretName;
+use crate::ssh::quote;
+
+pub(super) async fn config<R: Remote>(context: &mut Context<'_, R>) -> Result<Step, Error> {
+    let wanted = context.input.config.to_toml();
+    let (_, current) = context.probe(&format!("cat {} 2>/dev/null", quote(CONFIG))).await?;
+    if current == wanted {
+        return Ok(Step::new(Stage::Config, false, Detail::ConfigCurrent));
+    }
+    let staged = format!("{CONFIG}.new");
+    context.upload(Stage::Config, wanted.as_bytes(), &staged, 0o640).await?;
+    context.run(Stage::Config, &format!("chgrp outpost {}", quote(&staged)), b"").await?;
+    if let ConfigCheck::Invalid { reason, .. } =
+        RelayAdmin::new(context.remote).check_config(&staged).await?
+    {
+        let _ = context.probe(&format!("rm -f {}", quote(&staged))).await?;
+        return Err(Error::Failed { stage: Stage::Config, detail: reason });
+    }
+    let replace = format!("mv -f {} {}", quote(&staged), quote(CONFIG));
+    context.run(Stage::Config, &replace, b"").await?;
+    Ok(Step::new(Stage::Config, true, Detail::ConfigWritten { path: CONFIG.into() }))
+}
+
+pub(super) async fn dkim<R: Remote>(context: &mut Context<'_, R>) -> Result<Step, Error> {
+    let mut made = Vec::new();
+    for key in &context.input.config.dkim {
+        let path = key.key_file.to_string();
+        let record = dkim_record_name(key.selector.as_str(), key.domain.as_str());
+        let (present, _) = context.probe(&format!("test -s {}", quote(&path))).await?;
+        if !present {
+            RelayAdmin::new(context.remote)
+                .dkim_generate(key.domain.as_str(), key.selector.as_str(), key.algorithm, &path)
+                .await?;
+            made.push(record.clone());
+        }
+        // Every run, so a run cut short between making the key and this still ends right.
+        let permissions = format!("chgrp outpost {p} && chmod 0640 {p}", p = quote(&path));
+        context.run(Stage::Dkim, &permissions, b"").await?;
+        let name = SecretName::DkimKey { record };
+        if context.secrets.get(&name).await?.is_none() {
+            let pem = context.read_secret(Stage::Dkim, &path).await?;
+            context.secrets.set(&name, &pem).await?;
+        }
+    }
+    let detail = if made.is_empty() {
+        Detail::DkimPresent
+    } else {
+        Detail::DkimMade { records: made.clone() }
+    };
+    Ok(Step::new(Stage::Dkim, !made.is_empty(), detail))
+}
+
+pub(super) async fn smtp_user<R: Remote>(context: &mut Context<'_, R>) -> Result<Step, Error> {
+    let users_file = context.input.config.users.file.to_string();
+    let create =
+        format!("test -f {u} || install -m 0640 -g outpost /dev/null {u}", u = quote(&users_file));
+    context.run(Stage::SmtpUser, &create, b"").await?;
+    let admin = RelayAdmin::new(context.remote);
+    let user = context.input.smtp_user.to_ascii_lowercase();
+    let exists = admin.users().await?.contains(&user);
+    let secret = SecretName::SmtpPassword { user: user.clone() };
+    let stored = context.secrets.get(&secret).await?;
+    if exists && stored.is_some() {
+        return Ok(Step::new(Stage::SmtpUser, false, Detail::SmtpUserExists { user }));
+    }
+    // A user without a password in this computer's keychain gets a new one: the old one is
+    // unknown here, and the app must be able to send the test email.
+    let password = new_password();
+    admin.add_user(&user, &password).await?;
+    context.secrets.set(&secret, &password).await?;
+    Ok(Step::new(Stage::SmtpUser, true, Detail::SmtpUserSet { user }))
+}

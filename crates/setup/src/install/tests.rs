@@ -1,0 +1,201 @@
+use super::*;
+use crate::progress::Progress;
+use crate::remote::fake::FakeServer;
+use crate::secrets::{MemoryStore, SecretName};
+
+const ARTIFACT: Artifact<'static> =
+    Artifact { bytes: b"\x7fELF relay", sha256: "abc123", version: "9.9.9" };
+const KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIIsecret\n-----END PRIVATE KEY-----\n";
+const RUNNING: &str = r#"{"api":1,"ok":{"version":"9.9.9","pid":7,"updated":1,"running":true,"listeners":[],"certificates":[],"queued":0,"recentDeliveries":[]}}"#;
+
+fn input() -> Input {
+    crate::choices::Domain::new(
+        "example.com",
+        "",
+        "",
+        "",
+        false,
+        crate::dns::records::DmarcPolicy::None,
+    )
+    .unwrap()
+    .relay_input()
+    .unwrap()
+}
+
+/// A server where nothing of Outpost's is installed yet.
+fn fresh_server() -> FakeServer {
+    FakeServer::new()
+        .answer("cat ", 0, "")
+        .answer("sha256sum", 0, "")
+        .answer("sha256sum -c", 0, "")
+        .answer("--version", 0, "outpost-relay 9.9.9\n")
+        .answer("test -f '/usr/local/bin/outpost-relay'", 1, "")
+        .answer("id outpost", 1, "")
+        .answer("'check-config'", 0, r#"{"api":1,"ok":{"kind":"valid","hostname":"mail.example.com","domains":["example.com"]}}"#)
+        .answer("test -s", 1, "")
+        .answer("'dkim' 'generate'", 0, r#"{"api":1,"ok":{"domain":"example.com","selector":"outpost","algorithm":"rsa-sha256","keyFile":"/etc/outpost/dkim/outpost.pem","txt":"v=DKIM1; k=rsa; p=AB"}}"#)
+        .answer("cat '/etc/outpost/dkim/outpost.pem'", 0, KEY)
+        .answer("'user' 'list'", 0, r#"{"api":1,"ok":{"users":[]}}"#)
+        .answer("'user' 'add'", 0, r#"{"api":1,"ok":{"user":"hello@example.com","action":"added"}}"#)
+        .answer("'status'", 0, RUNNING)
+}
+
+/// A server where this very install already ran.
+fn installed_server(input: &Input) -> FakeServer {
+    FakeServer::new()
+        .answer("sha256sum", 0, "abc123\n")
+        .answer("id outpost", 0, "uid=999(outpost)")
+        .answer("cat '/etc/outpost/relay.toml'", 0, &input.config.to_toml())
+        .answer("test -s", 0, "")
+        .answer("'user' 'list'", 0, r#"{"api":1,"ok":{"users":["hello@example.com"]}}"#)
+        .answer("cat '/etc/systemd/system/outpost-relay.service'", 0, UNIT_TEXT)
+        .answer("'status'", 0, RUNNING)
+}
+
+async fn run(
+    server: &FakeServer,
+    secrets: &MemoryStore,
+) -> (Result<Vec<Step>, Error>, Vec<Progress>) {
+    let mut events = Vec::new();
+    let result =
+        install_with(server, &input(), secrets, &mut |event| events.push(event), &ARTIFACT).await;
+    (result, events)
+}
+
+#[tokio::test]
+async fn a_fresh_server_gets_every_stage_in_order() {
+    let server = fresh_server();
+    let secrets = MemoryStore::default();
+    let (result, events) = run(&server, &secrets).await;
+    let steps = result.unwrap();
+    let stages: Vec<Stage> = steps.iter().map(|step| step.stage).collect();
+    assert_eq!(stages, STAGES);
+    let announced: Vec<Stage> = events
+        .iter()
+        .filter_map(|event| match event {
+            Progress::Stage { id } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(announced, STAGES, "each stage is announced before it runs");
+    assert_eq!(steps[0].detail, Detail::BinaryInstalled { version: "9.9.9".into(), bytes: 10 });
+    assert_eq!(
+        steps[3].detail,
+        Detail::DkimMade { records: vec!["outpost._domainkey.example.com".into()] }
+    );
+    assert_eq!(steps[6].detail, Detail::NoFirewall { ports: vec![465, 587] });
+    assert_eq!(steps[7].detail, Detail::Ipv6NotWanted);
+    assert!(
+        steps
+            .iter()
+            .filter(|step| step.stage != Stage::Firewall && step.stage != Stage::Ipv6)
+            .all(|step| step.changed)
+    );
+    // The binary went beside the old one and was verified before the swap.
+    let commands = server.commands();
+    let verified = commands.iter().position(|c| c.contains("sha256sum -c")).unwrap();
+    let swapped = commands
+        .iter()
+        .position(|c| c.contains("mv -f '/usr/local/bin/outpost-relay.new'"))
+        .unwrap();
+    assert!(verified < swapped);
+    assert_eq!(server.uploads()[0], "/usr/local/bin/outpost-relay.new");
+    // The secrets went to the keychain.
+    let dkim = SecretName::DkimKey { record: "outpost._domainkey.example.com".into() };
+    assert_eq!(secrets.get(&dkim).await.unwrap().as_deref(), Some(KEY));
+    let smtp = SecretName::SmtpPassword { user: "hello@example.com".into() };
+    assert_eq!(secrets.get(&smtp).await.unwrap().unwrap().len(), 24);
+}
+
+#[tokio::test]
+async fn no_progress_event_carries_a_secret() {
+    let server = fresh_server();
+    let secrets = MemoryStore::default();
+    let (result, events) = run(&server, &secrets).await;
+    result.unwrap();
+    let smtp = SecretName::SmtpPassword { user: "hello@example.com".into() };
+    let password = secrets.get(&smtp).await.unwrap().unwrap();
+    for event in &events {
+        let text = format!("{event:?}");
+        assert!(!text.contains("PRIVATE KEY") && !text.contains("MIIsecret"), "{text}");
+        assert!(!text.contains(&password), "{text}");
+    }
+    // The password reached the relay on standard input, never on a command line.
+    for request in server.requests() {
+        if let crate::remote::fake::Request::Run { command, .. } = request {
+            assert!(!command.contains(&password), "{command}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_second_run_changes_nothing() {
+    let input = input();
+    let server = installed_server(&input);
+    let secrets = MemoryStore::default();
+    for record in ["outpost._domainkey.example.com"] {
+        secrets.set(&SecretName::DkimKey { record: record.into() }, KEY).await.unwrap();
+    }
+    let smtp = SecretName::SmtpPassword { user: "hello@example.com".into() };
+    secrets.set(&smtp, "kept").await.unwrap();
+    let (result, _) = run(&server, &secrets).await;
+    let steps = result.unwrap();
+    assert!(steps.iter().all(|step| !step.changed), "{steps:#?}");
+    assert!(server.uploads().is_empty());
+    let commands = server.commands();
+    assert!(
+        !commands.iter().any(|c| c.contains("restart")
+            || c.contains("'user' 'add'")
+            || c.contains("'dkim' 'generate'")),
+        "{commands:#?}"
+    );
+    assert_eq!(secrets.get(&smtp).await.unwrap().as_deref(), Some("kept"));
+}
+
+#[tokio::test]
+async fn a_full_disk_is_its_own_error_and_names_the_stage() {
+    let server = fresh_server().fail(
+        "install -d",
+        "install: cannot create directory '/etc/outpost': No space left on device",
+    );
+    let (result, _) = run(&server, &MemoryStore::default()).await;
+    match result {
+        Err(Error::DiskFull { stage: Stage::User, detail }) => {
+            assert!(detail.contains("No space left"))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_binary_that_does_not_run_changes_nothing() {
+    let server = fresh_server().answer("--version", 126, "cannot execute binary file");
+    let (result, _) = run(&server, &MemoryStore::default()).await;
+    assert!(matches!(result, Err(Error::DoesNotRun { .. })), "{result:?}");
+    let commands = server.commands();
+    assert!(commands.iter().any(|c| c == "rm -f '/usr/local/bin/outpost-relay.new'"));
+    assert!(!commands.iter().any(|c| c.contains("mv -f")), "{commands:#?}");
+}
+
+#[test]
+fn passwords_are_long_random_and_unambiguous() {
+    let first = new_password();
+    assert_eq!(first.len(), 24);
+    assert!(!first.contains(['0', 'O', 'l', 'I', '1']));
+    assert_ne!(first, new_password());
+}
+
+#[test]
+fn the_firewall_opens_the_ports_the_relay_listens_on() {
+    assert_eq!(firewall_ports(&input().config), [465, 587]);
+}
+
+#[test]
+fn the_unit_installed_is_the_repo_file() {
+    assert!(
+        UNIT_TEXT.contains(
+            "ExecStart=/usr/local/bin/outpost-relay serve --config /etc/outpost/relay.toml"
+        )
+    );
+    assert!(UNIT_TEXT.contains(&format!("check-config {CONFIG}")));
+}

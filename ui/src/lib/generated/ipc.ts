@@ -1,0 +1,682 @@
+// Generated from the Rust types by src-tauri/src/ipc/typescript.rs (ts-rs). Do not edit:
+// change the Rust type and run `./dev types`; a test fails while this file is stale.
+
+export type About = { 
+/**
+ * The app's version.
+ */
+appVersion: string, 
+/**
+ * The relay the app installs on servers.
+ */
+relay: Carried, };
+
+export type Address = { 
+/**
+ * The host name or IP address (an `ssh://`, a `user@` and a trailing `/` are tolerated).
+ */
+host: string, 
+/**
+ * The SSH port.
+ */
+port: number, 
+/**
+ * The login user.
+ */
+user: string, };
+
+export type Blocklist = { 
+/**
+ * Its name, as people know it.
+ */
+name: string, 
+/**
+ * Its DNS zone.
+ */
+zone: string, 
+/**
+ * What it lists.
+ */
+keyed: Keyed, 
+/**
+ * Where to look up details and ask for removal.
+ */
+removal: string, };
+
+export type BlocklistEntry = { 
+/**
+ * The list.
+ */
+list: Blocklist, 
+/**
+ * The address or domain looked up.
+ */
+subject: string, 
+/**
+ * The outcome.
+ */
+listing: Listing, };
+
+export type BusyPort = { 
+/**
+ * The port.
+ */
+port: number, 
+/**
+ * The process name `ss` shows, when it shows one.
+ */
+program: string | null, 
+/**
+ * The mail server that process belongs to, if it is one the install can stop.
+ */
+mailServer: MailServer | null, };
+
+export type Carried = { 
+/**
+ * The relay's version, read from the stamp inside the binary.
+ */
+version: string, 
+/**
+ * Lower-case hex SHA-256 of the executable.
+ */
+sha256: string, 
+/**
+ * The platform it runs on, as a Rust target triple.
+ */
+target: string, 
+/**
+ * Its size in bytes.
+ */
+size: number, };
+
+export type Certificate = { 
+/**
+ * The names it covers.
+ */
+names: Array<string>, 
+/**
+ * When it expires (RFC 3339).
+ */
+notAfter: string, 
+/**
+ * Where it came from.
+ */
+source: CertificateSource, 
+/**
+ * SHA-256 of the certificate (DER), lower-case hex: lets the app check that the certificate
+ * it sees on a port is this one, even while it is self-signed.
+ */
+sha256: string, };
+
+export type CertificateSource = { "kind": "self-signed" } | { "kind": "files", 
+/**
+ * The certificate chain's path.
+ */
+chain: string, };
+
+export type Check = { 
+/**
+ * The outcome.
+ */
+verdict: CheckVerdict, 
+/**
+ * What was found (its `id` names the check).
+ */
+found: CheckFinding, };
+
+export type CheckFinding = { "id": "os", name: string | null, tested: boolean, } | { "id": "arch", machine: string, } | { "id": "systemd", running: boolean, } | { "id": "ports", busy: Array<BusyPort>, } | { "id": "addresses", public: Array<string>, private: Array<string>, } | { "id": "outbound25", target: string, reachable: boolean, } | { "id": "rdns", names: Array<ReverseName>, } | { "id": "clock", synchronised: boolean | null, } | { "id": "disk", freeMb: number | null, } | { "id": "memory", availableMb: number | null, };
+
+export type CheckVerdict = "pass" | "warn" | "fail";
+
+export type DeliveryRecord = { 
+/**
+ * When (seconds since the epoch).
+ */
+at: number, 
+/**
+ * The outcome.
+ */
+outcome: Outcome, 
+/**
+ * The server's host name (an MX name), if one was reached.
+ */
+host: string | null, 
+/**
+ * Its IP address.
+ */
+ip: string | null, 
+/**
+ * TLS version, if the connection was encrypted.
+ */
+tlsVersion: string | null, 
+/**
+ * TLS cipher suite.
+ */
+tlsCipher: string | null, 
+/**
+ * The server's reply (or what went wrong before one).
+ */
+reply: string, };
+
+export type Detail = { "kind": "binaryCurrent", version: string, } | { "kind": "binaryInstalled", version: string, bytes: number, } | { "kind": "userExists" } | { "kind": "userCreated" } | { "kind": "configCurrent" } | { "kind": "configWritten", path: string, } | { "kind": "dkimPresent" } | { "kind": "dkimMade", records: Array<string>, } | { "kind": "smtpUserExists", user: string, } | { "kind": "smtpUserSet", user: string, } | { "kind": "unitCurrent" } | { "kind": "unitInstalled", path: string, } | { "kind": "noFirewall", ports: Array<number>, } | { "kind": "firewallOpen", manager: Firewall, ports: Array<number>, } | { "kind": "firewallOpened", manager: Firewall, ports: Array<number>, } | { "kind": "ipv6NotWanted" } | { "kind": "ipv6On" } | { "kind": "ipv6SwitchedOn", file: string, } | { "kind": "running" };
+
+export type DmarcPolicy = "none" | "quarantine" | "reject";
+
+export type DnsLine = { 
+/**
+ * Set while public resolvers still have an older answer.
+ */
+propagation: Propagation | null, 
+/**
+ * The planned record.
+ */
+record: DnsRecord, 
+/**
+ * Its state.
+ */
+status: RecordStatus, 
+/**
+ * What was found (values as text).
+ */
+found: Array<string>, };
+
+export type DnsRecord = { 
+/**
+ * The type.
+ */
+kind: RecordKind, 
+/**
+ * The full name, with a trailing dot (`mail.example.com.`).
+ */
+name: string, 
+/**
+ * The name as most DNS panels want it: relative to the domain, `@` for the domain itself.
+ */
+host: string, 
+/**
+ * The value as a person pastes it (a TXT value whole, without quotes).
+ */
+value: string, 
+/**
+ * Time to live, seconds.
+ */
+ttl: number, 
+/**
+ * What it is for (the UI's catalogue says it in words).
+ */
+purpose: RecordPurpose, 
+/**
+ * Required or recommended.
+ */
+need: RecordNeed, };
+
+export type DnsReport = { 
+/**
+ * The zone that holds the domain (may be a parent, or a delegated subzone).
+ */
+zone: string, 
+/**
+ * Every record, in the order to publish them.
+ */
+lines: Array<DnsLine>, 
+/**
+ * Things to know before publishing.
+ */
+warnings: Array<DnsWarning>, 
+/**
+ * SPF for each address of the server, evaluated like a receiver.
+ */
+spf: Array<SpfVerdict>, 
+/**
+ * The whole plan as a zone file.
+ */
+zoneFile: string, 
+/**
+ * Where the user stands.
+ */
+verdict: DnsVerdict, };
+
+export type DnsVerdict = { 
+/**
+ * Records right at the zone's servers.
+ */
+right: number, 
+/**
+ * Records in all.
+ */
+total: number, 
+/**
+ * Right records that public resolvers do not all answer yet.
+ */
+spreading: number, 
+/**
+ * The index in `lines` of the record to fix next, if any is not right.
+ */
+next: number | null, };
+
+export type DnsWarning = { "kind": "mxTakesMailAway", 
+/**
+ * The current mail servers.
+ */
+current: Array<string>, } | { "kind": "severalSpfRecords", 
+/**
+ * What was found.
+ */
+found: Array<string>, } | { "kind": "severalDmarcRecords", 
+/**
+ * What was found.
+ */
+found: Array<string>, };
+
+export type Domain = { 
+/**
+ * The user's domain, e.g. `example.com` (ASCII, lower case).
+ */
+domain: string, 
+/**
+ * The mail host name, by default `mail.<domain>`.
+ */
+mailHost: string, 
+/**
+ * The address mail is sent from, at the domain.
+ */
+sender: string, 
+/**
+ * An existing mailbox the domain's incoming mail should be forwarded to, if any.
+ */
+forwardTo: string | null, 
+/**
+ * Whether to send over IPv6 too.
+ */
+ipv6: boolean, 
+/**
+ * The DMARC policy to publish.
+ */
+dmarc: DmarcPolicy, };
+
+export type DomainForm = { domain: string, mailHost: string, sender: string, forwardTo: string, ipv6: boolean, dmarc: DmarcPolicy, };
+
+export type Field = "host" | "port" | "user" | "password" | "keyFile" | "passphrase" | "newKey" | "domain" | "mailHost" | "sender" | "forwardTo";
+
+export type Firewall = "ufw" | "firewalld";
+
+export type HostKey = { 
+/**
+ * `SHA256:…`, as `ssh-keygen -l` prints it.
+ */
+fingerprint: string, 
+/**
+ * E.g. `ssh-ed25519`.
+ */
+algorithm: string, };
+
+export type HowChecked = "docs" | "recalled";
+
+export type InstallFailure = { "kind": "diskFull", detail: string, } | { "kind": "damaged" } | { "kind": "doesNotRun", detail: string, } | { "kind": "didNotStart", detail: string, } | { "kind": "noCertificate" } | { "kind": "command", detail: string, } | { "kind": "config", detail: string, };
+
+export type InstallReport = { 
+/**
+ * Every stage, changed or not.
+ */
+steps: Array<InstallStep>, 
+/**
+ * The running relay's status.
+ */
+status: RelayStatus, 
+/**
+ * What a mail client sees on port 587, checked from this computer.
+ */
+submission: Submission, 
+/**
+ * The SMTP user (its password is in the keychain).
+ */
+smtpUser: string, 
+/**
+ * How long it took, in milliseconds.
+ */
+millis: number, };
+
+export type InstallStep = { 
+/**
+ * The stage.
+ */
+stage: Stage, 
+/**
+ * Whether the server was changed.
+ */
+changed: boolean, 
+/**
+ * What was found or done.
+ */
+detail: Detail, };
+
+export type Installed = { 
+/**
+ * The relay's version.
+ */
+relayVersion: string, 
+/**
+ * The server's public addresses, as the checks found them.
+ */
+addresses: Array<string>, 
+/**
+ * The DKIM record's name and TXT value, for the DNS step.
+ */
+dkim: Array<[string, string]>, 
+/**
+ * The SMTP user (its password is in the keychain).
+ */
+smtpUser: string, };
+
+export type IpcError = { "code": "profileUnavailable", detail: string, } | { "code": "relayDamaged", detail: string, } | { "code": "internal", detail: string, } | { "code": "invalidInput", field: Field, problem: Problem, } | { "code": "notReady", missing: Missing, } | { "code": "unreachable", host: string, port: number, reason: string, } | { "code": "timeout", detail: string, } | { "code": "hostKeyChanged", expected: string, found: string, } | { "code": "loginRefused", user: string, } | { "code": "badKey", detail: string, } | { "code": "ssh", detail: string, } | { "code": "installFailed", stage: Stage, reason: InstallFailure, } | { "code": "rolledBack", version: string, journal: string, } | { "code": "relayOutdated", relay: number, needed: number, } | { "code": "relayCommand", command: string, detail: string, } | { "code": "keychain", detail: string, } | { "code": "submissionUnverified", reason: Unverified, detail: string, } | { "code": "cancelled" } | { "code": "dns", domain: string, detail: string, };
+
+export type Keyed = "ip" | "domain";
+
+export type Listener = { 
+/**
+ * What it is for.
+ */
+mode: ListenerMode, 
+/**
+ * Where it listens.
+ */
+address: string, };
+
+export type ListenerMode = "submission" | "submissions" | "inbound";
+
+export type Listing = { "state": "notListed" } | { "state": "listed", 
+/**
+ * E.g. `127.0.0.2`.
+ */
+codes: Array<string>, } | { "state": "couldNotCheck", 
+/**
+ * Why.
+ */
+why: Unchecked, };
+
+export type Login = "password" | "key" | "new-key";
+
+export type LoginForm = { 
+/**
+ * Password, key file or a new key.
+ */
+kind: Login, 
+/**
+ * The password (for a password login, or to add a new key once).
+ */
+password?: string, 
+/**
+ * The private key file's path (`~/` allowed).
+ */
+keyFile?: string, 
+/**
+ * The key's passphrase, if it has one.
+ */
+passphrase?: string, };
+
+export type MailServer = "postfix" | "exim" | "sendmail" | "open-smtpd" | "chasquid";
+
+export type Mismatch = { "kind": "cutShort", length: number, } | { "kind": "otherValue" } | { "kind": "invalidDmarc", detail: string, } | { "kind": "dmarcPolicy", published: string, chosen: string, } | { "kind": "several", count: number, } | { "kind": "alias", target: string, } | { "kind": "extraValues", found: Array<string>, } | { "kind": "found", found: Array<string>, expected: string, } | { "kind": "notPointingBack", name: string, ip: string, } | { "kind": "lookupFailed", detail: string, };
+
+export type Missing = { "kind": "server" } | { "kind": "login", 
+/**
+ * `user@host`.
+ */
+login: string, } | { "kind": "domain" } | { "kind": "install" };
+
+export type Outcome = "delivered" | "temporary" | "permanent";
+
+export type Port25 = "open" | "on-request" | "restricted";
+
+export type Problem = { "kind": "empty" } | { "kind": "tooLong", max: number, } | { "kind": "looksLikeAnAddress" } | { "kind": "hasSpace" } | { "kind": "ipAddress" } | { "kind": "notADomain" } | { "kind": "noEnding", suggestion: string, } | { "kind": "noAt" } | { "kind": "badLocalPart" } | { "kind": "outsideDomain", domain: string, } | { "kind": "forwardsToItself", domain: string, } | { "kind": "notAHost" } | { "kind": "publicKeyFile" } | { "kind": "unreadable", path: string, reason: string, } | { "kind": "passphraseNeeded" } | { "kind": "passphraseWrong" } | { "kind": "keyNotMade" } | { "kind": "cannotBecomeRoot", user: string, reason: string, };
+
+export type ProfileView = { 
+/**
+ * The step on screen.
+ */
+step: StepId, 
+/**
+ * The furthest step reached.
+ */
+reached: StepId, 
+/**
+ * Where a damaged profile was moved at startup, if it was.
+ */
+setAside: string | null, 
+/**
+ * Why the profile could not be read at startup, if it could not.
+ */
+unreadable: string | null, 
+/**
+ * The chosen VPS provider's id, if any.
+ */
+provider: string | null, 
+/**
+ * The connected server.
+ */
+server: Server | null, 
+/**
+ * The domain choices.
+ */
+domain: Domain | null, 
+/**
+ * What the last install left on the server.
+ */
+installed: Installed | null, };
+
+export type Progress = { "kind": "stage", 
+/**
+ * Which one.
+ */
+id: Stage, } | { "kind": "advance", 
+/**
+ * Units done so far.
+ */
+done: number, 
+/**
+ * Units in all.
+ */
+total: number, } | { "kind": "log", 
+/**
+ * The line, without its line ending.
+ */
+line: string, };
+
+export type Propagation = { 
+/**
+ * Resolvers that already answer the new value.
+ */
+seenBy: number, 
+/**
+ * Resolvers asked.
+ */
+asked: number, 
+/**
+ * The longest time a resolver may keep its old answer, seconds: the new value should be
+ * visible everywhere within this.
+ */
+visibleWithin: number, };
+
+export type Provider = { 
+/**
+ * Stable id.
+ */
+id: string, 
+/**
+ * Display name.
+ */
+name: string, 
+/**
+ * Outbound port 25.
+ */
+port25: Port25, 
+/**
+ * What that means in practice.
+ */
+port25How: string, 
+/**
+ * Reverse DNS.
+ */
+rdns: Rdns, 
+/**
+ * Where to set it.
+ */
+rdnsHow: string, 
+/**
+ * Whether IPv6 addresses get reverse DNS too.
+ */
+ipv6Rdns: boolean, 
+/**
+ * A rough price.
+ */
+priceHint: string, 
+/**
+ * The customer panel.
+ */
+panel: string, 
+/**
+ * Where the facts come from.
+ */
+source: string, 
+/**
+ * When they were last checked (YYYY-MM-DD).
+ */
+checked: string, 
+/**
+ * How.
+ */
+howChecked: HowChecked, };
+
+export type Rdns = "self-service" | "automatic" | "request";
+
+export type RecentDelivery = { 
+/**
+ * The queue id.
+ */
+id: string, 
+/**
+ * The recipient.
+ */
+recipient: string, 
+/**
+ * The last attempt.
+ */
+record: DeliveryRecord, };
+
+export type RecordKind = "A" | "AAAA" | "MX" | "TXT" | "PTR";
+
+export type RecordNeed = "required" | "recommended";
+
+export type RecordPurpose = "address" | "ipv6Address" | "mx" | "spf" | "spfMailHost" | "dkim" | "dmarc" | "reverseDns";
+
+export type RecordStatus = { "state": "ok" } | { "state": "missing" } | { "state": "different", 
+/**
+ * What is wrong.
+ */
+why: Mismatch, } | { "state": "conflicting", 
+/**
+ * What is in the way.
+ */
+why: Mismatch, };
+
+export type RelayStatus = { 
+/**
+ * The running relay's version.
+ */
+version: string, 
+/**
+ * Its process id.
+ */
+pid: number, 
+/**
+ * When the relay last wrote its status (seconds since the epoch).
+ */
+updated: number, 
+/**
+ * Whether it is running: the status is fresh and the process exists.
+ */
+running: boolean, 
+/**
+ * Each address it listens on.
+ */
+listeners: Array<Listener>, 
+/**
+ * The certificates it serves.
+ */
+certificates: Array<Certificate>, 
+/**
+ * Messages waiting to be delivered.
+ */
+queued: number, 
+/**
+ * The latest finished deliveries, newest last.
+ */
+recentDeliveries: Array<RecentDelivery>, };
+
+export type ReverseName = { 
+/**
+ * The address.
+ */
+ip: string, 
+/**
+ * Its PTR name.
+ */
+name: string | null, };
+
+export type Server = { 
+/**
+ * Host name or IP address.
+ */
+host: string, 
+/**
+ * SSH port.
+ */
+port: number, 
+/**
+ * The login user (`root`, or a user with sudo).
+ */
+user: string, 
+/**
+ * The host key fingerprint the user confirmed (`SHA256:…`).
+ */
+fingerprint: string, 
+/**
+ * How we log in.
+ */
+login: Login, };
+
+export type SpfVerdict = { 
+/**
+ * The address.
+ */
+ip: string, 
+/**
+ * `pass`, `fail`, `softfail`, `neutral`, `temperror`, `permerror` or `none`.
+ */
+result: string, };
+
+export type Stage = "hash" | "binary" | "user" | "config" | "dkim" | "smtp-user" | "unit" | "firewall" | "ipv6" | "service" | "verify" | "stop-mail-servers" | "uninstall";
+
+export type StepId = "welcome" | "provider" | "connect" | "check" | "domain" | "install" | "dns" | "certificate" | "test-email" | "dashboard";
+
+export type Submission = { 
+/**
+ * The TLS version, e.g. `TLSv1_3`.
+ */
+tlsVersion: string, 
+/**
+ * The AUTH mechanisms offered after STARTTLS.
+ */
+auth: Array<string>, 
+/**
+ * Whether AUTH was (wrongly) offered before TLS.
+ */
+authBeforeTls: boolean, };
+
+export type Unchecked = { "kind": "refused" } | { "kind": "resolverRewrites" } | { "kind": "lookupFailed", 
+/**
+ * The resolver's words.
+ */
+detail: string, };
+
+export type Unverified = "closed" | "wrongCertificate" | "other";
