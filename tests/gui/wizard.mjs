@@ -141,7 +141,7 @@ try {
     await shot('15-check-postfix');
     await driver.click('[data-testid=check-stop-others]');
     await driver.waitFor('[data-testid=check-stopped]', { timeoutMs: 60_000 });
-    assert.match(await driver.text('[data-testid=check-stopped]'), /postfix/);
+    assert.match(await driver.text('[data-testid=check-stopped]'), /Postfix/);
     for (const id of ['os', 'arch', 'systemd', 'ports', 'addresses', 'outbound25', 'disk', 'memory']) {
       assert.equal(await verdict(id), 'pass', `${id} passes`);
     }

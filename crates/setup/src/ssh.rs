@@ -74,7 +74,7 @@ pub enum Error {
         /// The port.
         port: u16,
         /// What the network said.
-        reason: String,
+        reason: NetworkFailure,
     },
     /// A step took too long.
     #[error("{doing} took longer than {} seconds", after.as_secs())]
@@ -175,7 +175,7 @@ async fn open(
             Ok(Err(russh::Error::IO(error))) => Err(Error::Unreachable {
                 host: target.host.clone(),
                 port: target.port,
-                reason: network_reason(&error),
+                reason: NetworkFailure::of(&error),
             }),
             Ok(Err(error)) => Err(Error::Protocol(error.to_string())),
         };
@@ -183,21 +183,50 @@ async fn open(
     (result, seen)
 }
 
-/// What a failed connection means, in words a newcomer can act on.
-fn network_reason(error: &std::io::Error) -> String {
-    use std::io::ErrorKind;
-    match error.kind() {
-        ErrorKind::ConnectionRefused => {
-            "the connection was refused: the server is up, but nothing answers on this port (SSH not running, or on another port)".into()
+/// Why a connection could not be made, as data (the UI's catalogue says what to do).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum NetworkFailure {
+    /// The server is up, but nothing answers on this port (SSH not running, or elsewhere).
+    Refused,
+    /// No route to that address (a typo, or the server is off).
+    NoRoute,
+    /// Nothing answered in time.
+    TimedOut,
+    /// The name does not exist in DNS.
+    UnknownName,
+    /// Anything else, in the operating system's words.
+    Other {
+        /// What the system said.
+        detail: String,
+    },
+}
+
+impl std::fmt::Display for NetworkFailure {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NetworkFailure::Refused => formatter.write_str("connection refused"),
+            NetworkFailure::NoRoute => formatter.write_str("no route to host"),
+            NetworkFailure::TimedOut => formatter.write_str("timed out"),
+            NetworkFailure::UnknownName => formatter.write_str("unknown host name"),
+            NetworkFailure::Other { detail } => formatter.write_str(detail),
         }
-        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => {
-            "no route to that address: check it for typos, and that the server is switched on".into()
+    }
+}
+
+impl NetworkFailure {
+    /// What an I/O error from connecting means.
+    pub fn of(error: &std::io::Error) -> NetworkFailure {
+        use std::io::ErrorKind;
+        match error.kind() {
+            ErrorKind::ConnectionRefused => NetworkFailure::Refused,
+            ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => NetworkFailure::NoRoute,
+            ErrorKind::TimedOut => NetworkFailure::TimedOut,
+            _ if error.to_string().contains("failed to lookup address") => {
+                NetworkFailure::UnknownName
+            }
+            _ => NetworkFailure::Other { detail: error.to_string() },
         }
-        ErrorKind::TimedOut => "nothing answered in time".into(),
-        _ if error.to_string().contains("failed to lookup address") => {
-            "that name does not exist in DNS: check it for typos, or use the IP address".into()
-        }
-        _ => error.to_string(),
     }
 }
 

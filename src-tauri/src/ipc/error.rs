@@ -26,7 +26,7 @@ pub enum IpcError {
     /// An earlier step's result is missing (no server, no login, no domain, no install).
     NotReady { missing: Missing },
     /// The server did not answer on its SSH port.
-    Unreachable { host: String, port: u16, reason: String },
+    Unreachable { host: String, port: u16, reason: ssh::NetworkFailure },
     /// A network step took too long.
     Timeout { detail: String },
     /// The server's host key is not the one confirmed earlier.

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { catalogues, currentLanguage, setLanguage, t } from './i18n/index.svelte';
 import { en, type MessageKey } from './i18n/en';
 import { STEPS } from './steps';
-import type { ErrorCode } from './ipc';
+import { errorCodes } from './ipc';
+import type * as ipc from './ipc';
+import { checkText, errorText, installDetail, problemText, verdictText } from './i18n/words';
 
 describe('the message catalogue', () => {
   it('titles and summarises every step', () => {
@@ -13,8 +15,7 @@ describe('the message catalogue', () => {
   });
 
   it('titles every error code', () => {
-    const codes: ErrorCode[] = ['profileUnavailable', 'relayDamaged', 'internal'];
-    for (const code of codes) expect(en[`error.title.${code}` as MessageKey]).toBeTruthy();
+    for (const code of errorCodes) expect(en[`error.title.${code}` as MessageKey], code).toBeTruthy();
   });
 
   it('has no empty messages and every other language only known keys', () => {
@@ -32,5 +33,90 @@ describe('the message catalogue', () => {
   it('keeps the current language when asked for one it does not have', () => {
     setLanguage('xx');
     expect(currentLanguage()).toBe('en');
+  });
+});
+
+/** No sentence may come out with a placeholder left unfilled or a key instead of words. */
+function expectWords(text: string): void {
+  expect(text).not.toMatch(/\{\w+\}/);
+  expect(text).not.toMatch(/^[a-z]+(\.[a-zA-Z-]+)+$/);
+  expect(text.trim()).not.toBe('');
+}
+
+describe('the words for the engine’s data', () => {
+  it('says every error with the values it carries', () => {
+    const errors: ipc.IpcError[] = [
+      { code: 'unreachable', host: '198.51.100.99', port: 22, reason: { kind: 'noRoute' } },
+      { code: 'hostKeyChanged', expected: 'SHA256:a', found: 'SHA256:b' },
+      { code: 'loginRefused', user: 'root' },
+      { code: 'notReady', missing: { kind: 'login', login: 'root@198.51.100.10' } },
+      { code: 'installFailed', stage: 'binary', reason: { kind: 'diskFull', detail: 'No space left on device' } },
+      { code: 'relayOutdated', relay: 0, needed: 1 },
+      { code: 'submissionUnverified', reason: 'closed', detail: 'timed out' },
+      { code: 'cancelled' },
+    ];
+    for (const error of errors) {
+      const text = errorText(error);
+      for (const part of [text.title, text.message, text.hint]) expectWords(part);
+    }
+    expect(errorText(errors[0]!).message).toMatch(/cannot reach 198\.51\.100\.99 on port 22 \(no route to that address/);
+    expect(errorText(errors[4]!).message).toMatch(/“Upload the relay and check it arrived intact”: the server’s disk is full/);
+  });
+
+  it('words a field’s problem for that field when it has its own words', () => {
+    expect(problemText('host', { kind: 'empty' })).toMatch(/server’s address/);
+    expect(problemText('domain', { kind: 'empty' })).toMatch(/Type your domain/);
+    expect(problemText('sender', { kind: 'outsideDomain', domain: 'example.test' })).toMatch(/must end in @example\.test/);
+    expect(problemText('domain', { kind: 'noEnding', suggestion: 'example.com' })).toMatch(/for example example\.com/);
+  });
+
+  it('says what each check found and what to do', () => {
+    const ports: ipc.Check = {
+      verdict: 'fail',
+      found: { id: 'ports', busy: [{ port: 25, program: 'master', mailServer: 'postfix' }] },
+    };
+    expect(checkText(ports)).toMatchObject({ found: 'port 25 is used by Postfix' });
+    expect(checkText(ports).fix).toMatch(/stop and disable it/);
+    const clock: ipc.Check = { verdict: 'warn', found: { id: 'clock', synchronised: false } };
+    expect(checkText(clock).fix).not.toMatch(/install/);
+  });
+
+  it('words every install detail', () => {
+    const details: ipc.Detail[] = [
+      { kind: 'binaryInstalled', version: '0.1.0', bytes: 8242656 },
+      { kind: 'firewallOpened', manager: 'ufw', ports: [465, 587] },
+      { kind: 'noFirewall', ports: [465, 587] },
+      { kind: 'dkimMade', records: ['outpost._domainkey.example.test'] },
+      { kind: 'running' },
+    ];
+    for (const detail of details) expectWords(installDetail(detail));
+    expect(installDetail(details[1]!)).toBe('opened ports 465, 587 in ufw');
+  });
+
+  it('names the next record to fix in the DNS verdict', () => {
+    const record = (purpose: ipc.RecordPurpose): ipc.DnsRecord => ({
+      kind: 'TXT',
+      name: 'x.example.test.',
+      host: 'x',
+      value: 'v',
+      ttl: 3600,
+      purpose,
+      need: 'required',
+    });
+    const report: ipc.DnsReport = {
+      zone: 'example.test',
+      lines: [
+        { record: record('address'), status: { state: 'ok' }, found: [], propagation: null },
+        { record: record('dkim'), status: { state: 'different', why: { kind: 'cutShort', length: 255 } }, found: [], propagation: null },
+      ],
+      warnings: [],
+      spf: [],
+      zoneFile: '',
+      verdict: { right: 1, total: 2, spreading: 0, next: 1 },
+    };
+    expect(verdictText(report)).toBe(
+      '1 of 2 records are right; next: the DKIM key — the value is cut short after 255 characters: paste it again whole, or as two quoted strings if your DNS panel needs that.',
+    );
+    expect(verdictText({ ...report, verdict: { right: 2, total: 2, spreading: 1, next: null } })).toMatch(/1 is still spreading/);
   });
 });

@@ -2,6 +2,7 @@
 // Stop button shows), and its failure kept, in the one shape every error has, for the panel.
 
 import * as ipc from './ipc';
+import { problemText } from './i18n/words';
 
 export class Task {
   busy = $state(false);
@@ -21,8 +22,14 @@ export class Task {
     }
   }
 
-  /** The message for a form field the Rust side refused, if it is `field`. */
-  fieldError(field: string): string | null {
-    return this.error?.field === field ? this.error.message : null;
+  /** What is wrong with `field`, if the Rust side refused it. */
+  fieldError(field: ipc.Field): string | null {
+    const error = this.error;
+    return error?.code === 'invalidInput' && error.field === field ? problemText(error.field, error.problem) : null;
+  }
+
+  /** A failure that is not about one form field (those show next to their field). */
+  get panelError(): ipc.IpcError | null {
+    return this.error?.code === 'invalidInput' ? null : this.error;
   }
 }

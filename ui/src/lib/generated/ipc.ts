@@ -368,7 +368,7 @@ dkim: Array<[string, string]>,
  */
 smtpUser: string, };
 
-export type IpcError = { "code": "profileUnavailable", detail: string, } | { "code": "relayDamaged", detail: string, } | { "code": "internal", detail: string, } | { "code": "invalidInput", field: Field, problem: Problem, } | { "code": "notReady", missing: Missing, } | { "code": "unreachable", host: string, port: number, reason: string, } | { "code": "timeout", detail: string, } | { "code": "hostKeyChanged", expected: string, found: string, } | { "code": "loginRefused", user: string, } | { "code": "badKey", detail: string, } | { "code": "ssh", detail: string, } | { "code": "installFailed", stage: Stage, reason: InstallFailure, } | { "code": "rolledBack", version: string, journal: string, } | { "code": "relayOutdated", relay: number, needed: number, } | { "code": "relayCommand", command: string, detail: string, } | { "code": "keychain", detail: string, } | { "code": "submissionUnverified", reason: Unverified, detail: string, } | { "code": "cancelled" } | { "code": "dns", domain: string, detail: string, };
+export type IpcError = { "code": "profileUnavailable", detail: string, } | { "code": "relayDamaged", detail: string, } | { "code": "internal", detail: string, } | { "code": "invalidInput", field: Field, problem: Problem, } | { "code": "notReady", missing: Missing, } | { "code": "unreachable", host: string, port: number, reason: NetworkFailure, } | { "code": "timeout", detail: string, } | { "code": "hostKeyChanged", expected: string, found: string, } | { "code": "loginRefused", user: string, } | { "code": "badKey", detail: string, } | { "code": "ssh", detail: string, } | { "code": "installFailed", stage: Stage, reason: InstallFailure, } | { "code": "rolledBack", version: string, journal: string, } | { "code": "relayOutdated", relay: number, needed: number, } | { "code": "relayCommand", command: string, detail: string, } | { "code": "keychain", detail: string, } | { "code": "submissionUnverified", reason: Unverified, detail: string, } | { "code": "cancelled" } | { "code": "dns", domain: string, detail: string, };
 
 export type Keyed = "ip" | "domain";
 
@@ -423,6 +423,12 @@ export type Missing = { "kind": "server" } | { "kind": "login",
  * `user@host`.
  */
 login: string, } | { "kind": "domain" } | { "kind": "install" };
+
+export type NetworkFailure = { "kind": "refused" } | { "kind": "noRoute" } | { "kind": "timedOut" } | { "kind": "unknownName" } | { "kind": "other", 
+/**
+ * What the system said.
+ */
+detail: string, };
 
 export type Outcome = "delivered" | "temporary" | "permanent";
 

@@ -1,0 +1,216 @@
+// The words for the engine's typed data: errors, field problems, server checks, install steps,
+// DNS records and verdicts. The Rust side sends codes and values, never sentences; every
+// sentence a user reads is built here from the catalogue, so another language is a catalogue
+// file and nothing else.
+
+import { t, type MessageKey, type Params } from './index.svelte';
+import { en } from './en';
+import type * as ipc from '../ipc';
+
+/** `key` if the catalogue has it, else `fallback`. */
+function either(key: string, fallback: MessageKey): MessageKey {
+  return (hasKey(key) ? key : fallback) as MessageKey;
+}
+
+function hasKey(key: string): boolean {
+  return key in en;
+}
+
+/** Values as one text: "a, b, c". */
+export function list(values: readonly (string | number)[]): string {
+  return values.join(', ');
+}
+
+/** An error as the user reads it: its title, what happened, what to do, and the outside
+ * world's own words (a server's output, a library's error) when there are any. */
+export interface ErrorText {
+  title: string;
+  message: string;
+  hint: string;
+}
+
+export function errorText(error: ipc.IpcError): ErrorText {
+  const title = t(`error.title.${error.code}` as MessageKey);
+  const say = (key: string, params: Params = {}, hint: string = `${key}.hint`): ErrorText => ({
+    title,
+    message: t(key as MessageKey, params),
+    hint: hasKey(hint) ? t(hint as MessageKey, params) : '',
+  });
+  switch (error.code) {
+    case 'profileUnavailable':
+    case 'relayDamaged':
+    case 'internal':
+    case 'timeout':
+    case 'badKey':
+    case 'ssh':
+    case 'keychain':
+      return say(`error.${error.code}`, { detail: error.detail });
+    case 'invalidInput':
+      return { title, message: problemText(error.field, error.problem), hint: '' };
+    case 'notReady':
+      return say(`error.notReady.${error.missing.kind}`, error.missing.kind === 'login' ? { login: error.missing.login } : {});
+    case 'unreachable':
+      return say('error.unreachable', { host: error.host, port: error.port, reason: networkText(error.reason) });
+    case 'hostKeyChanged':
+      return say('error.hostKeyChanged', { expected: error.expected, found: error.found });
+    case 'loginRefused':
+      return say('error.loginRefused', { user: error.user });
+    case 'installFailed':
+      return say('error.installFailed', {
+        stage: t(`install.stage.${error.stage}` as MessageKey),
+        reason: installFailureText(error.reason),
+      });
+    case 'rolledBack':
+      return say('error.rolledBack', { version: error.version, journal: error.journal });
+    case 'relayOutdated':
+      return say('error.relayOutdated', { relay: error.relay, needed: error.needed });
+    case 'relayCommand':
+      return say('error.relayCommand', { command: error.command, detail: error.detail });
+    case 'submissionUnverified':
+      return say('error.submissionUnverified', { detail: error.detail }, `error.submissionUnverified.${error.reason}`);
+    case 'cancelled':
+      return say('error.cancelled');
+    case 'dns':
+      return say('error.dns', { domain: error.domain, detail: error.detail });
+  }
+}
+
+export function networkText(failure: ipc.NetworkFailure): string {
+  return failure.kind === 'other' ? t('network.other', { detail: failure.detail }) : t(`network.${failure.kind}` as MessageKey);
+}
+
+function installFailureText(failure: ipc.InstallFailure): string {
+  const detail = 'detail' in failure ? failure.detail : '';
+  return t(`install.failure.${failure.kind}` as MessageKey, { detail });
+}
+
+/** What is wrong with a field, in the words for that field when it has its own. */
+export function problemText(field: ipc.Field, problem: ipc.Problem): string {
+  const key = either(`invalid.${field}.${problem.kind}`, `invalid.${problem.kind}` as MessageKey);
+  const { kind: _kind, ...values } = problem;
+  return t(key, values as Params);
+}
+
+/** A mail server's name, as people know it. */
+export function mailServerName(server: ipc.MailServer): string {
+  return t(`mailServer.${server}` as MessageKey);
+}
+
+/** A server check's title, what was found, and what to do (empty when nothing is). */
+export function checkText(check: ipc.Check): { title: string; found: string; fix: string } {
+  const found = check.found;
+  const title = t(`check.title.${found.id}` as MessageKey);
+  const result = (text: string, fix: MessageKey | null = null) => ({ title, found: text, fix: fix ? t(fix) : '' });
+  switch (found.id) {
+    case 'os':
+      if (found.name === null) return result(t('check.os.unknown'), 'check.os.fix');
+      return result(t('check.os.found', { name: found.name }), found.tested ? null : 'check.os.untested');
+    case 'arch':
+      return found.machine === 'x86_64'
+        ? result(t('check.arch.x86_64'))
+        : result(t('check.arch.other', { machine: found.machine }), 'check.arch.fix');
+    case 'systemd':
+      return found.running ? result(t('check.systemd.running')) : result(t('check.systemd.missing'), 'check.systemd.fix');
+    case 'ports': {
+      if (found.busy.length === 0) return result(t('check.ports.free'));
+      const used = found.busy.map((busy) =>
+        t('check.ports.used', {
+          port: busy.port,
+          program: busy.mailServer ? mailServerName(busy.mailServer) : (busy.program ?? t('check.ports.unknownProgram')),
+        }),
+      );
+      const mailServer = found.busy.some((busy) => busy.mailServer !== null);
+      return result(used.join('; '), mailServer ? 'check.ports.fixMailServer' : 'check.ports.fix');
+    }
+    case 'addresses':
+      if (found.public.length) return result(t('check.addresses.public', { list: list(found.public) }));
+      if (found.private.length) return result(t('check.addresses.nat', { list: list(found.private) }), 'check.addresses.fixNat');
+      return result(t('check.addresses.none'), 'check.addresses.fixNone');
+    case 'outbound25':
+      return found.reachable
+        ? result(t('check.outbound25.reachable', { target: found.target }))
+        : result(t('check.outbound25.blocked', { target: found.target }), 'check.outbound25.fix');
+    case 'rdns': {
+      const unnamed = found.names.filter((entry) => entry.name === null).map((entry) => entry.ip);
+      const named = found.names.flatMap((entry) => (entry.name === null ? [] : [t('check.rdns.named', { ip: entry.ip, name: entry.name })]));
+      const parts = [...(unnamed.length ? [t('check.rdns.unnamed', { list: list(unnamed) })] : []), ...named];
+      const text = parts.length ? parts.join('; ') : t('check.rdns.none');
+      return check.verdict === 'pass' ? result(text) : result(text, 'check.rdns.fix');
+    }
+    case 'clock':
+      if (found.synchronised === true) return result(t('check.clock.synchronised'));
+      return result(t(found.synchronised === false ? 'check.clock.notSynchronised' : 'check.clock.unknown'), 'check.clock.fix');
+    case 'disk':
+      if (found.freeMb === null) return result(t('check.disk.unknown'));
+      if (check.verdict === 'pass') return result(t('check.disk.free', { mb: found.freeMb }));
+      return result(t('check.disk.low', { mb: found.freeMb }), check.verdict === 'fail' ? 'check.disk.fixFull' : 'check.disk.fixLow');
+    case 'memory':
+      if (found.availableMb === null) return result(t('check.memory.unknown'));
+      if (check.verdict === 'pass') return result(t('check.memory.available', { mb: found.availableMb }));
+      return result(t('check.memory.low', { mb: found.availableMb }), 'check.memory.fix');
+  }
+}
+
+/** What an install stage found or did. */
+export function installDetail(detail: ipc.Detail): string {
+  switch (detail.kind) {
+    case 'dkimMade':
+      return t('install.detail.dkimMade', { records: list(detail.records) });
+    case 'noFirewall':
+    case 'firewallOpen':
+      return t(`install.detail.${detail.kind}` as MessageKey, { ...detail, ports: list(detail.ports) });
+    case 'firewallOpened':
+      return t(detail.ports.length === 1 ? 'install.detail.firewallOpenedOne' : 'install.detail.firewallOpened', {
+        manager: detail.manager,
+        ports: list(detail.ports),
+      });
+    default: {
+      const { kind, ...values } = detail;
+      return t(`install.detail.${kind}` as MessageKey, values as Params);
+    }
+  }
+}
+
+/** A record's short name, e.g. "DKIM key". */
+export function recordLabel(record: ipc.DnsRecord): string {
+  return t(`dns.label.${record.purpose}` as MessageKey, { host: record.host });
+}
+
+/** What a record is for, in a sentence. */
+export function recordPurpose(record: ipc.DnsRecord): string {
+  return t(`dns.purpose.${record.purpose}` as MessageKey);
+}
+
+/** What is wrong with a published record. */
+export function mismatchText(mismatch: ipc.Mismatch): string {
+  const { kind, ...values } = mismatch;
+  const params: Params = {};
+  for (const [name, value] of Object.entries(values)) params[name] = Array.isArray(value) ? list(value) : (value as string | number);
+  return t(`dns.mismatch.${kind}` as MessageKey, params);
+}
+
+/** What is wrong with a record's state, or null when it is right or merely missing. */
+export function statusProblem(status: ipc.RecordStatus): string | null {
+  return status.state === 'different' || status.state === 'conflicting' ? mismatchText(status.why) : null;
+}
+
+/** Where the user stands with their records, in one sentence. */
+export function verdictText(report: ipc.DnsReport): string {
+  const { right, total, spreading, next } = report.verdict;
+  const line = next === null ? undefined : report.lines[next];
+  if (!line) {
+    if (spreading === 0) return t('dns.verdict.allRight', { total });
+    return t(spreading === 1 ? 'dns.verdict.spreadingOne' : 'dns.verdict.spreadingSome', { total, spreading });
+  }
+  const label = recordLabel(line.record);
+  const problem = statusProblem(line.status);
+  const nextText = problem ? t('dns.verdict.fix', { label, problem }) : t('dns.verdict.publish', { label });
+  return t('dns.verdict.next', { right, total, next: nextText });
+}
+
+/** Why a blocklist could not be read. */
+export function uncheckedText(why: ipc.Unchecked, listName: string): string {
+  return why.kind === 'lookupFailed'
+    ? t('dns.unchecked.lookupFailed', { detail: why.detail })
+    : t(`dns.unchecked.${why.kind}` as MessageKey, { list: listName });
+}
