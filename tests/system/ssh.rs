@@ -129,7 +129,10 @@ fn t42_wrong_password_wrong_key_and_unreachable_hosts_each_say_so(inbox: &Inbox)
         let closed = Target { port: 2222, ..target(inbox) };
         let refused = ssh::first_contact(&closed).await;
         ensure!(
-            matches!(&refused, Err(Error::Unreachable { reason: ssh::NetworkFailure::Refused, .. })),
+            matches!(
+                &refused,
+                Err(Error::Unreachable { reason: ssh::NetworkFailure::Refused, .. })
+            ),
             "{refused:?}"
         );
         // An address in the box's network where no host answers.

@@ -7,8 +7,6 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::session::client_block;
-
 /// Counts failed logins per client address block.
 #[derive(Debug)]
 pub struct AuthThrottle {
@@ -89,6 +87,19 @@ impl SendRate {
         }
         times.push_back(Instant::now());
         true
+    }
+}
+
+/// The block of addresses a throttle counts together: the address itself for IPv4, the /64
+/// for IPv6 (one customer usually has a whole /64).
+pub fn client_block(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let mut segments = v6.segments();
+            segments[4..].fill(0);
+            IpAddr::V6(segments.into())
+        }
     }
 }
 

@@ -108,6 +108,7 @@ impl Relay {
             certificates.install_self_signed(
                 config.server.hostname.as_str(),
                 config.tls.state_dir.as_path(),
+                clock.now(),
             )?;
         }
         let acceptor = TlsAcceptor::from(certificates.server_config()?);
@@ -116,7 +117,7 @@ impl Relay {
             .map_err(|source| Error::Spool { path: spool_dir.to_path_buf(), source })?;
         let courier: Arc<dyn Courier> = match courier {
             Some(courier) => courier,
-            None => Arc::new(SmtpCourier::new(config)?),
+            None => Arc::new(SmtpCourier::new(config, clock.clone())?),
         };
         let shutdown = CancellationToken::new();
         let first_domain = config.server.domains[0].to_string();
@@ -155,6 +156,7 @@ impl Relay {
             ),
             send_rate: SendRate::new(config.limits.messages_per_user_per_hour),
             shutdown: shutdown.clone(),
+            clock: clock_for_status.clone(),
         });
 
         // Bind everything before serving anything: a port in use is a startup error.

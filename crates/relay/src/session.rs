@@ -1,13 +1,18 @@
-//! One SMTP conversation (RFC 5321) on a submission port: greeting, EHLO, STARTTLS, AUTH, the
-//! envelope and DATA, replies with enhanced status codes (RFC 3463). The numbers in comments
-//! are items of `relay-conformance.md`.
+//! One SMTP conversation (RFC 5321): greeting, EHLO, STARTTLS, AUTH, the envelope and DATA,
+//! replies with enhanced status codes (RFC 3463). The numbers in comments are items of
+//! `docs/relay-conformance.md`.
+//!
+//! Protocol and policy are apart: a line becomes a [`Command`] (parsing only), each verb returns
+//! an [`Outcome`] — the [`Reply`] to send and whether the session goes on — and one loop writes
+//! replies and counts errors. What a listener allows (AUTH required, which recipients, whether
+//! mail is signed) is its [`Policy`], decided by its [`ListenerMode`] in one place.
 //!
 //! A session never delivers: an accepted message goes to the queue, and only once the queue
 //! has it on disk does the client hear `250`.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -34,6 +39,155 @@ pub const MAX_ERRORS: u32 = 3;
 /// The listener a session came in on; its mode decides the session's policy.
 pub use outpost_relay_api::ListenerMode;
 
+/// What a listener allows: everything a session decides by where it came in, in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// AUTH is offered (inside TLS) and required before MAIL.
+    pub authenticated: bool,
+    /// Recipients: anywhere once authenticated (submission), or only at the relay's own
+    /// domains (inbound, never an open relay).
+    pub local_recipients_only: bool,
+    /// Mail from the relay's own domains is DKIM-signed (submission); inbound mail never is.
+    pub signs: bool,
+}
+
+impl Policy {
+    /// The policy of a listener mode.
+    pub fn of(mode: ListenerMode) -> Policy {
+        match mode {
+            ListenerMode::Submission | ListenerMode::Submissions => {
+                Policy { authenticated: true, local_recipients_only: false, signs: true }
+            }
+            ListenerMode::Inbound => {
+                Policy { authenticated: false, local_recipients_only: true, signs: false }
+            }
+        }
+    }
+}
+
+/// A command line, parsed: the verb and its argument, nothing decided yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command<'a> {
+    /// HELO (`extended: false`) or EHLO, with the client's host name.
+    Hello {
+        /// EHLO.
+        extended: bool,
+        /// What the client says it is (may be empty: an error).
+        host: &'a str,
+    },
+    /// STARTTLS.
+    StartTls,
+    /// AUTH with its mechanism and optional initial response.
+    Auth(&'a str),
+    /// MAIL with everything after the verb (`FROM:<…> SIZE=…`).
+    Mail(&'a str),
+    /// RCPT with everything after the verb.
+    Rcpt(&'a str),
+    /// DATA.
+    Data,
+    /// RSET.
+    Rset,
+    /// NOOP.
+    Noop,
+    /// HELP.
+    Help,
+    /// VRFY or EXPN (5: never answered).
+    Verify,
+    /// QUIT.
+    Quit,
+    /// An HTTP request line as the first command (6).
+    Http,
+    /// Anything else (4).
+    Unknown,
+}
+
+impl<'a> Command<'a> {
+    /// Parses one line (without its CRLF); `first` says whether it is the session's first
+    /// command (an HTTP verb only means a browser then).
+    pub fn parse(line: &'a str, first: bool) -> Command<'a> {
+        let (verb, argument) = line.split_once(' ').unwrap_or((line, ""));
+        match verb.to_ascii_uppercase().as_str() {
+            "HELO" => Command::Hello { extended: false, host: argument.trim() },
+            "EHLO" => Command::Hello { extended: true, host: argument.trim() },
+            "STARTTLS" => Command::StartTls,
+            "AUTH" => Command::Auth(argument.trim()),
+            "MAIL" => Command::Mail(argument),
+            "RCPT" => Command::Rcpt(argument),
+            "DATA" => Command::Data,
+            "RSET" => Command::Rset,
+            "NOOP" => Command::Noop,
+            "HELP" => Command::Help,
+            "VRFY" | "EXPN" => Command::Verify,
+            "QUIT" => Command::Quit,
+            "GET" | "POST" | "PUT" | "HEAD" | "CONNECT" | "OPTIONS" if first => Command::Http,
+            _ => Command::Unknown,
+        }
+    }
+}
+
+/// A reply: the code, the enhanced status code (RFC 3463; empty for none) and its lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    code: u16,
+    enhanced: &'static str,
+    lines: Vec<String>,
+}
+
+impl Reply {
+    /// A one-line reply.
+    pub fn new(code: u16, enhanced: &'static str, text: impl Into<String>) -> Reply {
+        Reply { code, enhanced, lines: vec![text.into()] }
+    }
+
+    /// A multi-line reply (EHLO's capabilities), without enhanced codes.
+    pub fn lines(code: u16, lines: Vec<String>) -> Reply {
+        Reply { code, enhanced: "", lines }
+    }
+
+    /// A permanent failure (5xx): counted towards the session's error limit (8).
+    pub fn is_error(&self) -> bool {
+        self.code >= 500
+    }
+
+    /// The reply as it goes on the wire.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        for (index, line) in self.lines.iter().enumerate() {
+            let separator = if index + 1 == self.lines.len() { ' ' } else { '-' };
+            text.push_str(&self.code.to_string());
+            text.push(separator);
+            if !self.enhanced.is_empty() {
+                text.push_str(self.enhanced);
+                text.push(' ');
+            }
+            text.push_str(line);
+            text.push_str("\r\n");
+        }
+        text
+    }
+}
+
+/// What a verb decided: the reply to send, and what happens to the session then.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Send the reply and read the next command.
+    Reply(Reply),
+    /// Send the reply and close the session (we close it, having said why).
+    Close(Reply),
+    /// Send the reply and end the session as the client asked (QUIT).
+    Quit(Reply),
+    /// Nothing to send (the verb already spoke, as STARTTLS does before its handshake); go on.
+    Silent,
+    /// Close without a reply (a failed TLS handshake: nothing can be said in the clear).
+    Drop,
+}
+
+impl From<Reply> for Outcome {
+    fn from(reply: Reply) -> Outcome {
+        Outcome::Reply(reply)
+    }
+}
+
 /// What every session shares.
 pub struct Context {
     /// The greeting and EHLO name.
@@ -58,6 +212,8 @@ pub struct Context {
     pub send_rate: SendRate,
     /// Cancelled when the relay stops: sessions say 421 and close.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// The time, for the Received header.
+    pub clock: Arc<dyn crate::clock::Clock>,
 }
 
 impl std::fmt::Debug for Context {
@@ -77,6 +233,7 @@ struct Session {
     context: Arc<Context>,
     peer: SocketAddr,
     port: ListenerMode,
+    policy: Policy,
     connection: Connection,
     helo: Option<String>,
     user: Option<String>,
@@ -110,6 +267,7 @@ pub async fn run(
         context,
         peer,
         port,
+        policy: Policy::of(port),
         connection,
         helo: None,
         user: None,
@@ -127,8 +285,9 @@ pub async fn run(
         _ = shutdown.cancelled() => End::Shutdown,
     };
     if matches!(end, End::Shutdown) {
-        let _ =
-            session.reply(421, "4.3.2", "the server is restarting; try again in a moment").await;
+        let _ = session
+            .send(&Reply::new(421, "4.3.2", "the server is restarting; try again in a moment"))
+            .await;
     }
     session.connection.shutdown().await;
     tracing::info!(
@@ -142,11 +301,9 @@ pub async fn run(
 impl Session {
     async fn serve(&mut self) -> End {
         // (1): on 465 the handshake is already done.
-        if self
-            .reply(220, "", &format!("{} ESMTP Outpost relay", self.context.hostname))
-            .await
-            .is_err()
-        {
+        let greeting =
+            Reply::new(220, "", format!("{} ESMTP Outpost relay", self.context.hostname));
+        if self.send(&greeting).await.is_err() {
             return End::Done;
         }
         loop {
@@ -154,75 +311,81 @@ impl Session {
                 Ok(line) => line,
                 Err(ReadError::TooLong) => {
                     // (7)
-                    let _ = self.reply(500, "5.5.2", "line too long").await;
+                    let _ = self.send(&Reply::new(500, "5.5.2", "line too long")).await;
                     return End::Closed;
                 }
                 Err(ReadError::Timeout) => {
-                    let _ = self.reply(421, "4.4.2", "timeout, closing").await;
+                    let _ = self.send(&Reply::new(421, "4.4.2", "timeout, closing")).await;
                     return End::Closed;
                 }
                 Err(ReadError::Closed | ReadError::Io(_)) => return End::Done,
             };
             self.commands += 1;
-            let (verb, argument) = line.split_once(' ').unwrap_or((&line, ""));
-            let verb = verb.to_ascii_uppercase();
-            let result = match verb.as_str() {
-                "HELO" | "EHLO" => self.hello(&verb, argument.trim()).await,
-                "STARTTLS" => self.starttls().await,
-                "AUTH" => self.auth(argument.trim()).await,
-                "MAIL" => self.mail(argument).await,
-                "RCPT" => self.rcpt(argument).await,
-                "DATA" => self.data().await,
-                "RSET" => {
-                    // (9)
-                    self.reset();
-                    self.reply(250, "2.0.0", "OK").await
-                }
-                "NOOP" => self.reply(250, "2.0.0", "OK").await,
-                "HELP" => {
-                    self.reply(214, "2.0.0", "See RFC 5321, or ask the people who run this server")
-                        .await
-                }
-                // (5): no address disclosure.
-                "VRFY" | "EXPN" => self.reply(502, "5.5.1", "not available").await,
-                "QUIT" => {
-                    // (10)
-                    let _ = self.reply(221, "2.0.0", "Bye").await;
-                    return End::Done;
-                }
-                // (6): a web browser or proxy talking to a mail port; nothing good can follow.
-                "GET" | "POST" | "PUT" | "HEAD" | "CONNECT" | "OPTIONS" if self.commands == 1 => {
-                    let _ =
-                        self.reply(502, "5.5.1", "this is a mail server, not a web server").await;
-                    return End::Closed;
-                }
-                // (4)
-                _ => self.reply(500, "5.5.1", "unknown command").await,
-            };
-            match result {
-                Ok(Flow::Continue) => {}
-                Ok(Flow::Close) => return End::Closed,
+            let outcome = match self.command(Command::parse(&line, self.commands == 1)).await {
+                Ok(outcome) => outcome,
                 Err(_) => return End::Done,
+            };
+            let end = match outcome {
+                Outcome::Reply(reply) => self.send(&reply).await.err().map(|_| End::Done),
+                Outcome::Close(reply) => {
+                    Some(self.send(&reply).await.map_or(End::Done, |()| End::Closed))
+                }
+                Outcome::Quit(reply) => {
+                    let _ = self.send(&reply).await;
+                    Some(End::Done)
+                }
+                Outcome::Silent => None,
+                Outcome::Drop => Some(End::Closed),
+            };
+            if let Some(end) = end {
+                return end;
             }
             if self.errors >= MAX_ERRORS {
                 // (8)
-                let _ = self.reply(421, "4.5.0", "too many errors, closing").await;
+                let _ = self.send(&Reply::new(421, "4.5.0", "too many errors, closing")).await;
                 return End::Closed;
             }
         }
     }
 
-    async fn reply(&mut self, code: u16, enhanced: &str, text: &str) -> std::io::Result<Flow> {
-        if code >= 500 {
+    /// What a command does.
+    async fn command(&mut self, command: Command<'_>) -> std::io::Result<Outcome> {
+        Ok(match command {
+            Command::Hello { extended, host } => self.hello(extended, host).into(),
+            Command::StartTls => self.starttls().await?,
+            Command::Auth(argument) => self.auth(argument).await?.into(),
+            Command::Mail(argument) => self.mail(argument).into(),
+            Command::Rcpt(argument) => self.rcpt(argument).into(),
+            Command::Data => self.data().await?,
+            Command::Rset => {
+                // (9)
+                self.reset();
+                Reply::new(250, "2.0.0", "OK").into()
+            }
+            Command::Noop => Reply::new(250, "2.0.0", "OK").into(),
+            Command::Help => {
+                Reply::new(214, "2.0.0", "See RFC 5321, or ask the people who run this server")
+                    .into()
+            }
+            // (5): no address disclosure.
+            Command::Verify => Reply::new(502, "5.5.1", "not available").into(),
+            // (10)
+            Command::Quit => Outcome::Quit(Reply::new(221, "2.0.0", "Bye")),
+            // (6): a web browser or proxy talking to a mail port; nothing good can follow.
+            Command::Http => {
+                Outcome::Close(Reply::new(502, "5.5.1", "this is a mail server, not a web server"))
+            }
+            // (4)
+            Command::Unknown => Reply::new(500, "5.5.1", "unknown command").into(),
+        })
+    }
+
+    /// Writes a reply; a permanent failure counts towards the error limit (8).
+    async fn send(&mut self, reply: &Reply) -> std::io::Result<()> {
+        if reply.is_error() {
             self.errors += 1;
         }
-        let line = if enhanced.is_empty() {
-            format!("{code} {text}\r\n")
-        } else {
-            format!("{code} {enhanced} {text}\r\n")
-        };
-        self.connection.write(line.as_bytes()).await?;
-        Ok(Flow::Continue)
+        self.connection.write(reply.encode().as_bytes()).await
     }
 
     fn reset(&mut self) {
@@ -230,17 +393,18 @@ impl Session {
         self.recipients.clear();
     }
 
-    async fn hello(&mut self, verb: &str, host: &str) -> std::io::Result<Flow> {
+    fn hello(&mut self, extended: bool, host: &str) -> Reply {
+        let verb = if extended { "EHLO" } else { "HELO" };
         if host.is_empty() {
             // (2)
-            return self.reply(501, "5.5.4", &format!("{verb} needs your host name")).await;
+            return Reply::new(501, "5.5.4", format!("{verb} needs your host name"));
         }
         self.reset();
         self.helo = Some(host.to_string());
-        if verb == "HELO" {
-            return self.reply(250, "", &self.context.hostname.clone()).await;
+        if !extended {
+            return Reply::new(250, "", self.context.hostname.clone());
         }
-        // (3): STARTTLS only in plain text, AUTH only inside TLS.
+        // (3): STARTTLS only in plain text, AUTH only inside TLS (and only where it is used).
         let mut lines = vec![
             format!("{} greets {host}", self.context.hostname),
             format!("SIZE {}", self.context.max_message_size),
@@ -249,26 +413,20 @@ impl Session {
             "SMTPUTF8".into(),
             "ENHANCEDSTATUSCODES".into(),
         ];
-        if self.connection.is_tls() {
-            lines.push("AUTH PLAIN LOGIN".into());
-        } else {
+        if !self.connection.is_tls() {
             lines.push("STARTTLS".into());
+        } else if self.policy.authenticated {
+            lines.push("AUTH PLAIN LOGIN".into());
         }
-        let mut text = String::new();
-        for (index, line) in lines.iter().enumerate() {
-            let separator = if index + 1 == lines.len() { ' ' } else { '-' };
-            text.push_str(&format!("250{separator}{line}\r\n"));
-        }
-        self.connection.write(text.as_bytes()).await?;
-        Ok(Flow::Continue)
+        Reply::lines(250, lines)
     }
 
-    async fn starttls(&mut self) -> std::io::Result<Flow> {
+    async fn starttls(&mut self) -> std::io::Result<Outcome> {
         if self.connection.is_tls() {
             // (12)
-            return self.reply(503, "5.5.1", "already using TLS").await;
+            return Ok(Reply::new(503, "5.5.1", "already using TLS").into());
         }
-        self.reply(220, "2.0.0", "Ready to start TLS").await?;
+        self.send(&Reply::new(220, "2.0.0", "Ready to start TLS")).await?;
         // (48): anything the client sent after STARTTLS, before the handshake, is discarded.
         let dropped = self.connection.discard_buffered();
         if dropped > 0 {
@@ -277,45 +435,48 @@ impl Session {
         let acceptor = self.context.tls.clone();
         if let Err(error) = self.connection.start_tls(&acceptor, HANDSHAKE_TIMEOUT).await {
             tracing::info!(peer = %self.peer, %error, "TLS handshake failed");
-            return Ok(Flow::Close);
+            return Ok(Outcome::Drop);
         }
         self.tls = self.connection.tls_info();
         // (13), RFC 3207 §4.2: forget everything learnt before TLS, EHLO included.
         self.helo = None;
         self.reset();
-        Ok(Flow::Continue)
+        Ok(Outcome::Silent)
     }
 
-    async fn auth(&mut self, argument: &str) -> std::io::Result<Flow> {
+    async fn auth(&mut self, argument: &str) -> std::io::Result<Reply> {
+        if !self.policy.authenticated {
+            return Ok(Reply::new(503, "5.5.1", "AUTH is not offered on this port"));
+        }
         if !self.connection.is_tls() {
             // (11): never a 334 in plain text.
-            return self
-                .reply(503, "5.7.10", "use STARTTLS first: passwords are only accepted over TLS")
-                .await;
+            return Ok(Reply::new(
+                503,
+                "5.7.10",
+                "use STARTTLS first: passwords are only accepted over TLS",
+            ));
         }
         if self.helo.is_none() {
-            return self.reply(503, "5.5.1", "send EHLO first").await;
+            return Ok(Reply::new(503, "5.5.1", "send EHLO first"));
         }
         if self.user.is_some() {
             // (15)
-            return self.reply(503, "5.5.1", "already authenticated").await;
+            return Ok(Reply::new(503, "5.5.1", "already authenticated"));
         }
         if self.mail_from.is_some() {
-            return self.reply(503, "5.5.1", "not during a mail transaction").await;
+            return Ok(Reply::new(503, "5.5.1", "not during a mail transaction"));
         }
         let ip = self.peer.ip();
         if let Some(wait) = self.context.throttle.blocked(ip) {
             // (49)
-            return self
-                .reply(
-                    454,
-                    "4.7.0",
-                    &format!(
-                        "too many failed logins from your address; try again in {} minutes",
-                        wait.as_secs().div_ceil(60)
-                    ),
-                )
-                .await;
+            return Ok(Reply::new(
+                454,
+                "4.7.0",
+                format!(
+                    "too many failed logins from your address; try again in {} minutes",
+                    wait.as_secs().div_ceil(60)
+                ),
+            ));
         }
         let (mechanism, initial) = argument.split_once(' ').unwrap_or((argument, ""));
         let credentials = match mechanism.to_ascii_uppercase().as_str() {
@@ -326,7 +487,7 @@ impl Session {
                     Some(initial.to_string())
                 };
                 match response {
-                    None => return self.reply(501, "5.0.0", "authentication cancelled").await,
+                    None => return Ok(Reply::new(501, "5.0.0", "authentication cancelled")),
                     Some(response) => decode_plain(&response),
                 }
             }
@@ -338,23 +499,25 @@ impl Session {
                     Some(initial.to_string())
                 };
                 let Some(user) = user else {
-                    return self.reply(501, "5.0.0", "authentication cancelled").await;
+                    return Ok(Reply::new(501, "5.0.0", "authentication cancelled"));
                 };
                 let Some(user) = decode_text(&user) else {
-                    return self.reply(501, "5.5.2", "that is not valid base64").await;
+                    return Ok(Reply::new(501, "5.5.2", "that is not valid base64"));
                 };
                 let Some(password) = self.challenge("UGFzc3dvcmQ6").await? else {
-                    return self.reply(501, "5.0.0", "authentication cancelled").await;
+                    return Ok(Reply::new(501, "5.0.0", "authentication cancelled"));
                 };
                 decode_text(&password).map(|password| (user, password))
             }
             // (14)
-            _ => return self.reply(504, "5.5.4", "use AUTH PLAIN or AUTH LOGIN").await,
+            _ => return Ok(Reply::new(504, "5.5.4", "use AUTH PLAIN or AUTH LOGIN")),
         };
         let Some((user, password)) = credentials else {
-            return self
-                .reply(501, "5.5.2", "that is not valid base64, or not user and password")
-                .await;
+            return Ok(Reply::new(
+                501,
+                "5.5.2",
+                "that is not valid base64, or not user and password",
+            ));
         };
         let authenticator = self.context.authenticator.clone();
         let checked_user = user.clone();
@@ -366,21 +529,21 @@ impl Session {
                 tracing::info!(peer = %self.peer, user = %user, "authenticated");
                 self.user = Some(user.to_ascii_lowercase());
                 self.context.throttle.succeeded(ip);
-                self.reply(235, "2.7.0", "authenticated").await
+                Ok(Reply::new(235, "2.7.0", "authenticated"))
             }
             Ok(Ok(Login::Rejected)) => {
                 tracing::info!(peer = %self.peer, user = %user, "authentication failed");
                 self.context.throttle.failed(ip);
-                self.reply(535, "5.7.8", "wrong user name or password").await
+                Ok(Reply::new(535, "5.7.8", "wrong user name or password"))
             }
             Ok(Err(error)) => {
                 // (16): our problem, not the client's.
                 tracing::error!(%error, "cannot check logins");
-                self.reply(454, "4.7.0", "cannot check passwords right now; try again later").await
+                Ok(Reply::new(454, "4.7.0", "cannot check passwords right now; try again later"))
             }
             Err(error) => {
                 tracing::error!(%error, "login check panicked");
-                self.reply(454, "4.7.0", "cannot check passwords right now; try again later").await
+                Ok(Reply::new(454, "4.7.0", "cannot check passwords right now; try again later"))
             }
         }
     }
@@ -396,91 +559,94 @@ impl Session {
         }
     }
 
-    async fn mail(&mut self, argument: &str) -> std::io::Result<Flow> {
+    fn mail(&mut self, argument: &str) -> Reply {
         if self.helo.is_none() {
-            return self.reply(503, "5.5.1", "send EHLO first").await;
+            return Reply::new(503, "5.5.1", "send EHLO first");
         }
-        let Some(user) = self.user.clone() else {
+        let user = self.user.clone();
+        if self.policy.authenticated && user.is_none() {
             // (18)
-            return self.reply(530, "5.7.0", "authentication required").await;
-        };
+            return Reply::new(530, "5.7.0", "authentication required");
+        }
         if self.mail_from.is_some() {
-            return self.reply(503, "5.5.1", "nested MAIL command").await;
+            return Reply::new(503, "5.5.1", "nested MAIL command");
         }
         let path = match envelope::parse_path(argument, "FROM") {
             Ok(path) => path,
             Err(AddressError::TooLong) => {
-                return self.reply(501, "5.1.7", "the sender address is too long").await;
+                return Reply::new(501, "5.1.7", "the sender address is too long");
             }
             Err(AddressError::Invalid) => {
-                return self.reply(501, "5.1.7", "the sender address is not valid").await;
+                return Reply::new(501, "5.1.7", "the sender address is not valid");
             }
             Err(AddressError::Syntax) => {
-                return self.reply(501, "5.5.4", "use MAIL FROM:<address>").await;
+                return Reply::new(501, "5.5.4", "use MAIL FROM:<address>");
             }
         };
-        if !path.address.is_empty() && !self.context.is_local(&envelope::domain_of(&path.address)) {
-            return self
-                .reply(
-                    550,
-                    "5.7.1",
-                    &format!(
-                        "you can send from addresses at {} only",
-                        self.context.local_domains.join(", ")
-                    ),
-                )
-                .await;
+        if self.policy.authenticated
+            && !path.address.is_empty()
+            && !self.context.is_local(&envelope::domain_of(&path.address))
+        {
+            return Reply::new(
+                550,
+                "5.7.1",
+                format!(
+                    "you can send from addresses at {} only",
+                    self.context.local_domains.join(", ")
+                ),
+            );
         }
         if path.size.is_some_and(|size| size > self.context.max_message_size as u64) {
-            return self
-                .reply(552, "5.3.4", "the message is larger than this server accepts")
-                .await;
+            return Reply::new(552, "5.3.4", "the message is larger than this server accepts");
         }
-        if !self.context.send_rate.allow(&user) {
+        if user.as_ref().is_some_and(|user| !self.context.send_rate.allow(user)) {
             // (52)
-            return self
-                .reply(451, "4.7.1", "you have sent too many messages this hour; try again later")
-                .await;
+            return Reply::new(
+                451,
+                "4.7.1",
+                "you have sent too many messages this hour; try again later",
+            );
         }
         self.mail_from = Some(path.address);
-        self.reply(250, "2.1.0", "OK").await
+        Reply::new(250, "2.1.0", "OK")
     }
 
-    async fn rcpt(&mut self, argument: &str) -> std::io::Result<Flow> {
+    fn rcpt(&mut self, argument: &str) -> Reply {
         if self.mail_from.is_none() {
             // (20)
-            return self.reply(503, "5.5.1", "send MAIL first").await;
+            return Reply::new(503, "5.5.1", "send MAIL first");
         }
         let path = match envelope::parse_path(argument, "TO") {
             Ok(path) if !path.address.is_empty() => path,
             Ok(_) | Err(AddressError::Invalid) => {
-                return self.reply(501, "5.1.3", "the recipient address is not valid").await;
+                return Reply::new(501, "5.1.3", "the recipient address is not valid");
             }
             Err(AddressError::TooLong) => {
-                return self.reply(501, "5.1.3", "the recipient address is too long").await;
+                return Reply::new(501, "5.1.3", "the recipient address is too long");
             }
             Err(AddressError::Syntax) => {
-                return self.reply(501, "5.5.4", "use RCPT TO:<address>").await;
+                return Reply::new(501, "5.5.4", "use RCPT TO:<address>");
             }
         };
-        if self.user.is_none() && !self.context.is_local(&envelope::domain_of(&path.address)) {
+        let local_only = self.policy.local_recipients_only || self.user.is_none();
+        if local_only && !self.context.is_local(&envelope::domain_of(&path.address)) {
             // (24): never an open relay. (Submission needs AUTH before MAIL anyway.)
-            return self.reply(550, "5.7.1", "relaying denied").await;
+            return Reply::new(550, "5.7.1", "relaying denied");
         }
         if self.recipients.len() >= self.context.max_recipients {
             // (26)
-            return self.reply(452, "4.5.3", "too many recipients").await;
+            return Reply::new(452, "4.5.3", "too many recipients");
         }
         self.recipients.push(path.address);
-        self.reply(250, "2.1.5", "OK").await
+        Reply::new(250, "2.1.5", "OK")
     }
 
-    async fn data(&mut self) -> std::io::Result<Flow> {
+    async fn data(&mut self) -> std::io::Result<Outcome> {
         if self.helo.is_none() || self.mail_from.is_none() || self.recipients.is_empty() {
             // (20)
-            return self.reply(503, "5.5.1", "send EHLO, MAIL and RCPT first").await;
+            return Ok(Reply::new(503, "5.5.1", "send EHLO, MAIL and RCPT first").into());
         }
-        self.reply(354, "", "End data with <CR><LF>.<CR><LF>").await?;
+        self.send(&Reply::new(354, "", "End data with <CR><LF>.<CR><LF>")).await?;
         let mut reader = data::Reader::new(self.context.max_message_size);
         let mut outcome = None;
         let read = self
@@ -494,57 +660,59 @@ impl Session {
         if let Err(error) = read {
             return match error {
                 ReadError::Timeout => {
-                    let _ = self.reply(421, "4.4.2", "timeout, closing").await;
-                    Ok(Flow::Close)
+                    Ok(Outcome::Close(Reply::new(421, "4.4.2", "timeout, closing")))
                 }
                 _ => Err(std::io::Error::other("the client went away during DATA")),
             };
         }
-        let message = match outcome
-            .expect("read_until returns Ok only once the reader has finished")
-        {
-            data::Outcome::Message(message) => message,
-            data::Outcome::TooBig => {
-                // (31)
-                self.reset();
-                return self
-                    .reply(552, "5.3.4", "the message is larger than this server accepts")
-                    .await;
-            }
-            data::Outcome::BadLineEnding => {
-                // (29), (30)
-                let _ = self
-                    .reply(521, "5.5.2", "invalid line ending: lines must end with CR LF; closing")
-                    .await;
-                return Ok(Flow::Close);
-            }
-        };
-        let result = self.accept(message).await;
+        let message =
+            match outcome.expect("read_until returns Ok only once the reader has finished") {
+                data::Outcome::Message(message) => message,
+                data::Outcome::TooBig => {
+                    // (31)
+                    self.reset();
+                    return Ok(Reply::new(
+                        552,
+                        "5.3.4",
+                        "the message is larger than this server accepts",
+                    )
+                    .into());
+                }
+                data::Outcome::BadLineEnding => {
+                    // (29), (30)
+                    return Ok(Outcome::Close(Reply::new(
+                        521,
+                        "5.5.2",
+                        "invalid line ending: lines must end with CR LF; closing",
+                    )));
+                }
+            };
+        let reply = self.accept(message).await;
         self.reset();
-        result
+        Ok(reply.into())
     }
 
     /// Checks, signs and queues a received message, and replies.
-    async fn accept(&mut self, message: Vec<u8>) -> std::io::Result<Flow> {
+    async fn accept(&mut self, message: Vec<u8>) -> Reply {
         let from_domain = match data::check_headers(&message) {
             Ok(domain) => domain,
             // (33)
             Err(HeaderProblem::Malformed(line)) => {
-                return self
-                    .reply(554, "5.6.0", &format!("malformed header line: {}", printable(&line)))
-                    .await;
+                return Reply::new(
+                    554,
+                    "5.6.0",
+                    format!("malformed header line: {}", printable(&line)),
+                );
             }
             Err(HeaderProblem::From) => {
-                return self
-                    .reply(554, "5.6.0", "the message needs exactly one From: header")
-                    .await;
+                return Reply::new(554, "5.6.0", "the message needs exactly one From: header");
             }
             // (34)
             Err(HeaderProblem::Loop) => {
-                return self.reply(554, "5.4.6", "loop detected: too many Received headers").await;
+                return Reply::new(554, "5.4.6", "loop detected: too many Received headers");
             }
         };
-        let id = queue::new_id();
+        let id = queue::new_id(self.context.clock.now());
         // (35): no client address for authenticated users, no recipients (no BCC leak).
         let tls = self.tls.as_ref().map_or(String::new(), |tls| {
             format!(" (version={} cipher={})", tls.version, tls.cipher)
@@ -554,19 +722,21 @@ impl Session {
             helo = self.helo.as_deref().unwrap_or("unknown"),
             host = self.context.hostname,
             with = if self.tls.is_some() { "ESMTPSA" } else { "ESMTPA" },
-            date = crate::clock::rfc5322(SystemTime::now()),
+            date = crate::clock::rfc5322(self.context.clock.now()),
         );
         let mut stored = received.into_bytes();
         stored.extend_from_slice(&message);
-        if self.context.is_local(&from_domain) {
+        if self.policy.signs && self.context.is_local(&from_domain) {
             // (42), (50): local mail leaves signed, or not at all.
             match self.context.signer.sign(&from_domain, &stored) {
                 Ok(signature) => stored = [signature.as_bytes(), &stored].concat(),
                 Err(error) => {
                     tracing::error!(%error, domain = %from_domain, "DKIM signing failed; refusing the message");
-                    return self
-                        .reply(451, "4.7.0", "cannot sign the message right now; try again later")
-                        .await;
+                    return Reply::new(
+                        451,
+                        "4.7.0",
+                        "cannot sign the message right now; try again later",
+                    );
                 }
             }
         }
@@ -583,30 +753,22 @@ impl Session {
                 self.messages += 1;
                 tracing::info!(peer = %self.peer, user = self.user.as_deref().unwrap_or("-"), %id, recipients = self.recipients.len(), "queued");
                 // (27): the envelope resets and the session goes on.
-                self.reply(250, "2.0.0", &format!("queued as {id}")).await
+                Reply::new(250, "2.0.0", format!("queued as {id}"))
             }
             // (39)
             Ok(Err(PutError::Full)) => {
-                self.reply(452, "4.3.1", "the queue is full; try again later").await
+                Reply::new(452, "4.3.1", "the queue is full; try again later")
             }
             Ok(Err(PutError::Io(error))) => {
                 tracing::error!(%error, "cannot write to the queue");
-                self.reply(451, "4.3.0", "cannot store the message right now; try again later")
-                    .await
+                Reply::new(451, "4.3.0", "cannot store the message right now; try again later")
             }
             Err(error) => {
                 tracing::error!(%error, "queueing panicked");
-                self.reply(451, "4.3.0", "cannot store the message right now; try again later")
-                    .await
+                Reply::new(451, "4.3.0", "cannot store the message right now; try again later")
             }
         }
     }
-}
-
-/// What the command loop does after a command.
-enum Flow {
-    Continue,
-    Close,
 }
 
 /// `authzid NUL authcid NUL password` (RFC 4616); an authzid must be empty or the same user.
@@ -630,15 +792,49 @@ fn printable(line: &str) -> String {
     line.chars().filter(|c| !c.is_control()).take(60).collect()
 }
 
-/// The block of addresses a throttle counts together: the address itself for IPv4, the /64
-/// for IPv6 (one customer usually has a whole /64).
-pub fn client_block(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => {
-            let mut segments = v6.segments();
-            segments[4..].fill(0);
-            IpAddr::V6(segments.into())
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_parse_into_commands_without_deciding_anything() {
+        assert_eq!(
+            Command::parse("ehlo client.example", false),
+            Command::Hello { extended: true, host: "client.example" }
+        );
+        assert_eq!(Command::parse("HELO", false), Command::Hello { extended: false, host: "" });
+        assert_eq!(
+            Command::parse("MAIL FROM:<a@b> SIZE=10", false),
+            Command::Mail("FROM:<a@b> SIZE=10")
+        );
+        assert_eq!(Command::parse("AUTH PLAIN AGFiYwBj", false), Command::Auth("PLAIN AGFiYwBj"));
+        assert_eq!(Command::parse("expn staff", false), Command::Verify);
+        assert_eq!(Command::parse("GET / HTTP/1.1", true), Command::Http);
+        assert_eq!(Command::parse("GET / HTTP/1.1", false), Command::Unknown);
+        assert_eq!(Command::parse("", false), Command::Unknown);
+    }
+
+    #[test]
+    fn replies_encode_with_their_enhanced_codes_and_continuation_lines() {
+        assert_eq!(Reply::new(250, "2.1.0", "OK").encode(), "250 2.1.0 OK\r\n");
+        assert_eq!(
+            Reply::new(220, "", "mail.example ESMTP").encode(),
+            "220 mail.example ESMTP\r\n"
+        );
+        assert_eq!(
+            Reply::lines(250, vec!["mail.example greets you".into(), "PIPELINING".into()]).encode(),
+            "250-mail.example greets you\r\n250 PIPELINING\r\n"
+        );
+        assert!(
+            Reply::new(550, "5.7.1", "no").is_error() && !Reply::new(452, "4.5.3", "x").is_error()
+        );
+    }
+
+    #[test]
+    fn each_listener_mode_has_its_policy() {
+        assert!(Policy::of(ListenerMode::Submission).authenticated);
+        assert_eq!(Policy::of(ListenerMode::Submission), Policy::of(ListenerMode::Submissions));
+        let inbound = Policy::of(ListenerMode::Inbound);
+        assert!(!inbound.authenticated && inbound.local_recipients_only && !inbound.signs);
     }
 }

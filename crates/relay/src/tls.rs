@@ -124,6 +124,7 @@ impl Certificates {
         &self,
         hostname: &str,
         directory: &Path,
+        now: std::time::SystemTime,
     ) -> Result<CertificateInfo, Error> {
         let chain = directory.join("self-signed.pem");
         let key = directory.join("self-signed.key");
@@ -139,8 +140,8 @@ impl Certificates {
         let mut params = rcgen::CertificateParams::new(vec![hostname.to_string()])
             .map_err(|error| Error::Setup(error.to_string()))?;
         params.distinguished_name.push(rcgen::DnType::CommonName, hostname);
-        params.not_before = OffsetDateTime::now_utc() - time::Duration::days(1);
-        params.not_after = OffsetDateTime::now_utc() + time::Duration::days(825);
+        params.not_before = OffsetDateTime::from(now) - time::Duration::days(1);
+        params.not_after = OffsetDateTime::from(now) + time::Duration::days(825);
         let certificate =
             params.self_signed(&key_pair).map_err(|error| Error::Setup(error.to_string()))?;
         let saved = std::fs::create_dir_all(directory).is_ok()
@@ -252,12 +253,24 @@ mod tests {
     fn a_self_signed_certificate_is_made_once_and_kept() {
         let directory = tempfile::tempdir().unwrap();
         let certificates = Certificates::default();
-        let first = certificates.install_self_signed("mail.example.com", directory.path()).unwrap();
+        let first = certificates
+            .install_self_signed(
+                "mail.example.com",
+                directory.path(),
+                std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000),
+            )
+            .unwrap();
         assert_eq!(first.names, ["mail.example.com"]);
         assert!(first.is_self_signed());
         let pem = std::fs::read(directory.path().join("self-signed.pem")).unwrap();
         let again = Certificates::default();
-        again.install_self_signed("mail.example.com", directory.path()).unwrap();
+        again
+            .install_self_signed(
+                "mail.example.com",
+                directory.path(),
+                std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000),
+            )
+            .unwrap();
         assert_eq!(
             std::fs::read(directory.path().join("self-signed.pem")).unwrap(),
             pem,
@@ -265,7 +278,11 @@ mod tests {
         );
         // A new host name gets a new certificate.
         let renamed = Certificates::default()
-            .install_self_signed("smtp.example.com", directory.path())
+            .install_self_signed(
+                "smtp.example.com",
+                directory.path(),
+                std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000),
+            )
             .unwrap();
         assert_eq!(renamed.names, ["smtp.example.com"]);
     }
@@ -274,7 +291,12 @@ mod tests {
     fn certificate_files_are_checked() {
         let directory = tempfile::tempdir().unwrap();
         let made = Certificates::default();
-        made.install_self_signed("mail.example.com", directory.path()).unwrap();
+        made.install_self_signed(
+            "mail.example.com",
+            directory.path(),
+            std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000),
+        )
+        .unwrap();
         let chain = directory.path().join("self-signed.pem");
         let key = directory.path().join("self-signed.key");
         let certificates = Certificates::default();
@@ -282,7 +304,13 @@ mod tests {
         assert_eq!(info.names, ["mail.example.com"]);
         // A key that does not belong to the certificate is refused.
         let other = tempfile::tempdir().unwrap();
-        Certificates::default().install_self_signed("other.example.com", other.path()).unwrap();
+        Certificates::default()
+            .install_self_signed(
+                "other.example.com",
+                other.path(),
+                std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000),
+            )
+            .unwrap();
         let error = certificates
             .install_files(&chain, &other.path().join("self-signed.key"), true)
             .unwrap_err();

@@ -9,7 +9,8 @@
 //! which case only its listed servers are used, over TLS with a verified certificate.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::Duration;
 
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
@@ -21,7 +22,7 @@ use tokio_rustls::TlsConnector;
 
 use super::mta_sts::{self, Mode, Policies};
 use super::{Courier, Delivery, DeliveryRecord, Outcome};
-use crate::clock::unix_seconds;
+use crate::clock::{Clock, unix_seconds};
 use crate::connection::tls_version_name;
 
 /// The most mail servers tried for one domain.
@@ -42,6 +43,8 @@ pub struct SmtpCourier {
     verified_tls: TlsConnector,
     /// MTA-STS policies, when honoured.
     policies: Option<Policies>,
+    /// The time delivery records are stamped with.
+    clock: Arc<dyn Clock>,
 }
 
 /// How a connection uses TLS.
@@ -72,7 +75,10 @@ pub struct SetupError(String);
 
 impl SmtpCourier {
     /// A courier using `resolvers` (or the system's, when empty).
-    pub fn new(config: &outpost_relay_config::Config) -> Result<SmtpCourier, SetupError> {
+    pub fn new(
+        config: &outpost_relay_config::Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<SmtpCourier, SetupError> {
         let mut options = ResolverOpts::default();
         options.timeout = Duration::from_secs(5);
         options.attempts = 2;
@@ -119,6 +125,7 @@ impl SmtpCourier {
             tls,
             verified_tls,
             policies,
+            clock,
         })
     }
 
@@ -182,7 +189,7 @@ impl SmtpCourier {
         recipients: &[String],
         message: &[u8],
     ) -> Vec<DeliveryRecord> {
-        let now = unix_seconds(SystemTime::now());
+        let now = unix_seconds(self.clock.now());
         let fail_all = |outcome, reply: String| {
             recipients
                 .iter()
@@ -344,7 +351,7 @@ impl SmtpCourier {
         message: &[u8],
     ) -> Vec<DeliveryRecord> {
         let record = |outcome, reply: String| DeliveryRecord {
-            at: unix_seconds(SystemTime::now()),
+            at: unix_seconds(self.clock.now()),
             outcome,
             host: Some(host.to_string()),
             ip: Some(ip),

@@ -339,7 +339,7 @@ impl Queue {
             .filter(|recipient| matches!(recipient.status, Status::Failed | Status::GaveUp))
             .collect();
         if !failed.is_empty() && !item.from.is_empty() {
-            let bounce_id = new_id();
+            let bounce_id = new_id(self.clock.now());
             let bounce = dsn::render(
                 &self.postmaster,
                 &item,
@@ -378,10 +378,10 @@ fn jitter(delay: Duration) -> Duration {
     Duration::from_secs_f64(delay.as_secs_f64() * factor).max(Duration::from_secs(1))
 }
 
-/// A new queue id: time-ordered, unique, safe in file names.
-pub fn new_id() -> String {
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    format!("{:011x}{:08x}", now.as_millis(), rand::random::<u32>())
+/// A queue id for a message accepted at `now`: time-ordered, unique, safe in file names.
+pub fn new_id(now: SystemTime) -> String {
+    let since = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    format!("{:011x}{:08x}", since.as_millis(), rand::random::<u32>())
 }
 
 #[cfg(test)]

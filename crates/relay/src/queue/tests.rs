@@ -123,7 +123,7 @@ async fn a_message_is_on_disk_before_put_returns_and_gone_once_delivered() {
     let queue = queue(directory.path(), courier.clone());
     let id = queue
         .put(
-            new_id(),
+            new_id(SystemTime::UNIX_EPOCH),
             "alice@example.com",
             &[Destination::submitted("bob@example.net")],
             Some("alice@example.com".into()),
@@ -148,7 +148,7 @@ async fn a_permanent_failure_bounces_with_the_original_attached() {
     let queue = queue(directory.path(), courier.clone());
     queue
         .put(
-            new_id(),
+            new_id(SystemTime::UNIX_EPOCH),
             "alice@example.com",
             &[Destination::submitted("nobody@example.net")],
             None,
@@ -181,7 +181,7 @@ async fn the_queue_gives_up_after_the_configured_time_and_says_so() {
     let queue = queue(directory.path(), courier.clone());
     queue
         .put(
-            new_id(),
+            new_id(SystemTime::UNIX_EPOCH),
             "alice@example.com",
             &[Destination::submitted("slow@example.net")],
             None,
@@ -206,7 +206,7 @@ async fn the_null_sender_never_gets_a_bounce() {
     // hand: a null-sender item whose recipient is refused.
     let queue = queue(directory.path(), courier.clone());
     let mut item = Item {
-        id: new_id(),
+        id: new_id(SystemTime::UNIX_EPOCH),
         from: String::new(),
         user: None,
         created: 1_800_000_000,
@@ -245,7 +245,7 @@ async fn queued_messages_are_delivered_after_a_restart() {
     );
     let id = first
         .put(
-            new_id(),
+            new_id(SystemTime::UNIX_EPOCH),
             "alice@example.com",
             &[Destination::submitted("bob@example.net")],
             None,
@@ -282,7 +282,7 @@ async fn a_full_queue_refuses_new_messages() {
     for _ in 0..2 {
         queue
             .put(
-                new_id(),
+                new_id(SystemTime::UNIX_EPOCH),
                 "a@example.com",
                 &[Destination::submitted("b@example.net")],
                 None,
@@ -292,7 +292,7 @@ async fn a_full_queue_refuses_new_messages() {
     }
     assert!(matches!(
         queue.put(
-            new_id(),
+            new_id(SystemTime::UNIX_EPOCH),
             "a@example.com",
             &[Destination::submitted("b@example.net")],
             None,

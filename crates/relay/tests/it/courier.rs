@@ -18,7 +18,11 @@ fn courier(dns: std::net::SocketAddr, port: u16) -> SmtpCourier {
         "[server]\nhostname = \"mail.example.com\"\ndomains = [\"example.com\"]\n\
          [dns]\nresolvers = [\"{dns}\"]\n[delivery]\nport = {port}\nipv6 = false\nconnect_timeout = \"2s\"\n"
     );
-    SmtpCourier::new(&Config::parse(&text, std::path::Path::new("t.toml")).unwrap()).unwrap()
+    SmtpCourier::new(
+        &Config::parse(&text, std::path::Path::new("t.toml")).unwrap(),
+        std::sync::Arc::new(outpost_relay::clock::SystemClock),
+    )
+    .unwrap()
 }
 
 const MESSAGE: &[u8] = b"From: a@example.com\r\nSubject: courier\r\n\r\nHi.\r\n";
@@ -275,8 +279,11 @@ async fn mta_sts_world(
         dns = dns.address,
         roots = roots.display(),
     );
-    let courier =
-        SmtpCourier::new(&Config::parse(&text, std::path::Path::new("t.toml")).unwrap()).unwrap();
+    let courier = SmtpCourier::new(
+        &Config::parse(&text, std::path::Path::new("t.toml")).unwrap(),
+        std::sync::Arc::new(outpost_relay::clock::SystemClock),
+    )
+    .unwrap();
     (courier, receiver, dns, directory)
 }
 
