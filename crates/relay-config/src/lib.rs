@@ -23,7 +23,7 @@ pub use model::{
     Acme, CertificateFiles, Config, Delivery, DkimAlgorithm, DkimKey, Dns, Limits, Listeners, Log,
     LogLevel, Queue, Server, Tls, Users,
 };
-pub use value::{AbsolutePath, ByteSize, DomainName, Duration, Selector};
+pub use value::{AbsolutePath, ByteSize, DomainName, Duration, Selector, check_label};
 
 /// Where the relay looks for its config unless told otherwise.
 pub const DEFAULT_PATH: &str = "/etc/outpost/relay.toml";

@@ -75,8 +75,10 @@ impl FromStr for DomainName {
 
 string_value!(DomainName, "a domain name such as `mail.example.com`");
 
-/// Checks one DNS label: 1–63 letters, digits or hyphens, not starting or ending with a hyphen.
-fn check_label(label: &str) -> Result<(), String> {
+/// Checks one DNS label: 1–63 letters, digits or hyphens, not starting or ending with a hyphen
+/// (RFC 1035 §2.3.1, RFC 1123 §2.1). The one label rule: the relay's envelope checks use it too.
+/// A bare `xn--` fails it by ending with a hyphen.
+pub fn check_label(label: &str) -> Result<(), String> {
     if label.is_empty() {
         return Err("has an empty label (two dots in a row?)".into());
     }

@@ -95,17 +95,12 @@ pub fn check_domain(domain: &str, smtputf8: bool) -> Result<(), AddressError> {
         return Err(AddressError::Invalid);
     }
     for label in domain.split('.') {
-        let valid = !label.is_empty()
-            && label.len() <= 63
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && label.chars().all(|c| {
-                c.is_ascii_alphanumeric() || c == '-' || (smtputf8 && c.is_alphanumeric())
-            });
-        // An A-label (`xn--...`) must carry some punycode after its prefix.
-        let bad_a_label =
-            label.len() > 4 && label[..4].eq_ignore_ascii_case("xn--") && label.len() == 4;
-        if !valid || bad_a_label {
+        // The config's label rule; with SMTPUTF8 a non-ASCII letter or digit counts as a letter.
+        let shape: String = label
+            .chars()
+            .map(|c| if smtputf8 && !c.is_ascii() && c.is_alphanumeric() { 'a' } else { c })
+            .collect();
+        if label.len() > 63 || outpost_relay_config::check_label(&shape).is_err() {
             return Err(AddressError::Invalid);
         }
     }
