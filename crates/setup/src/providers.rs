@@ -98,6 +98,19 @@ pub struct TicketInput {
     pub daily_volume: u32,
 }
 
+/// The support ticket for the provider `id` before the server and domain are known: with
+/// placeholders the user replaces. `None` if there is no such provider.
+pub fn placeholder_ticket(id: &str) -> Option<String> {
+    let provider = catalogue().into_iter().find(|candidate| candidate.id == id)?;
+    let input = TicketInput {
+        mail_host: "mail.yourdomain.com".into(),
+        domain: "yourdomain.com".into(),
+        addresses: Vec::new(),
+        daily_volume: 100,
+    };
+    Some(port25_ticket(&provider, &input))
+}
+
 /// The support ticket asking `provider` to open outbound port 25, written the way abuse desks
 /// want it: who, what for, how much, and proof of a properly set-up sender.
 pub fn port25_ticket(provider: &Provider, input: &TicketInput) -> String {

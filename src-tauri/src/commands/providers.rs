@@ -1,6 +1,6 @@
 //! Step 2: the provider catalogue, the choice, and the port-25 ticket.
 
-use outpost_setup::providers::{self, Provider, TicketInput};
+use outpost_setup::providers::{self, Provider};
 use tauri::State;
 
 use crate::commands::profile::ProfileView;
@@ -17,17 +17,8 @@ pub async fn providers() -> Result<Vec<Provider>, IpcError> {
 /// it uses placeholders the user replaces.
 #[tauri::command]
 pub async fn port25_ticket(provider: String) -> Result<String, IpcError> {
-    let chosen = providers::catalogue()
-        .into_iter()
-        .find(|candidate| candidate.id == provider)
-        .ok_or_else(|| IpcError::internal(format!("there is no provider {provider}")))?;
-    let input = TicketInput {
-        mail_host: "mail.yourdomain.com".into(),
-        domain: "yourdomain.com".into(),
-        addresses: Vec::new(),
-        daily_volume: 100,
-    };
-    Ok(providers::port25_ticket(&chosen, &input))
+    providers::placeholder_ticket(&provider)
+        .ok_or_else(|| IpcError::internal(format!("there is no provider {provider}")))
 }
 
 /// Remembers the chosen provider (`None`: "I already have a server").

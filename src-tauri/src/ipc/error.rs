@@ -28,7 +28,7 @@ pub enum IpcError {
     /// The server did not answer on its SSH port.
     Unreachable { host: String, port: u16, reason: ssh::NetworkFailure },
     /// A network step took too long.
-    Timeout { detail: String },
+    Timeout { seconds: u64 },
     /// The server's host key is not the one confirmed earlier.
     HostKeyChanged { expected: String, found: String },
     /// The server refused the password or key.
@@ -117,7 +117,7 @@ impl From<ssh::Error> for IpcError {
         use ssh::Error as E;
         match error {
             E::Unreachable { host, port, reason } => IpcError::Unreachable { host, port, reason },
-            error @ E::Timeout { .. } => IpcError::Timeout { detail: error.to_string() },
+            E::Timeout { after, .. } => IpcError::Timeout { seconds: after.as_secs() },
             E::HostKeyChanged { expected, found } => IpcError::HostKeyChanged { expected, found },
             E::LoginRefused { user } => IpcError::LoginRefused { user },
             E::BadKey(detail) => IpcError::BadKey { detail },

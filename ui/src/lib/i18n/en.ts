@@ -288,11 +288,11 @@ export const en = {
   'error.whatToDo': 'What to do',
 
   // What happened and what to do, per error code (words.ts fills them in).
-  'error.profileUnavailable': 'Outpost could not save your progress: {detail}.',
+  'error.profileUnavailable': 'Outpost could not save your progress.',
   'error.profileUnavailable.hint': 'Make sure your disk is not full and that you can write to that folder, then try again.',
-  'error.relayDamaged': '{detail}.',
+  'error.relayDamaged': 'The relay inside this copy of Outpost does not match the fingerprint recorded when it was built.',
   'error.relayDamaged.hint': 'Your copy of Outpost is damaged. Download and install it again before setting up a server.',
-  'error.internal': '{detail}',
+  'error.internal': 'Something that should not fail did.',
   'error.internal.hint': 'This is a bug in Outpost. Restart the app; nothing on your server was changed by this.',
   'error.notReady.server': 'Outpost is not connected to a server yet.',
   'error.notReady.server.hint': 'Go back to the Connect step and sign in to your server.',
@@ -310,7 +310,7 @@ export const en = {
   'network.timedOut': 'nothing answered in time',
   'network.unknownName': 'that name does not exist in DNS: check it for typos, or use the IP address',
   'network.other': '{detail}',
-  'error.timeout': 'The server did not answer in time: {detail}.',
+  'error.timeout': 'The server did not answer within {seconds} seconds.',
   'error.timeout.hint':
     'Check that the address is right and that your internet connection works, then try again. A firewall in your provider’s panel may be blocking SSH (port 22).',
   'error.hostKeyChanged':
@@ -320,32 +320,32 @@ export const en = {
   'error.loginRefused': 'The server refused the login for “{user}”.',
   'error.loginRefused.hint':
     'Check the user name (usually root) and the password or key. The provider’s welcome email has them; many panels can reset the root password.',
-  'error.badKey': 'Outpost cannot use this private key: {detail}.',
+  'error.badKey': 'Outpost cannot use this private key.',
   'error.badKey.hint': 'Choose the private key file (not the .pub file). If the key has a passphrase, type it in the passphrase field.',
-  'error.ssh': 'The SSH connection failed: {detail}.',
+  'error.ssh': 'The SSH connection failed.',
   'error.ssh.hint': 'Try again. If it keeps failing, restart the server from your provider’s panel.',
   'error.installFailed': 'The install stopped at “{stage}”: {reason}',
   'error.installFailed.hint':
     'Nothing is left half-done: fix what the message says (a full disk, say), then press Install again; it continues from where it stopped.',
   'install.failure.diskFull':
-    'the server’s disk is full ({detail}). Free some space (or choose a bigger disk in your provider’s panel), then install again; the server was left as it was before this step.',
+    'the server’s disk is full. Free some space (or choose a bigger disk in your provider’s panel), then install again; the server was left as it was before this step.',
   'install.failure.damaged': 'the uploaded relay does not match the app’s copy (damaged on the way?); nothing was changed.',
-  'install.failure.doesNotRun': 'the new relay does not run on this server ({detail}); nothing was changed.',
-  'install.failure.didNotStart': 'the relay did not start; its last log lines:\n{detail}',
+  'install.failure.doesNotRun': 'the new relay does not run on this server; nothing was changed.',
+  'install.failure.didNotStart': 'the relay did not start; its last log lines are below.',
   'install.failure.noCertificate': 'the relay runs but reports no certificate.',
-  'install.failure.command': '{detail}',
-  'install.failure.config': 'your saved choices do not make a valid relay configuration ({detail}). Save “Your domain” again.',
-  'error.rolledBack': 'The new relay ({version}) did not start, so the previous one was put back and is running.\n{journal}',
+  'install.failure.command': 'a command on the server failed; what the server said is below.',
+  'install.failure.config': 'your saved choices do not make a valid relay configuration. Save “Your domain” again.',
+  'error.rolledBack': 'The new relay ({version}) did not start, so the previous one was put back and is running. Its log is below.',
   'error.rolledBack.hint': 'Your mail keeps working. Please report this with the log above.',
   'error.relayOutdated':
     'The relay on your server is older than this app understands (admin protocol {relay}; this app needs {needed} or newer).',
   'error.relayOutdated.hint': 'Press Install to update it; its settings, keys and queued mail are kept.',
-  'error.relayCommand': 'The relay on your server could not answer “{command}”: {detail}.',
+  'error.relayCommand': 'The relay on your server could not answer “{command}”.',
   'error.relayCommand.hint': 'Press Install again to repair the relay, then try again.',
-  'error.keychain': 'Your computer’s keychain did not work: {detail}.',
+  'error.keychain': 'Your computer’s keychain did not work.',
   'error.keychain.hint':
     'Unlock your keychain (on Linux: the login keyring, often unlocked when you log in) and try again. Outpost never writes secrets to files instead.',
-  'error.submissionUnverified': 'The relay is installed and running, but checking it from here failed: {detail}.',
+  'error.submissionUnverified': 'The relay is installed and running, but checking port 587 from here failed.',
   'error.submissionUnverified.closed':
     'The relay runs, but port 587 is closed between here and the server: open TCP ports 587 and 465 in your provider’s firewall (in its panel), then press Install again to re-check. Some home and office networks block 587 too.',
   'error.submissionUnverified.wrongCertificate':
@@ -354,7 +354,7 @@ export const en = {
   'error.cancelled': 'Stopped.',
   'error.cancelled.hint':
     'Nothing is left half-done: every step checks what is already there, so running it again picks up where it stopped.',
-  'error.dns': 'Outpost could not look up {domain}: {detail}.',
+  'error.dns': 'Outpost could not look up {domain}.',
   'error.dns.hint':
     'Check the domain’s spelling in “Your domain”. A domain bought minutes ago can take up to an hour before its name servers answer.',
   'error.detail': 'Details',

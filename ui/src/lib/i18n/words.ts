@@ -27,26 +27,31 @@ export interface ErrorText {
   title: string;
   message: string;
   hint: string;
+  /** What a server, the operating system or a library said, as it said it. */
+  detail: string | null;
 }
 
 export function errorText(error: ipc.IpcError): ErrorText {
   const title = t(`error.title.${error.code}` as MessageKey);
+  const detail = 'detail' in error ? error.detail : null;
   const say = (key: string, params: Params = {}, hint: string = `${key}.hint`): ErrorText => ({
     title,
     message: t(key as MessageKey, params),
     hint: hasKey(hint) ? t(hint as MessageKey, params) : '',
+    detail,
   });
   switch (error.code) {
     case 'profileUnavailable':
     case 'relayDamaged':
     case 'internal':
-    case 'timeout':
     case 'badKey':
     case 'ssh':
     case 'keychain':
-      return say(`error.${error.code}`, { detail: error.detail });
+      return say(`error.${error.code}`);
+    case 'timeout':
+      return say('error.timeout', { seconds: error.seconds });
     case 'invalidInput':
-      return { title, message: problemText(error.field, error.problem), hint: '' };
+      return { title, message: problemText(error.field, error.problem), hint: '', detail: null };
     case 'notReady':
       return say(`error.notReady.${error.missing.kind}`, error.missing.kind === 'login' ? { login: error.missing.login } : {});
     case 'unreachable':
@@ -56,32 +61,30 @@ export function errorText(error: ipc.IpcError): ErrorText {
     case 'loginRefused':
       return say('error.loginRefused', { user: error.user });
     case 'installFailed':
-      return say('error.installFailed', {
-        stage: t(`install.stage.${error.stage}` as MessageKey),
-        reason: installFailureText(error.reason),
-      });
+      return {
+        ...say('error.installFailed', {
+          stage: t(`install.stage.${error.stage}` as MessageKey),
+          reason: t(`install.failure.${error.reason.kind}` as MessageKey),
+        }),
+        detail: 'detail' in error.reason ? error.reason.detail : null,
+      };
     case 'rolledBack':
-      return say('error.rolledBack', { version: error.version, journal: error.journal });
+      return { ...say('error.rolledBack', { version: error.version }), detail: error.journal };
     case 'relayOutdated':
       return say('error.relayOutdated', { relay: error.relay, needed: error.needed });
     case 'relayCommand':
-      return say('error.relayCommand', { command: error.command, detail: error.detail });
+      return say('error.relayCommand', { command: error.command });
     case 'submissionUnverified':
-      return say('error.submissionUnverified', { detail: error.detail }, `error.submissionUnverified.${error.reason}`);
+      return say('error.submissionUnverified', {}, `error.submissionUnverified.${error.reason}`);
     case 'cancelled':
       return say('error.cancelled');
     case 'dns':
-      return say('error.dns', { domain: error.domain, detail: error.detail });
+      return say('error.dns', { domain: error.domain });
   }
 }
 
 export function networkText(failure: ipc.NetworkFailure): string {
   return failure.kind === 'other' ? t('network.other', { detail: failure.detail }) : t(`network.${failure.kind}` as MessageKey);
-}
-
-function installFailureText(failure: ipc.InstallFailure): string {
-  const detail = 'detail' in failure ? failure.detail : '';
-  return t(`install.failure.${failure.kind}` as MessageKey, { detail });
 }
 
 /** What is wrong with a field, in the words for that field when it has its own. */
