@@ -88,6 +88,29 @@ try {
     assert.equal(open, false);
   });
 
+  await test('the window may open https pages in the browser and nothing else', async () => {
+    // What the capability grants, asked of the real plugin from inside the window.
+    await driver.execute(`
+      window.__opener = {};
+      const note = (name) => [() => (window.__opener[name] = 'opened'), (error) => (window.__opener[name] = 'refused: ' + error)];
+      const invoke = window.__TAURI_INTERNALS__.invoke;
+      for (const url of ['mailto:someone@example.com', 'tel:+15555550100', 'file:///etc/passwd']) {
+        invoke('plugin:opener|open_url', { url }).then(...note(url));
+      }
+      invoke('plugin:opener|reveal_item_in_dir', { paths: ['/etc'], path: '/etc' }).then(...note('reveal'));
+      invoke('plugin:opener|open_path', { path: '/etc/passwd' }).then(...note('path'));
+    `);
+    let results = {};
+    for (let tries = 0; tries < 50 && Object.keys(results).length < 5; tries += 1) {
+      results = await driver.execute('return window.__opener');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal(Object.keys(results).length, 5, JSON.stringify(results));
+    for (const [what, result] of Object.entries(results)) {
+      assert.match(result, /^refused: .*not allowed/i, `${what}: ${result}`);
+    }
+  });
+
   await test('a damaged profile is set aside and the user is told', async () => {
     await driver.stop();
     writeFileSync(profilePath, '{ this is not json');

@@ -250,7 +250,42 @@ mod tests {
         assert_eq!(loaded.reached, Step::Check);
         let text = fs::read_to_string(store.path()).unwrap();
         assert!(text.contains("\"step\": \"connect\""), "{text}");
-        assert!(!directory.path().join("outpost/profile.json.tmp").exists());
+        let files: Vec<_> = fs::read_dir(directory.path().join("outpost")).unwrap().collect();
+        assert_eq!(files.len(), 1, "no temporary file is left");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_profile_is_readable_by_its_owner_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let directory = tempfile::tempdir().unwrap();
+        let store = Store::new(directory.path().join("outpost"));
+        store.save(&Profile::default()).unwrap();
+        let mode = fs::metadata(store.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn connecting_to_another_server_forgets_the_install() {
+        let server = |host: &str| crate::choices::Server {
+            host: host.into(),
+            port: 22,
+            user: "root".into(),
+            fingerprint: "SHA256:x".into(),
+            login: crate::choices::Login::Password,
+        };
+        let installed = Installed {
+            relay_version: "0.1.0".into(),
+            addresses: vec!["198.51.100.10".parse().unwrap()],
+            dkim: Vec::new(),
+            smtp_user: "hello@example.com".into(),
+        };
+        let mut profile = Profile { installed: Some(installed), ..Profile::default() };
+        profile.connected(server("198.51.100.10"));
+        profile.connected(server("198.51.100.10"));
+        assert!(profile.installed.is_some(), "the same server keeps its install");
+        profile.connected(server("203.0.113.7"));
+        assert!(profile.installed.is_none());
     }
 
     #[test]
