@@ -182,12 +182,16 @@ impl Config {
         for (name, value) in [
             ("max_recipients", limits.max_recipients),
             ("max_connections", limits.max_connections),
+            ("connections_per_address", limits.connections_per_address),
             ("auth_failures_before_block", limits.auth_failures_before_block),
             ("messages_per_user_per_hour", limits.messages_per_user_per_hour),
         ] {
             if value == 0 {
                 return Err(Problem::new(&["limits", name], "must be at least 1"));
             }
+        }
+        if limits.login_deadline.get().is_zero() {
+            return Err(Problem::new(&["limits", "login_deadline"], "must be longer than 0s"));
         }
         if queue.max_messages == 0 {
             return Err(Problem::new(&["queue", "max_messages"], "must be at least 1"));

@@ -210,6 +210,10 @@ pub struct Limits {
     pub max_recipients: u32,
     /// Simultaneous connections across all listeners.
     pub max_connections: u32,
+    /// Simultaneous connections from one address (an IPv6 /64 counts as one address).
+    pub connections_per_address: u32,
+    /// A session on a submission port that has not logged in by then is closed.
+    pub login_deadline: Duration,
     /// Failed logins from one address before it is refused for `auth_block_time`.
     pub auth_failures_before_block: u32,
     /// How long an address is refused after too many failed logins.
@@ -224,6 +228,8 @@ impl Default for Limits {
             max_message_size: ByteSize::mib(50),
             max_recipients: 100,
             max_connections: 1_000,
+            connections_per_address: 20,
+            login_deadline: Duration::from_secs(60),
             auth_failures_before_block: 10,
             auth_block_time: Duration::from_secs(15 * 60),
             messages_per_user_per_hour: 1_000,

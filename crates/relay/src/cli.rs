@@ -255,6 +255,8 @@ fn serve(config_path: &Path) -> Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(format!("outpost_relay={level},warn")))
         .with_writer(std::io::stderr)
+        // The journal stores bytes as they come: no terminal colour codes in it.
+        .with_ansi(false)
         .init();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;

@@ -20,7 +20,7 @@ use crate::connection::{Connection, Stream};
 use crate::courier::Courier;
 use crate::courier::smtp::SmtpCourier;
 use crate::dkim::Signer;
-use crate::limits::{AuthThrottle, SendRate};
+use crate::limits::{AuthThrottle, PerAddress, SendRate};
 use crate::queue::{Postmaster, Queue, Schedule, Spool};
 use crate::session::{self, Context, ListenerMode};
 use crate::tls::Certificates;
@@ -155,6 +155,10 @@ impl Relay {
                 config.limits.auth_block_time.get(),
             ),
             send_rate: SendRate::new(config.limits.messages_per_user_per_hour),
+            password_checks: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            )),
+            login_deadline: config.limits.login_deadline.get(),
             shutdown: shutdown.clone(),
             clock: clock_for_status.clone(),
         });
@@ -187,6 +191,7 @@ impl Relay {
         }
         let tasks = TaskTracker::new();
         let connections = Arc::new(Semaphore::new(config.limits.max_connections as usize));
+        let per_address = PerAddress::new(config.limits.connections_per_address);
         let listeners: Vec<Listener> = bound
             .iter()
             .map(|(_, address, mode, _)| Listener { mode: *mode, address: *address })
@@ -198,6 +203,7 @@ impl Relay {
                 port,
                 context.clone(),
                 connections.clone(),
+                per_address.clone(),
                 shutdown.clone(),
                 tasks.clone(),
             ));
@@ -264,6 +270,7 @@ async fn accept_loop(
     port: ListenerMode,
     context: Arc<Context>,
     connections: Arc<Semaphore>,
+    per_address: Arc<PerAddress>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 ) {
@@ -282,7 +289,12 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let Ok(permit) = connections.clone().try_acquire_owned() else {
-            tasks.spawn(refuse_busy(stream, port, context.clone()));
+            tasks.spawn(refuse(stream, port, "4.3.2 too many connections; try again shortly"));
+            continue;
+        };
+        // One address cannot take every slot: the others keep being served.
+        let Some(held) = per_address.hold(peer.ip()) else {
+            tasks.spawn(refuse(stream, port, "4.7.0 too many connections from your address"));
             continue;
         };
         let context = context.clone();
@@ -307,16 +319,17 @@ async fn accept_loop(
             };
             session::run(context, Connection::new(stream, session::COMMAND_TIMEOUT), peer, port)
                 .await;
-            drop(permit);
+            drop((permit, held));
         });
     }
 }
 
-/// Too many connections: say so (52) and hang up.
-async fn refuse_busy(stream: TcpStream, port: ListenerMode, _context: Arc<Context>) {
-    if port == ListenerMode::Submission {
+/// Too many connections: say so with a 421 (where the port speaks plain text first) and hang
+/// up.
+async fn refuse(stream: TcpStream, port: ListenerMode, why: &'static str) {
+    if port != ListenerMode::Submissions {
         let mut connection = Connection::new(Stream::Plain(stream), Duration::from_secs(5));
-        let _ = connection.write(b"421 4.3.2 too many connections; try again shortly\r\n").await;
+        let _ = connection.write(format!("421 {why}\r\n").as_bytes()).await;
         connection.shutdown().await;
     }
 }

@@ -208,6 +208,10 @@ pub struct Context {
     pub queue: Arc<Queue>,
     /// Slows down and blocks password guessing (49).
     pub throttle: AuthThrottle,
+    /// Password checks that may run at once (about one per core).
+    pub password_checks: Arc<tokio::sync::Semaphore>,
+    /// A session that has not logged in by then is closed (submission ports).
+    pub login_deadline: Duration,
     /// Per-user sending limit (52).
     pub send_rate: SendRate,
     /// Cancelled when the relay stops: sessions say 421 and close.
@@ -306,8 +310,26 @@ impl Session {
         if self.send(&greeting).await.is_err() {
             return End::Done;
         }
+        let started = tokio::time::Instant::now();
         loop {
-            let line = match self.connection.read_line(MAX_LINE).await {
+            // A whole command line must arrive within COMMAND_TIMEOUT (not each byte: a client
+            // trickling a byte at a time would never leave), and a client on a port that
+            // requires a login must have logged in by the login deadline.
+            let login_by = (self.policy.authenticated && self.user.is_none())
+                .then(|| started + self.context.login_deadline);
+            let line_by = tokio::time::Instant::now() + COMMAND_TIMEOUT;
+            let deadline = login_by.map_or(line_by, |login_by| login_by.min(line_by));
+            let read = tokio::time::timeout_at(deadline, self.connection.read_line(MAX_LINE)).await;
+            let read = match read {
+                Ok(read) => read,
+                Err(_) if login_by.is_some_and(|login_by| login_by <= line_by) => {
+                    let _ =
+                        self.send(&Reply::new(421, "4.7.0", "too slow to log in; closing")).await;
+                    return End::Closed;
+                }
+                Err(_) => Err(ReadError::Timeout),
+            };
+            let line = match read {
                 Ok(line) => line,
                 Err(ReadError::TooLong) => {
                     // (7)
@@ -467,17 +489,6 @@ impl Session {
             return Ok(Reply::new(503, "5.5.1", "not during a mail transaction"));
         }
         let ip = self.peer.ip();
-        if let Some(wait) = self.context.throttle.blocked(ip) {
-            // (49)
-            return Ok(Reply::new(
-                454,
-                "4.7.0",
-                format!(
-                    "too many failed logins from your address; try again in {} minutes",
-                    wait.as_secs().div_ceil(60)
-                ),
-            ));
-        }
         let (mechanism, initial) = argument.split_once(' ').unwrap_or((argument, ""));
         let credentials = match mechanism.to_ascii_uppercase().as_str() {
             "PLAIN" => {
@@ -519,21 +530,44 @@ impl Session {
                 "that is not valid base64, or not user and password",
             ));
         };
+        // (49): counted before the password is checked, so a burst is throttled while it runs.
+        if let Err(wait) = self.context.throttle.attempt(ip, &user) {
+            return Ok(Reply::new(
+                454,
+                "4.7.0",
+                format!(
+                    "too many failed logins from your address; try again in {} minutes",
+                    wait.as_secs().div_ceil(60)
+                ),
+            ));
+        }
+        // A password check takes ~20 MB and a core for a while: only a few run at once, and a
+        // client beyond them is told to come back instead of queueing up memory.
+        let Ok(permit) = self.context.password_checks.clone().try_acquire_owned() else {
+            return Ok(Reply::new(
+                454,
+                "4.7.0",
+                "the server is busy checking passwords; try again in a moment",
+            ));
+        };
         let authenticator = self.context.authenticator.clone();
         let checked_user = user.clone();
-        let login =
-            tokio::task::spawn_blocking(move || authenticator.check(&checked_user, &password))
-                .await;
+        let login = tokio::task::spawn_blocking(move || {
+            let login = authenticator.check(&checked_user, &password);
+            drop(permit);
+            login
+        })
+        .await;
         match login {
             Ok(Ok(Login::Accepted)) => {
-                tracing::info!(peer = %self.peer, user = %user, "authenticated");
+                // `?`: what a client typed is logged quoted and escaped, so it cannot forge a log line.
+                tracing::info!(peer = %self.peer, user = ?user, "authenticated");
                 self.user = Some(user.to_ascii_lowercase());
-                self.context.throttle.succeeded(ip);
+                self.context.throttle.succeeded(ip, &user);
                 Ok(Reply::new(235, "2.7.0", "authenticated"))
             }
             Ok(Ok(Login::Rejected)) => {
-                tracing::info!(peer = %self.peer, user = %user, "authentication failed");
-                self.context.throttle.failed(ip);
+                tracing::info!(peer = %self.peer, user = ?user, "authentication failed");
                 Ok(Reply::new(535, "5.7.8", "wrong user name or password"))
             }
             Ok(Err(error)) => {
@@ -583,17 +617,18 @@ impl Session {
                 return Reply::new(501, "5.5.4", "use MAIL FROM:<address>");
             }
         };
-        if self.policy.authenticated
+        if let Some(user) = &user
+            && self.policy.authenticated
             && !path.address.is_empty()
-            && !self.context.is_local(&envelope::domain_of(&path.address))
+            && !may_send_as(user, &path.address)
         {
+            // A user sends as themselves or from their own domain, so a leaked password cannot
+            // send as another domain (or another customer of this relay).
+            let domain = envelope::domain_of(user);
             return Reply::new(
                 550,
                 "5.7.1",
-                format!(
-                    "you can send from addresses at {} only",
-                    self.context.local_domains.join(", ")
-                ),
+                format!("{user} can send from addresses at {domain} only"),
             );
         }
         if path.size.is_some_and(|size| size > self.context.max_message_size as u64) {
@@ -712,6 +747,18 @@ impl Session {
                 return Reply::new(554, "5.4.6", "loop detected: too many Received headers");
             }
         };
+        if self.policy.signs && !self.context.is_local(&from_domain) {
+            // The From: a reader sees must be one this relay signs for: never a phishing relay.
+            return Reply::new(
+                550,
+                "5.7.1",
+                format!(
+                    "the From: address must be at {}; this server does not send for {}",
+                    self.context.local_domains.join(", "),
+                    printable(&from_domain)
+                ),
+            );
+        }
         let id = queue::new_id(self.context.clock.now());
         // (35): no client address for authenticated users, no recipients (no BCC leak).
         let tls = self.tls.as_ref().map_or(String::new(), |tls| {
@@ -731,7 +778,7 @@ impl Session {
             match self.context.signer.sign(&from_domain, &stored) {
                 Ok(signature) => stored = [signature.as_bytes(), &stored].concat(),
                 Err(error) => {
-                    tracing::error!(%error, domain = %from_domain, "DKIM signing failed; refusing the message");
+                    tracing::error!(%error, domain = ?from_domain, "DKIM signing failed; refusing the message");
                     return Reply::new(
                         451,
                         "4.7.0",
@@ -769,6 +816,12 @@ impl Session {
             }
         }
     }
+}
+
+/// Whether `user` may use `address` as the envelope sender: their own address, or any address
+/// at their own domain.
+fn may_send_as(user: &str, address: &str) -> bool {
+    address.eq_ignore_ascii_case(user) || envelope::domain_of(address) == envelope::domain_of(user)
 }
 
 /// `authzid NUL authcid NUL password` (RFC 4616); an authzid must be empty or the same user.
@@ -828,6 +881,14 @@ mod tests {
         assert!(
             Reply::new(550, "5.7.1", "no").is_error() && !Reply::new(452, "4.5.3", "x").is_error()
         );
+    }
+
+    #[test]
+    fn users_send_as_themselves_or_from_their_own_domain() {
+        assert!(may_send_as("alice@example.com", "Alice@Example.com"));
+        assert!(may_send_as("alice@example.com", "newsletter@example.com"));
+        assert!(!may_send_as("alice@example.com", "alice@other.example"));
+        assert!(!may_send_as("alice@example.com", "security@bank.test"));
     }
 
     #[test]

@@ -623,3 +623,166 @@ async fn sending_from_a_domain_the_relay_does_not_serve_is_refused() {
     dialog.expect("MAIL FROM:<ceo@bank.example>", "550 5.7.1").await;
     relay.stop().await;
 }
+
+#[tokio::test]
+async fn a_from_header_at_a_domain_the_relay_does_not_serve_is_refused_and_nothing_is_queued() {
+    let relay = TestRelay::start().await;
+    let mut dialog = Dialog::logged_in(&relay).await;
+    envelope(&mut dialog).await;
+    let phishing = "From: Security <security@bank.test>\r\nTo: bob@example.net\r\nSubject: verify your account\r\n\r\nClick here.\r\n";
+    let reply = data(&mut dialog, phishing).await;
+    assert!(reply.starts_with("550 5.7.1"), "{reply}");
+    assert!(reply.contains("bank.test"), "{reply}");
+    assert_eq!(std::fs::read_dir(relay.queue_dir()).unwrap().count(), 0, "nothing was queued");
+    // The session goes on: the same user's own mail is accepted.
+    envelope(&mut dialog).await;
+    assert!(data(&mut dialog, &message("after the refusal")).await.starts_with("250"));
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn a_user_may_use_any_address_at_their_own_domain_as_the_sender() {
+    let relay = TestRelay::start().await;
+    let mut dialog = Dialog::logged_in(&relay).await;
+    dialog.expect("MAIL FROM:<newsletter@example.com>", "250").await;
+    dialog.expect("RSET", "250").await;
+    dialog.expect("MAIL FROM:<>", "250").await;
+    relay.stop().await;
+}
+
+/// A relay whose `[limits]` section is `limits`.
+async fn relay_with_limits(limits: &str) -> TestRelay {
+    TestRelay::start_with(crate::support::Options {
+        extra_toml: format!("[limits]\n{limits}\n"),
+        ..Default::default()
+    })
+    .await
+}
+
+/// TLS sessions that have said EHLO, ready for AUTH.
+async fn greeted(relay: &TestRelay, count: usize) -> Vec<Dialog> {
+    let mut dialogs = Vec::new();
+    for _ in 0..count {
+        let (mut dialog, _) = Dialog::connect_tls(relay).await;
+        dialog.expect("EHLO client.example", "250").await;
+        dialogs.push(dialog);
+    }
+    dialogs
+}
+
+#[tokio::test]
+async fn a_burst_of_guesses_is_counted_while_it_runs_not_after() {
+    let relay = relay_with_limits("auth_failures_before_block = 2").await;
+    let mut dialogs = greeted(&relay, 6).await;
+    // Every guess is on the wire before the first password check has finished.
+    for dialog in &mut dialogs {
+        dialog.send(&format!("AUTH PLAIN {}", plain(USER, "guess"))).await;
+    }
+    let mut replies = Vec::new();
+    for dialog in &mut dialogs {
+        replies.push(dialog.reply().await);
+    }
+    let checked = replies.iter().filter(|reply| reply.starts_with("535")).count();
+    assert!(checked <= 2, "at most the allowed number of guesses is checked: {replies:#?}");
+    assert!(
+        replies.iter().all(|reply| reply.starts_with("535") || reply.starts_with("454 4.7.0")),
+        "{replies:#?}"
+    );
+    assert!(
+        replies.iter().filter(|reply| reply.contains("too many failed logins")).count() >= 4,
+        "{replies:#?}"
+    );
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn only_a_few_password_checks_run_at_once_and_the_rest_are_told_to_come_back() {
+    let relay = relay_with_limits("auth_failures_before_block = 1000").await;
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let mut dialogs = greeted(&relay, cores + 4).await;
+    for dialog in &mut dialogs {
+        dialog.send(&format!("AUTH PLAIN {}", plain(USER, "guess"))).await;
+    }
+    let mut replies = Vec::new();
+    for dialog in &mut dialogs {
+        replies.push(dialog.reply().await);
+    }
+    let busy = replies
+        .iter()
+        .filter(|reply| reply.starts_with("454 4.7.0") && reply.contains("busy"))
+        .count();
+    assert!(busy >= 4, "each check holds its place for at least 100 ms: {replies:#?}");
+    assert!(
+        replies.iter().filter(|reply| reply.starts_with("535")).count() <= cores,
+        "{replies:#?}"
+    );
+    // The burst is over: a login works again.
+    let (mut dialog, _) = Dialog::connect_tls(&relay).await;
+    dialog.expect("EHLO client.example", "250").await;
+    dialog.expect(&format!("AUTH PLAIN {}", plain(USER, PASSWORD)), "235").await;
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn one_users_login_does_not_forgive_the_guesses_at_another_users_password() {
+    let relay = relay_with_limits("auth_failures_before_block = 3").await;
+    let users = relay.directory.path().join("users");
+    let mut file = outpost_relay::users::UsersFile::load(&users).unwrap();
+    file.set("bob@example.com", "bob's own password").unwrap();
+    file.save(&users).unwrap();
+    async fn guess(dialog: &mut Dialog) -> String {
+        dialog.command(&format!("AUTH PLAIN {}", plain("bob@example.com", "guess"))).await
+    }
+    let mut dialogs = greeted(&relay, 5).await;
+    assert!(guess(&mut dialogs[0]).await.starts_with("535"));
+    assert!(guess(&mut dialogs[1]).await.starts_with("535"));
+    dialogs[2].expect(&format!("AUTH PLAIN {}", plain(USER, PASSWORD)), "235").await;
+    assert!(guess(&mut dialogs[3]).await.starts_with("535"));
+    let refused = guess(&mut dialogs[4]).await;
+    assert!(refused.starts_with("454 4.7.0"), "{refused}");
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn one_address_cannot_take_every_connection_and_others_are_still_served() {
+    let relay = relay_with_limits("connections_per_address = 3").await;
+    let hog: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let (dialog, greeting) = Dialog::connect_from(hog, relay.submission()).await;
+        assert!(greeting.starts_with("220"), "{greeting}");
+        held.push(dialog);
+    }
+    let (_, refused) = Dialog::connect_from(hog, relay.submission()).await;
+    assert!(refused.starts_with("421 4.7.0"), "{refused}");
+    let (_, other) = Dialog::connect_from("127.0.0.2".parse().unwrap(), relay.submission()).await;
+    assert!(other.starts_with("220"), "another address is served: {other}");
+    drop(held.pop());
+    // The closed connection's place is free again (the relay notices the close at once).
+    let mut greeting = String::new();
+    for _ in 0..50 {
+        greeting = Dialog::connect_from(hog, relay.submission()).await.1;
+        if greeting.starts_with("220") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(greeting.starts_with("220"), "{greeting}");
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_log_in_in_time_is_closed_even_when_it_trickles() {
+    let relay = relay_with_limits("login_deadline = \"1s\"").await;
+    let (mut dialog, _) = Dialog::connect(relay.submission()).await;
+    dialog.expect("EHLO client.example", "250").await;
+    // A byte at a time, each well within the command timeout: the deadline still ends it.
+    for byte in b"NOOP" {
+        dialog.send_raw(&[*byte]).await;
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    }
+    let reply = dialog.reply().await;
+    assert!(reply.starts_with("421 4.7.0"), "{reply}");
+    assert!(dialog.closed().await);
+    relay.stop().await;
+}

@@ -16,5 +16,7 @@ mod delivery;
 mod support;
 // A crash right after `250`: the message survives `kill -9` and is delivered exactly once.
 mod crash;
+// What the relay writes to its log: plain text, and client input that cannot forge a line.
+mod logs;
 // Properties of the DATA reader and the address parser over generated input.
 mod properties;

@@ -185,6 +185,19 @@ impl Dialog {
         (dialog, greeting)
     }
 
+    /// Connects from the local address `from` (any of 127.0.0.0/8) and reads the greeting.
+    pub async fn connect_from(
+        from: std::net::IpAddr,
+        address: std::net::SocketAddr,
+    ) -> (Dialog, String) {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(std::net::SocketAddr::new(from, 0)).unwrap();
+        let tcp = socket.connect(address).await.unwrap();
+        let mut dialog = Dialog { stream: None, tcp: Some(tcp), buffer: Vec::new() };
+        let greeting = dialog.reply().await;
+        (dialog, greeting)
+    }
+
     /// Connects with TLS from the start (port 465) and reads the greeting.
     pub async fn connect_tls(relay: &TestRelay) -> (Dialog, String) {
         let tcp = TcpStream::connect(relay.submissions()).await.unwrap();
