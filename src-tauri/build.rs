@@ -19,6 +19,7 @@ fn main() {
         "cancel",
         "save_domain",
         "install_relay",
+        "smtp_password",
         "dns_report",
         "blocklists",
     ]);

@@ -36,6 +36,7 @@ pub fn run() {
             commands::server::cancel,
             commands::domain::save_domain,
             commands::install::install_relay,
+            commands::install::smtp_password,
             commands::dns::dns_report,
             commands::dns::blocklists,
         ])

@@ -27,6 +27,8 @@ pub struct AppState {
     pub settings: Result<Settings, String>,
     /// The OS keychain, where every secret lives.
     pub secrets: Keychain,
+    /// The host keys first contact showed this run: the only ones `connect` trusts.
+    pub shown_host_keys: std::sync::Arc<outpost_setup::app::ShownHostKeys>,
     /// The long operations in progress, which `cancel` stops.
     pub running: std::sync::Mutex<HashMap<tokio::task::Id, tokio::task::AbortHandle>>,
 }
@@ -60,6 +62,7 @@ impl AppState {
             startup_notice,
             settings,
             secrets: Keychain::new(KEYCHAIN_SERVICE),
+            shown_host_keys: std::sync::Arc::default(),
             running: std::sync::Mutex::new(HashMap::new()),
         }
     }

@@ -178,6 +178,19 @@ try {
     console.log(`     install from the window: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     assert.match(await driver.text('[data-testid=install-submission]'), /TLS 1\.3/);
     assert.equal(await driver.text('[data-testid=install-smtp-user]'), 'alice@example.test');
+    // The mail program's password: hidden until asked for, then read from the keychain.
+    assert.match(await driver.text('[data-testid=install-password]'), /^•+$/);
+    await driver.click('[data-testid=install-password-show]');
+    await driver.waitFor('[data-testid=install-password]');
+    let shown = '';
+    for (let tries = 0; tries < 50 && !/^[A-Za-z2-9]{24}$/.test(shown); tries += 1) {
+      shown = await driver.text('[data-testid=install-password]');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.match(shown, /^[A-Za-z2-9]{24}$/, 'the generated password, from the keychain');
+    assert.ok(!JSON.stringify(profile()).includes(shown), 'the SMTP password is not in the profile');
+    await shot('19b-install-mail-program');
+    await driver.click('[data-testid=install-password-show]');
     assert.equal(onVps('systemctl is-active outpost-relay'), 'active');
     assert.ok(profile().installed.dkim[0][1].startsWith('v=DKIM1'), 'the DKIM record is kept for the DNS step');
     await shot('19-install-done');

@@ -46,7 +46,7 @@ fn input(inbox: &Inbox) -> Input {
             format!("v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A{}", "Q".repeat(360)),
         )],
         dmarc: DmarcPolicy::Quarantine,
-        dmarc_reports: "postmaster@example.test".into(),
+        dmarc_reports: Some("postmaster@example.test".into()),
     }
 }
 

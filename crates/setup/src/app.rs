@@ -58,6 +58,14 @@ pub enum Error {
         /// Why.
         error: crate::dns::check::Error,
     },
+    /// `connect` was asked to trust a host key that first contact did not show for this server.
+    #[error("the host key {fingerprint} was not shown for {target}")]
+    HostKeyNotShown {
+        /// `host:port`.
+        target: String,
+        /// The fingerprint asked for.
+        fingerprint: String,
+    },
     /// The saved choices make no valid relay config (a hand-edited profile, say).
     #[error("the saved choices make no valid relay config: {0}")]
     Config(outpost_relay_config::Error),
@@ -152,9 +160,34 @@ impl std::fmt::Debug for LoginForm {
     }
 }
 
-/// Reads the server's host key for the user to confirm before anything is sent.
-pub async fn first_contact(address: &Address) -> Result<HostKey, Error> {
-    Ok(ssh::first_contact(&address.target()?).await?)
+/// The host keys first contact showed, per server: `connect` trusts only one of these, so the
+/// rule "only the fingerprint the user was shown" holds whatever the window sends.
+#[derive(Debug, Default)]
+pub struct ShownHostKeys(std::sync::Mutex<std::collections::HashMap<String, String>>);
+
+impl ShownHostKeys {
+    fn key(target: &Target) -> String {
+        format!("{}:{}", target.host.to_ascii_lowercase(), target.port)
+    }
+
+    fn remember(&self, target: &Target, fingerprint: &str) {
+        let mut shown = self.0.lock().expect("host keys lock");
+        shown.insert(Self::key(target), fingerprint.to_string());
+    }
+
+    fn was_shown(&self, target: &Target, fingerprint: &str) -> bool {
+        let shown = self.0.lock().expect("host keys lock");
+        shown.get(&Self::key(target)).is_some_and(|seen| seen == fingerprint)
+    }
+}
+
+/// Reads the server's host key for the user to confirm before anything is sent, and remembers
+/// it as the one `connect` may trust.
+pub async fn first_contact(shown: &ShownHostKeys, address: &Address) -> Result<HostKey, Error> {
+    let target = address.target()?;
+    let key = ssh::first_contact(&target).await?;
+    shown.remember(&target, &key.fingerprint);
+    Ok(key)
 }
 
 /// Makes a new ed25519 key for `user@host`, keeps its private half in the keychain, and returns
@@ -172,11 +205,16 @@ pub async fn new_key(secrets: &dyn SecretStore, address: &Address) -> Result<Str
 /// add the key, and the key is used from then on (the password is not kept).
 pub async fn connect(
     secrets: &dyn SecretStore,
+    shown: &ShownHostKeys,
     address: &Address,
     fingerprint: &str,
     form: LoginForm,
 ) -> Result<Server, Error> {
     let target = address.target()?;
+    if !shown.was_shown(&target, fingerprint) {
+        let target = ShownHostKeys::key(&target);
+        return Err(Error::HostKeyNotShown { target, fingerprint: fingerprint.to_string() });
+    }
     let login = format!("{}@{}", target.user, target.host);
     let password = form.password.filter(|password| !password.is_empty());
     let (credentials, keep) = match form.kind {
@@ -222,6 +260,12 @@ pub async fn connect(
         Err(error) => return Err(error),
     }
     secrets.set(&keep.0, &keep.1).await?;
+    // The other way of logging in is no longer used: it leaves the keychain.
+    let unused = match form.kind {
+        Login::Password => SecretName::SshKey { login: login.clone() },
+        Login::Key | Login::NewKey => SecretName::SshPassword { login: login.clone() },
+    };
+    secrets.delete(&unused).await?;
     Ok(Server {
         host: target.host,
         port: target.port,
@@ -371,8 +415,17 @@ pub async fn install(
     let domain = profile.domain.clone().ok_or(Error::NotReady(Missing::Domain))?;
     let input = domain.relay_input().map_err(Error::Config)?;
     let (server, _) = saved_login(profile, secrets).await?;
+    // An SMTP user from an earlier install with another sending address is not used any more.
+    let retired = profile
+        .installed
+        .as_ref()
+        .map(|installed| installed.smtp_user.clone())
+        .filter(|old| !old.eq_ignore_ascii_case(&input.smtp_user));
     let (steps, status, dkim, addresses) = with_session(profile, secrets, async |session| {
         let steps = install::install(session, &input, secrets, progress).await?;
+        if let Some(old) = &retired {
+            install::retire_smtp_user(session, secrets, old).await?;
+        }
         progress(Progress::Stage { id: Stage::Verify });
         let admin = RelayAdmin::new(session);
         let status = admin.status().await?;
@@ -397,6 +450,18 @@ pub async fn install(
         millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
     Ok((report, installed))
+}
+
+/// The installed SMTP user's password, read from the keychain when the user asks to see or copy
+/// it (for a mail program); never kept anywhere else.
+pub async fn smtp_password(profile: &Profile, secrets: &dyn SecretStore) -> Result<String, Error> {
+    let installed = profile.installed.as_ref().ok_or(Error::NotReady(Missing::Install))?;
+    let user = installed.smtp_user.to_ascii_lowercase();
+    let login = user.clone();
+    secrets
+        .get(&SecretName::SmtpPassword { user })
+        .await?
+        .ok_or(Error::NotReady(Missing::Login { login }))
 }
 
 /// The domain and the install, both needed by the DNS step.
@@ -491,9 +556,12 @@ mod tests {
         let secrets = MemoryStore::default();
         let form =
             LoginForm { kind: Login::NewKey, password: None, key_file: None, passphrase: None };
-        let error = connect(&secrets, &address("198.51.100.10", 22, "root"), "SHA256:x", form)
-            .await
-            .unwrap_err();
+        let shown = ShownHostKeys::default();
+        shown.remember(&address("198.51.100.10", 22, "root").target().unwrap(), "SHA256:x");
+        let error =
+            connect(&secrets, &shown, &address("198.51.100.10", 22, "root"), "SHA256:x", form)
+                .await
+                .unwrap_err();
         assert!(matches!(
             error,
             Error::Invalid(Invalid { field: Field::NewKey, problem: Problem::KeyNotMade })
@@ -502,6 +570,28 @@ mod tests {
         assert!(line.starts_with("ssh-ed25519 "));
         let stored = secrets.get(&SecretName::SshKey { login: "root@198.51.100.10".into() }).await;
         assert!(stored.unwrap().unwrap().contains("OPENSSH PRIVATE KEY"));
+    }
+
+    #[tokio::test]
+    async fn connect_trusts_only_a_fingerprint_first_contact_showed_for_that_server() {
+        let secrets = MemoryStore::default();
+        let shown = ShownHostKeys::default();
+        let server = address("198.51.100.10", 22, "root");
+        let form = || LoginForm {
+            kind: Login::Password,
+            password: Some("pw".into()),
+            key_file: None,
+            passphrase: None,
+        };
+        // Nothing shown yet: refused before any connection is made.
+        let never = connect(&secrets, &shown, &server, "SHA256:made-up", form()).await;
+        assert!(matches!(never, Err(Error::HostKeyNotShown { .. })), "{never:?}");
+        // Shown for another server: still refused.
+        shown.remember(&address("203.0.113.7", 22, "root").target().unwrap(), "SHA256:other");
+        let elsewhere = connect(&secrets, &shown, &server, "SHA256:other", form()).await;
+        assert!(matches!(elsewhere, Err(Error::HostKeyNotShown { .. })), "{elsewhere:?}");
+        let login = SecretName::SshPassword { login: "root@198.51.100.10".into() };
+        assert_eq!(secrets.get(&login).await.unwrap(), None, "nothing was kept");
     }
 
     #[tokio::test]

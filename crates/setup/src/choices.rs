@@ -226,7 +226,9 @@ impl Domain {
                 })
                 .collect(),
             dmarc: self.dmarc,
-            dmarc_reports: self.sender.clone(),
+            // Reports go where the user reads mail: the forwarding mailbox. Without one, no
+            // report address is published (nothing on this server receives mail yet).
+            dmarc_reports: self.forward_to.clone(),
         }
     }
 
@@ -415,7 +417,14 @@ mod tests {
         assert_eq!(input.ipv4.len(), 1);
         assert!(input.ipv6.is_empty());
         assert_eq!(input.dkim, [("outpost".to_string(), "v=DKIM1; p=AB".to_string())]);
-        assert_eq!(input.dmarc_reports, "hello@example.com");
+        assert_eq!(input.dmarc_reports, None, "no mailbox is read at the domain yet");
+        let forwarding =
+            Domain::new("example.com", "", "", "me@gmail.example", false, DmarcPolicy::None)
+                .unwrap();
+        assert_eq!(
+            forwarding.dns_input(&installed).dmarc_reports.as_deref(),
+            Some("me@gmail.example")
+        );
         let with_ipv6 = Domain { ipv6: true, ..without_ipv6 };
         assert_eq!(with_ipv6.dns_input(&installed).ipv6.len(), 1);
     }

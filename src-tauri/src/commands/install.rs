@@ -11,6 +11,12 @@ use crate::commands::server::{cancellable, forward};
 use crate::ipc::IpcError;
 use crate::state::AppState;
 
+/// The SMTP password, from the keychain, for the user to see or copy into a mail program.
+#[tauri::command]
+pub async fn smtp_password(state: State<'_, AppState>) -> Result<String, IpcError> {
+    Ok(app::smtp_password(&state.profile().await, &state.secrets).await?)
+}
+
 /// Installs (or repairs, or upgrades) the relay on the saved server for the saved domain.
 #[tauri::command]
 pub async fn install_relay(

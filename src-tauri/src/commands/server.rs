@@ -69,7 +69,8 @@ pub async fn first_contact(
     state: State<'_, AppState>,
     address: Address,
 ) -> Result<HostKey, IpcError> {
-    cancellable(&state, async move { Ok(app::first_contact(&address).await?) }).await
+    let shown = state.shown_host_keys.clone();
+    cancellable(&state, async move { Ok(app::first_contact(&shown, &address).await?) }).await
 }
 
 /// Makes a new ed25519 key (kept in the keychain) and returns its `authorized_keys` line.
@@ -86,9 +87,9 @@ pub async fn connect(
     fingerprint: String,
     login: LoginForm,
 ) -> Result<ProfileView, IpcError> {
-    let secrets = state.secrets.clone();
+    let (secrets, shown) = (state.secrets.clone(), state.shown_host_keys.clone());
     let server = cancellable(&state, async move {
-        Ok(app::connect(&secrets, &address, &fingerprint, login).await?)
+        Ok(app::connect(&secrets, &shown, &address, &fingerprint, login).await?)
     })
     .await?;
     update(&state, move |profile| profile.connected(server)).await

@@ -31,6 +31,8 @@ pub enum IpcError {
     Timeout { seconds: u64 },
     /// The server's host key is not the one confirmed earlier.
     HostKeyChanged { expected: String, found: String },
+    /// The window asked to trust a host key that was never shown for this server.
+    HostKeyNotShown { target: String },
     /// The server refused the password or key.
     LoginRefused { user: String },
     /// The private key could not be used.
@@ -201,6 +203,7 @@ impl From<app::Error> for IpcError {
                 reason: InstallFailure::NoCertificate,
             },
             E::Dns { domain, error } => IpcError::Dns { domain, detail: error.to_string() },
+            E::HostKeyNotShown { target, .. } => IpcError::HostKeyNotShown { target },
             E::Config(error) => IpcError::InstallFailed {
                 stage: Stage::Config,
                 reason: InstallFailure::Config { detail: error.to_string() },

@@ -38,6 +38,7 @@ const ERROR_CODES: Record<ErrorCode, true> = {
   unreachable: true,
   timeout: true,
   hostKeyChanged: true,
+  hostKeyNotShown: true,
   loginRefused: true,
   badKey: true,
   ssh: true,
@@ -128,6 +129,9 @@ export const saveDomain = (form: DomainForm): Promise<ProfileView> => call('save
 /** Installs the relay, streaming progress, and verifies port 587 from this computer. */
 export const installRelay = (onProgress: (event: Progress) => void): Promise<InstallReport> =>
   call('install_relay', { onProgress: channel(onProgress) });
+
+/** The SMTP password, from the keychain, to see or copy into a mail program. */
+export const smtpPassword = (): Promise<string> => call('smtp_password');
 
 /** The DNS records, checked at the zone's servers and public resolvers. */
 export const dnsReport = (): Promise<DnsReport> => call('dns_report');

@@ -53,7 +53,7 @@ pub struct Input {
     /// The DMARC policy.
     pub dmarc: DmarcPolicy,
     /// Where DMARC aggregate reports go.
-    pub dmarc_reports: String,
+    pub dmarc_reports: Option<String>,
 }
 
 /// What the domain already publishes (read by `check.rs` before planning).
@@ -259,7 +259,10 @@ pub fn plan(input: &Input, existing: &Existing) -> Plan {
     if existing.dmarc.len() > 1 {
         warnings.push(Warning::SeveralDmarcRecords { found: existing.dmarc.clone() });
     }
-    let dmarc = format!("v=DMARC1; p={}; rua=mailto:{}; fo=1", input.dmarc, input.dmarc_reports);
+    let dmarc = match &input.dmarc_reports {
+        Some(reports) => format!("v=DMARC1; p={}; rua=mailto:{reports}; fo=1", input.dmarc),
+        None => format!("v=DMARC1; p={}", input.dmarc),
+    };
     records.push(record(
         Kind::TXT,
         &format!("_dmarc.{domain}"),
@@ -363,7 +366,7 @@ mod tests {
             receive_mail: false,
             dkim: vec![("outpost".into(), format!("v=DKIM1; k=rsa; p={}", "A".repeat(392)))],
             dmarc: DmarcPolicy::Quarantine,
-            dmarc_reports: "postmaster@example.com".into(),
+            dmarc_reports: Some("postmaster@example.com".into()),
         }
     }
 

@@ -59,6 +59,21 @@ pub(super) async fn dkim<R: Remote>(context: &mut Context<'_, R>) -> Result<Step
     Ok(Step::new(Stage::Dkim, !made.is_empty(), detail))
 }
 
+/// Removes an SMTP user the relay no longer needs (after the sending address changed) from the
+/// server and from the keychain, so an old password stops working. Nothing to do if it is gone.
+pub async fn retire_smtp_user<R: Remote>(
+    remote: &R,
+    secrets: &dyn crate::secrets::SecretStore,
+    user: &str,
+) -> Result<(), Error> {
+    let admin = RelayAdmin::new(remote);
+    if admin.users().await?.contains(user) {
+        admin.remove_user(user).await?;
+    }
+    secrets.delete(&SecretName::SmtpPassword { user: user.to_ascii_lowercase() }).await?;
+    Ok(())
+}
+
 pub(super) async fn smtp_user<R: Remote>(context: &mut Context<'_, R>) -> Result<Step, Error> {
     let users_file = context.input.config.users.file.to_string();
     let create =

@@ -24,6 +24,7 @@ use serde::Serialize;
 
 pub use crate::progress::Stage;
 pub use crate::relay_admin::{BINARY, CONFIG};
+pub use config::retire_smtp_user;
 pub use firewall::firewall_ports;
 pub use mail_servers::{MailServer, stop_other_mail_servers};
 pub use uninstall::uninstall;

@@ -199,3 +199,33 @@ fn the_unit_installed_is_the_repo_file() {
     );
     assert!(UNIT_TEXT.contains(&format!("check-config {CONFIG}")));
 }
+
+#[tokio::test]
+async fn a_retired_smtp_user_leaves_the_server_and_the_keychain() {
+    let secrets = MemoryStore::default();
+    let old = SecretName::SmtpPassword { user: "old@example.com".into() };
+    secrets.set(&old, "old password").await.unwrap();
+    let server = FakeServer::new()
+        .answer(
+            "'user' 'list'",
+            0,
+            r#"{"api":1,"ok":{"users":["old@example.com","hello@example.com"]}}"#,
+        )
+        .answer(
+            "'user' 'remove'",
+            0,
+            r#"{"api":1,"ok":{"user":"old@example.com","action":"removed"}}"#,
+        );
+    retire_smtp_user(&server, &secrets, "old@example.com").await.unwrap();
+    assert!(
+        server
+            .commands()
+            .iter()
+            .any(|c| c.ends_with("-- 'old@example.com'") && c.contains("'user' 'remove'"))
+    );
+    assert_eq!(secrets.get(&old).await.unwrap(), None);
+    // Gone already: nothing to remove on the server, and no error.
+    let gone = FakeServer::new().answer("'user' 'list'", 0, r#"{"api":1,"ok":{"users":[]}}"#);
+    retire_smtp_user(&gone, &secrets, "old@example.com").await.unwrap();
+    assert!(!gone.commands().iter().any(|c| c.contains("'user' 'remove'")));
+}

@@ -130,7 +130,15 @@ export const en = {
   'install.certificate': 'Certificate',
   'install.selfSigned': 'temporary (made by the relay); the Certificate step replaces it with a trusted one',
   'install.smtpUser': 'SMTP login',
-  'install.passwordKept': 'Its password is in your computer’s keychain.',
+  'install.passwordKept': 'The password is kept in your computer’s keychain; Outpost reads it only when you show or copy it.',
+  'install.mailProgram': 'Settings for your mail program',
+  'install.mailProgramLead': 'To send from Thunderbird, Apple Mail, Outlook, a phone or an app, give it these:',
+  'install.smtpServer': 'Outgoing (SMTP) server',
+  'install.smtpPorts': 'Port and security',
+  'install.smtpPortsValue': '587 with STARTTLS, or 465 with SSL/TLS; password authentication (normal password)',
+  'install.smtpPassword': 'Password',
+  'install.show': 'Show',
+  'install.hide': 'Hide',
 
   'step.welcome.title': 'Welcome',
   'step.welcome.summary': 'What you need and what will happen',
@@ -274,6 +282,7 @@ export const en = {
   'error.title.unreachable': 'The server does not answer',
   'error.title.timeout': 'The server took too long',
   'error.title.hostKeyChanged': 'Stop: the server’s identity has changed',
+  'error.title.hostKeyNotShown': 'Confirm the server’s fingerprint first',
   'error.title.loginRefused': 'The server refused the login',
   'error.title.badKey': 'This key cannot be used',
   'error.title.ssh': 'The connection failed',
@@ -317,6 +326,8 @@ export const en = {
     'This server’s identity has changed since you confirmed it (it was {expected}, now it is {found}). Outpost stopped and sent nothing.',
   'error.hostKeyChanged.hint':
     'If you reinstalled the server or got a new one at the same address, that explains it: connect again and confirm the new fingerprint. If you did not, someone may be intercepting the connection: do not continue, and ask your provider.',
+  'error.hostKeyNotShown': 'Outpost has not shown you the fingerprint of {target} yet, so it will not sign in there.',
+  'error.hostKeyNotShown.hint': 'Press Connect: Outpost shows the server’s fingerprint for you to confirm, then signs in.',
   'error.loginRefused': 'The server refused the login for “{user}”.',
   'error.loginRefused.hint':
     'Check the user name (usually root) and the password or key. The provider’s welcome email has them; many panels can reset the root password.',

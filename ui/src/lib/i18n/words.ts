@@ -58,6 +58,8 @@ export function errorText(error: ipc.IpcError): ErrorText {
       return say('error.unreachable', { host: error.host, port: error.port, reason: networkText(error.reason) });
     case 'hostKeyChanged':
       return say('error.hostKeyChanged', { expected: error.expected, found: error.found });
+    case 'hostKeyNotShown':
+      return say('error.hostKeyNotShown', { target: error.target });
     case 'loginRefused':
       return say('error.loginRefused', { user: error.user });
     case 'installFailed':
