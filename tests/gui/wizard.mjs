@@ -213,6 +213,8 @@ try {
       ['Address (A)', 'IPv6 address (AAAA)', 'SPF', 'SPF of the mail host', 'DKIM key', 'DMARC policy'],
     );
     assert.match(await driver.text('[data-testid=dns-verdict]'), /^0 of 8 records are right; next: publish the Address \(A\)/);
+    // Next is allowed, and says plainly what waits on the records.
+    assert.match(await driver.text('[data-testid=dns-not-ready]'), /receivers will distrust or refuse mail/);
     await driver.waitFor('[data-testid=dns-blocklists]', { timeoutMs: 60_000 });
     const lists = await driver.text('[data-testid=dns-blocklists]');
     assert.match(lists, /Spamhaus ZEN · 198\.51\.100\.10: LISTED \(127\.0\.0\.2\)\. Details and removal/);

@@ -331,6 +331,36 @@ fn t25_the_engine_installs_reinstalls_and_uninstalls_the_relay(inbox: &Inbox) ->
         let again = install::install(&session, &input, &secrets, &mut |_| {}).await?;
         ensure!(again.iter().all(|step| !step.changed), "{again:?}");
 
+        // The server checks know Outpost's relay: its own ports are no conflict, and a stopped
+        // relay is named (no mail goes out while it is stopped).
+        use outpost_setup::checks::{self, Finding, Verdict};
+        let carried = outpost_setup::relay::carried();
+        let settings = checks::Settings { outbound_probe: format!("{}:25", inbox.settings.mx_ip) };
+        let find = |results: &[checks::Check], relay: bool| {
+            results
+                .iter()
+                .find(|check| {
+                    matches!(check.found, Finding::Relay { .. }) == relay
+                        && (relay || matches!(check.found, Finding::Ports { .. }))
+                })
+                .cloned()
+        };
+        let running = checks::run_all(&session, &settings).await?;
+        let ports = find(&running, false).context("ports")?;
+        ensure!(ports.verdict == Verdict::Pass, "the relay's own ports: {ports:?}");
+        let relay = find(&running, true).context("relay")?;
+        ensure!(
+            relay.found == Finding::Relay { version: Some(carried.version.into()), running: true },
+            "{relay:?}"
+        );
+        inbox.ssh("systemctl stop outpost-relay")?;
+        let stopped = find(&checks::run_all(&session, &settings).await?, true).context("relay")?;
+        ensure!(
+            stopped.verdict == Verdict::Warn
+                && matches!(stopped.found, Finding::Relay { running: false, .. }),
+            "{stopped:?}"
+        );
+
         // Uninstall removes what install added, keychain entries included.
         install::uninstall(&session, &input, &secrets).await?;
         ensure!(inbox.ssh("systemctl is-active outpost-relay || true")?.trim() != "active");

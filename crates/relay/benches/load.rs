@@ -7,7 +7,9 @@
 //! - new session per message: connect, EHLO, STARTTLS, EHLO, AUTH PLAIN, MAIL, RCPT, DATA, QUIT
 //!   (how apps and Gmail's "Send mail as" connect);
 //! - reused sessions: one authenticated session per client, many messages each;
-//! - 1,000 idle TLS sessions held open on port 465.
+//! - 1,000 idle TLS sessions held open on port 465;
+//! - a flood of wrong-password logins: 300 at once, each from its own loopback address, with the
+//!   relay's memory and threads sampled throughout and a new client timed in the middle of it.
 //!
 //! Environment: `RELAY_BIN` (default: the binary cargo built for this bench), `MESSAGES`
 //! (default 2000 per mode), `CLIENTS` (default 8).
@@ -64,20 +66,22 @@ async fn run() -> Result<(), Failure> {
              [tls]\nstate_dir = \"{root}/state/tls\"\n[users]\nfile = \"{root}/users\"\n\
              [[dkim]]\ndomain = \"example.com\"\nselector = \"bench\"\nkey_file = \"{root}/dkim.pem\"\n\
              [queue]\ndir = \"{root}/queue\"\nmax_messages = 1000000\n\
-             [limits]\nmax_connections = 5000\nmessages_per_user_per_hour = 10000000\n\
+             [limits]\nmax_connections = 5000\nconnections_per_address = 5000\nmessages_per_user_per_hour = 10000000\n\
              [log]\nlevel = \"warn\"\n\
              [dns]\nresolvers = [\"{dns}\"]\n[delivery]\nport = {port}\nipv6 = false\n",
             root = root.display(),
             port = sink.port(),
         ),
     )?;
-    let mut relay = Command::new(&relay_bin)
+    let relay = Command::new(&relay_bin)
         .args(["serve", "--config"])
         .arg(&config)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()?;
-    let pid = relay.id();
+    // Ended however the benchmark ends, before its directory goes.
+    let relay = Relay(relay);
+    let pid = relay.0.id();
     wait_for_port(submission).await?;
     let certificate = std::fs::read(root.join("state/tls/self-signed.pem"))?;
     let connector = connector(&certificate)?;
@@ -112,9 +116,31 @@ async fn run() -> Result<(), Failure> {
     println!("| idle | {:.1} MB |", idle_rss as f64 / 1024.0);
     println!("| {} idle TLS sessions | {:.1} MB |", held.len(), busy_rss as f64 / 1024.0);
     drop(held);
-    relay.kill()?;
-    relay.wait()?;
+    let flood = auth_flood(pid, 300, submissions, &connector).await?;
+    println!(
+        "\n| {} wrong-password logins at once, from {} addresses | |\n|---|---|",
+        flood.attempts, flood.attempts
+    );
+    println!("| peak RSS during the flood | {:.1} MB |", flood.peak_rss_kib as f64 / 1024.0);
+    println!("| peak threads | {} |", flood.peak_threads);
+    println!("| RSS 2 s after | {:.1} MB |", flood.after_rss_kib as f64 / 1024.0);
+    println!("| a new client's greeting during the flood | {:.0} ms |", flood.greeting_ms);
+    println!(
+        "| replies: 535 / 454 / other | {} / {} / {} |",
+        flood.refused, flood.busy, flood.other
+    );
+    drop(relay);
     Ok(())
+}
+
+/// The relay process, ended (by its PID, which we started) when dropped.
+struct Relay(std::process::Child);
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 struct Measured {
@@ -416,6 +442,101 @@ fn cpu_ms(pid: u32) -> Result<f64, Failure> {
     let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
     // USER_HZ is 100 on Linux.
     Ok(ticks * 10.0)
+}
+
+struct Flood {
+    attempts: usize,
+    peak_rss_kib: u64,
+    peak_threads: u64,
+    after_rss_kib: u64,
+    greeting_ms: f64,
+    refused: usize,
+    busy: usize,
+    other: usize,
+}
+
+/// `count` clients, each from its own address in 127.0.1.0/24 and up, try a wrong password at
+/// the same moment; the relay's memory and threads are sampled meanwhile, and a new client from
+/// yet another address is timed to its greeting.
+async fn auth_flood(
+    pid: u32,
+    count: usize,
+    port: u16,
+    connector: &tokio_rustls::TlsConnector,
+) -> Result<Flood, Failure> {
+    use base64::Engine;
+    let address = |index: usize| -> std::net::IpAddr {
+        std::net::Ipv4Addr::new(127, 0, 1 + (index / 250) as u8, 1 + (index % 250) as u8).into()
+    };
+    let connect = |from: std::net::IpAddr| async move {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::new(from, 0))?;
+        socket.connect(SocketAddr::from(([127, 0, 0, 1], port))).await
+    };
+    // Every client logs in up to the point of AUTH, then all send it together.
+    let start = Arc::new(tokio::sync::Barrier::new(count + 1));
+    let mut clients = Vec::new();
+    for index in 0..count {
+        let (connector, start) = (connector.clone(), start.clone());
+        let tcp = connect(address(index)).await?;
+        clients.push(tokio::spawn(async move {
+            let tls = connector.connect(HOST.try_into()?, tcp).await?;
+            let mut stream = BufReader::new(tls);
+            expect(&mut stream, "220").await?;
+            stream.get_mut().write_all(b"EHLO flood.example\r\n").await?;
+            expect(&mut stream, "250").await?;
+            start.wait().await;
+            let guess = base64::engine::general_purpose::STANDARD
+                .encode(format!("\0{USER}\0guess {index}"));
+            stream.get_mut().write_all(format!("AUTH PLAIN {guess}\r\n").as_bytes()).await?;
+            let mut line = String::new();
+            stream.read_line(&mut line).await?;
+            Ok::<String, Failure>(line)
+        }));
+    }
+    start.wait().await;
+    let sampling = tokio::spawn(async move {
+        let (mut rss, mut threads) = (0, 0);
+        for _ in 0..150 {
+            rss = rss.max(rss_kib(pid).unwrap_or(0));
+            threads = threads.max(threads_of(pid).unwrap_or(0));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        (rss, threads)
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let asked = Instant::now();
+    let tcp = connect(address(count + 10)).await?;
+    let mut newcomer = BufReader::new(connector.connect(HOST.try_into()?, tcp).await?);
+    expect(&mut newcomer, "220").await?;
+    let greeting_ms = asked.elapsed().as_secs_f64() * 1000.0;
+    let (mut refused, mut busy, mut other) = (0, 0, 0);
+    for client in clients {
+        match client.await?? {
+            line if line.starts_with("535") => refused += 1,
+            line if line.starts_with("454") => busy += 1,
+            _ => other += 1,
+        }
+    }
+    let (peak_rss_kib, peak_threads) = sampling.await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    Ok(Flood {
+        attempts: count,
+        peak_rss_kib,
+        peak_threads,
+        after_rss_kib: rss_kib(pid)?,
+        greeting_ms,
+        refused,
+        busy,
+        other,
+    })
+}
+
+/// Threads of a process (/proc/PID/status Threads).
+fn threads_of(pid: u32) -> Result<u64, Failure> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status.lines().find(|line| line.starts_with("Threads:")).ok_or("no Threads")?;
+    Ok(line.split_whitespace().nth(1).ok_or("odd Threads")?.parse()?)
 }
 
 /// Resident memory in KiB (/proc/PID/status VmRSS).

@@ -543,14 +543,23 @@ impl Session {
         }
         // A password check takes ~20 MB and a core for a while: only a few run at once, and a
         // client beyond them is told to come back instead of queueing up memory.
-        let Ok(permit) = self.context.password_checks.clone().try_acquire_owned() else {
-            return Ok(Reply::new(
-                454,
-                "4.7.0",
-                "the server is busy checking passwords; try again in a moment",
-            ));
-        };
+        // A login that succeeded a moment ago is accepted from the cache, without hashing: it
+        // needs no place (a mail client's burst of new sessions is not turned away).
         let authenticator = self.context.authenticator.clone();
+        let permit = if authenticator.is_cached(&user, &password) {
+            None
+        } else {
+            match self.context.password_checks.clone().try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    return Ok(Reply::new(
+                        454,
+                        "4.7.0",
+                        "the server is busy checking passwords; try again in a moment",
+                    ));
+                }
+            }
+        };
         let checked_user = user.clone();
         let login = tokio::task::spawn_blocking(move || {
             let login = authenticator.check(&checked_user, &password);

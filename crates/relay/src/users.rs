@@ -220,6 +220,23 @@ impl Authenticator {
         self.inner.lock().expect("users lock").users.entries.len()
     }
 
+    /// Whether this login is one that succeeded within the cache's lifetime: [`check`] will then
+    /// accept it without hashing. Cheap (an HMAC and a lookup).
+    ///
+    /// [`check`]: Authenticator::check
+    pub fn is_cached(&self, address: &str, password: &str) -> bool {
+        let address = address.trim().to_ascii_lowercase();
+        let tag = self.tag(&address, password);
+        let mut inner = self.inner.lock().expect("users lock");
+        if self.reload_if_changed(&mut inner).is_err() {
+            return false;
+        }
+        inner
+            .verified
+            .get(&address)
+            .is_some_and(|(cached, at)| *cached == tag && at.elapsed() < CACHE_TTL)
+    }
+
     /// Checks a login. Blocking (argon2 takes tens of milliseconds): call it from
     /// `spawn_blocking`. Failures take at least [`FAILURE_FLOOR`].
     pub fn check(&self, address: &str, password: &str) -> Result<Login, Error> {

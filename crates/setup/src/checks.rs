@@ -67,6 +67,9 @@ pub enum Finding {
     Disk { free_mb: Option<u64> },
     /// Available memory.
     Memory { available_mb: Option<u64> },
+    /// Outpost's own relay, if an earlier install left it here: its version, and whether its
+    /// service runs.
+    Relay { version: Option<String>, running: bool },
 }
 
 /// A port in use, and the program using it.
@@ -142,6 +145,7 @@ pub async fn run_all<R: Remote>(
         run("timedatectl show -p NTPSynchronized --value 2>/dev/null || echo unknown").await?;
     let disk = run("df -Pk / /var 2>/dev/null | tail -n +2").await?;
     let memory = run("grep MemAvailable /proc/meminfo").await?;
+    let relay = run(RELAY_PROBE).await?;
     Ok(vec![
         judge_os(&os.stdout),
         judge_arch(&arch.stdout),
@@ -153,6 +157,7 @@ pub async fn run_all<R: Remote>(
         judge_clock(&clock.stdout),
         judge_disk(&disk.stdout),
         judge_memory(&memory.stdout),
+        judge_relay(&relay.stdout),
     ])
 }
 
@@ -224,6 +229,10 @@ pub fn judge_ports(ss_output: &str) -> Check {
                 .nth(1)
                 .and_then(|rest| rest.split('"').next())
                 .map(str::to_string);
+            // Outpost's own relay on its own ports is no conflict: the install replaces it.
+            if program.as_deref() == Some("outpost-relay") {
+                continue;
+            }
             let mail_server = program.as_deref().and_then(MailServer::from_process);
             let entry = BusyPort { port, program, mail_server };
             if !busy.contains(&entry) {
@@ -295,6 +304,20 @@ pub fn judge_disk(df_output: &str) -> Check {
         _ => Verdict::Warn,
     };
     Check::new(verdict, Finding::Disk { free_mb })
+}
+
+/// Prints the installed relay's `--version` line and its service state, or nothing.
+const RELAY_PROBE: &str = "test -x /usr/local/bin/outpost-relay && { /usr/local/bin/outpost-relay --version; systemctl is-active outpost-relay; } 2>/dev/null; true";
+
+/// An earlier install's relay: not there (fine), running (fine), or stopped (worth a look: no
+/// mail goes out while it is).
+pub fn judge_relay(output: &str) -> Check {
+    let mut lines = output.lines().map(str::trim);
+    let version =
+        lines.next().and_then(|line| line.strip_prefix("outpost-relay ")).map(str::to_string);
+    let running = version.is_some() && lines.next() == Some("active");
+    let verdict = if version.is_some() && !running { Verdict::Warn } else { Verdict::Pass };
+    Check::new(verdict, Finding::Relay { version, running })
 }
 
 pub fn judge_memory(meminfo: &str) -> Check {
@@ -408,6 +431,22 @@ mod tests {
         assert_eq!(judge_memory("MemAvailable:    512000 kB").verdict, Verdict::Pass);
         assert_eq!(judge_clock("no").verdict, Verdict::Warn);
         assert_eq!(judge_clock("yes\n").verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn an_installed_relay_is_recognised_running_or_not() {
+        assert_eq!(judge_relay("").found, Finding::Relay { version: None, running: false });
+        assert_eq!(judge_relay("").verdict, Verdict::Pass, "not installed yet is fine");
+        let running = judge_relay("outpost-relay 0.1.0\nactive\n");
+        assert_eq!(
+            (running.verdict, running.found),
+            (Verdict::Pass, Finding::Relay { version: Some("0.1.0".into()), running: true })
+        );
+        let stopped = judge_relay("outpost-relay 0.1.0\ninactive\n");
+        assert_eq!(stopped.verdict, Verdict::Warn);
+        // Its own ports are not a conflict.
+        let ss = "LISTEN 0 1024 0.0.0.0:587 0.0.0.0:* users:((\"outpost-relay\",pid=9,fd=7))\n";
+        assert_eq!(judge_ports(ss).verdict, Verdict::Pass);
     }
 
     #[test]

@@ -33,6 +33,13 @@ describe('steps', () => {
     expect(stepState('domain', 'connect', 'check')).toBe('locked');
   });
 
+  it('tick a step only when its work is done, not for being visited', () => {
+    const done = (step: string) => step !== 'certificate' && step !== 'test-email';
+    expect(stepState('certificate', 'dashboard', 'dashboard', done)).toBe('available');
+    expect(stepState('test-email', 'dashboard', 'dashboard', done)).toBe('available');
+    expect(stepState('dns', 'dashboard', 'dashboard', done)).toBe('done');
+  });
+
   it('recognise their own names only', () => {
     expect(isStepId('test-email')).toBe(true);
     expect(isStepId('testEmail')).toBe(false);

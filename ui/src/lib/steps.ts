@@ -41,10 +41,17 @@ export function canVisit(step: StepId, reached: StepId): boolean {
 /** How a step looks in the sidebar. */
 export type StepState = 'done' | 'current' | 'available' | 'locked';
 
-export function stepState(step: StepId, current: StepId, reached: StepId): StepState {
+/** A step is ticked as done only when `done(step)` says its work is: passing through is not
+ * enough. */
+export function stepState(
+  step: StepId,
+  current: StepId,
+  reached: StepId,
+  done: (step: StepId) => boolean = () => true,
+): StepState {
   if (step === current) return 'current';
   if (!canVisit(step, reached)) return 'locked';
-  return indexOf(step) < indexOf(current) ? 'done' : 'available';
+  return indexOf(step) < indexOf(current) && done(step) ? 'done' : 'available';
 }
 
 export function isStepId(value: unknown): value is StepId {

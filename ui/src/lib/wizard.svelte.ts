@@ -84,6 +84,28 @@ export class Wizard {
     }
   }
 
+  /** Whether a step's work is done (for the sidebar's tick): what it makes is saved. The steps
+   * not built yet are never done. */
+  isDone(step: StepId): boolean {
+    switch (step) {
+      case 'welcome':
+      case 'provider':
+      case 'check':
+      case 'dns':
+        return canVisit(nextStep(step) ?? step, this.reached);
+      case 'connect':
+        return this.server !== null;
+      case 'domain':
+        return this.domain !== null;
+      case 'install':
+        return this.installed !== null;
+      case 'certificate':
+      case 'test-email':
+      case 'dashboard':
+        return false;
+    }
+  }
+
   /** Whether a change is being saved. */
   get busy(): boolean {
     return this.task.busy;

@@ -786,3 +786,22 @@ async fn a_client_that_does_not_log_in_in_time_is_closed_even_when_it_trickles()
     assert!(dialog.closed().await);
     relay.stop().await;
 }
+
+#[tokio::test]
+async fn a_burst_of_new_sessions_by_a_user_who_just_logged_in_is_not_turned_away() {
+    let relay = relay_with_limits("auth_failures_before_block = 1000").await;
+    let (mut first, _) = Dialog::connect_tls(&relay).await;
+    first.expect("EHLO client.example", "250").await;
+    first.expect(&format!("AUTH PLAIN {}", plain(USER, PASSWORD)), "235").await;
+    // A mail client opening many sessions at once: the logins come from the cache, no hashing.
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let mut dialogs = greeted(&relay, cores + 4).await;
+    for dialog in &mut dialogs {
+        dialog.send(&format!("AUTH PLAIN {}", plain(USER, PASSWORD))).await;
+    }
+    for dialog in &mut dialogs {
+        let reply = dialog.reply().await;
+        assert!(reply.starts_with("235"), "{reply}");
+    }
+    relay.stop().await;
+}

@@ -124,7 +124,7 @@ verdict: CheckVerdict,
  */
 found: CheckFinding, };
 
-export type CheckFinding = { "id": "os", name: string | null, tested: boolean, } | { "id": "arch", machine: string, } | { "id": "systemd", running: boolean, } | { "id": "ports", busy: Array<BusyPort>, } | { "id": "addresses", public: Array<string>, private: Array<string>, } | { "id": "outbound25", target: string, reachable: boolean, } | { "id": "rdns", names: Array<ReverseName>, } | { "id": "clock", synchronised: boolean | null, } | { "id": "disk", freeMb: number | null, } | { "id": "memory", availableMb: number | null, };
+export type CheckFinding = { "id": "os", name: string | null, tested: boolean, } | { "id": "arch", machine: string, } | { "id": "systemd", running: boolean, } | { "id": "ports", busy: Array<BusyPort>, } | { "id": "addresses", public: Array<string>, private: Array<string>, } | { "id": "outbound25", target: string, reachable: boolean, } | { "id": "rdns", names: Array<ReverseName>, } | { "id": "clock", synchronised: boolean | null, } | { "id": "disk", freeMb: number | null, } | { "id": "memory", availableMb: number | null, } | { "id": "relay", version: string | null, running: boolean, };
 
 export type CheckVerdict = "pass" | "warn" | "fail";
 

@@ -81,6 +81,7 @@ export const en = {
   'check.title.clock': 'Clock',
   'check.title.disk': 'Disk space',
   'check.title.memory': 'Memory',
+  'check.title.relay': 'Outpost’s relay',
 
   'domain.lead': 'Which domain your mail comes from, and how the server introduces itself. Empty fields get the usual values.',
   'domain.domain': 'Your domain',
@@ -237,6 +238,8 @@ export const en = {
   'error.title.internal': 'Something went wrong inside Outpost',
   'dns.lead':
     'Paste these records at the company where your domain’s DNS is managed (where you bought it, or Cloudflare). Outpost asks your domain’s own DNS servers, so a record shows as right the moment it is saved, and re-checks every 15 seconds while this page is open.',
+  'dns.notReady':
+    'You can go on while the records spread, but until they are all right, receivers will distrust or refuse mail from your server, and the certificate cannot be issued for your mail host.',
   'dns.checkNow': 'Check now',
   'dns.checking': 'Checking…',
   'dns.copyZone': 'Copy all as a zone file',
@@ -448,6 +451,10 @@ export const en = {
   'check.memory.low': 'only {mb} MB available',
   'check.memory.unknown': 'available memory could not be read',
   'check.memory.fix': 'The relay needs about 10 MB, but the server is nearly out of memory; stop unused programs.',
+  'check.relay.none': 'not installed yet: the Install step puts it here',
+  'check.relay.running': 'outpost-relay {version} is installed and running',
+  'check.relay.stopped': 'outpost-relay {version} is installed but not running: no mail goes out until it runs again',
+  'check.relay.fix': 'Press Install in the Install step: it repairs the relay and starts it again.',
   'mailServer.postfix': 'Postfix',
   'mailServer.exim': 'Exim',
   'mailServer.sendmail': 'Sendmail',

@@ -149,6 +149,11 @@ export function checkText(check: ipc.Check): { title: string; found: string; fix
       if (found.freeMb === null) return result(t('check.disk.unknown'));
       if (check.verdict === 'pass') return result(t('check.disk.free', { mb: found.freeMb }));
       return result(t('check.disk.low', { mb: found.freeMb }), check.verdict === 'fail' ? 'check.disk.fixFull' : 'check.disk.fixLow');
+    case 'relay':
+      if (found.version === null) return result(t('check.relay.none'));
+      return found.running
+        ? result(t('check.relay.running', { version: found.version }))
+        : result(t('check.relay.stopped', { version: found.version }), 'check.relay.fix');
     case 'memory':
       if (found.availableMb === null) return result(t('check.memory.unknown'));
       if (check.verdict === 'pass') return result(t('check.memory.available', { mb: found.availableMb }));
