@@ -72,6 +72,15 @@ fn generate() -> String {
         text.push_str(declaration.trim());
         text.push('\n');
     }
+    // The install's stages in the order the engine runs them: spelled once, in Rust.
+    let stages: Vec<String> = install::STAGES
+        .iter()
+        .map(|stage| serde_json::to_string(stage).expect("a stage serializes"))
+        .collect();
+    text.push_str(&format!(
+        "\n/** The install's stages, in the order they run (`install::STAGES`). */\nexport const INSTALL_STAGES: readonly Stage[] = [{}];\n",
+        stages.join(", ")
+    ));
     text
 }
 

@@ -7,6 +7,7 @@ import { openUrl } from '@tauri-apps/plugin-opener';
 import type { StepId } from './steps';
 
 export type * from './generated/ipc';
+export { INSTALL_STAGES } from './generated/ipc';
 import type {
   About,
   Address,

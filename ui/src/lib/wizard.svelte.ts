@@ -70,9 +70,9 @@ export class Wizard {
     this.apply(view);
   }
 
-  /** Whether the current step is complete enough to go on. */
-  get canContinue(): boolean {
-    switch (this.step) {
+  /** For the steps whose result the next ones need: whether it is saved. */
+  private made(step: StepId): boolean | undefined {
+    switch (step) {
       case 'connect':
         return this.server !== null;
       case 'domain':
@@ -80,30 +80,20 @@ export class Wizard {
       case 'install':
         return this.installed !== null;
       default:
-        return true;
+        return undefined;
     }
   }
 
-  /** Whether a step's work is done (for the sidebar's tick): what it makes is saved. The steps
-   * not built yet are never done. */
+  /** Whether the current step is complete enough to go on. */
+  get canContinue(): boolean {
+    return this.made(this.step) ?? true;
+  }
+
+  /** Whether a step's work is done (for the sidebar's tick): its result is saved, or, for a step
+   * that saves none, the user went past it. The steps not built yet are never done. */
   isDone(step: StepId): boolean {
-    switch (step) {
-      case 'welcome':
-      case 'provider':
-      case 'check':
-      case 'dns':
-        return canVisit(nextStep(step) ?? step, this.reached);
-      case 'connect':
-        return this.server !== null;
-      case 'domain':
-        return this.domain !== null;
-      case 'install':
-        return this.installed !== null;
-      case 'certificate':
-      case 'test-email':
-      case 'dashboard':
-        return false;
-    }
+    if (step === 'certificate' || step === 'test-email' || step === 'dashboard') return false;
+    return this.made(step) ?? canVisit(nextStep(step) ?? step, this.reached);
   }
 
   /** Whether a change is being saved. */

@@ -686,3 +686,6 @@ export type Unchecked = { "kind": "refused" } | { "kind": "resolverRewrites" } |
 detail: string, };
 
 export type Unverified = "closed" | "wrongCertificate" | "other";
+
+/** The install's stages, in the order they run (`install::STAGES`). */
+export const INSTALL_STAGES: readonly Stage[] = ["binary", "user", "config", "dkim", "smtp-user", "unit", "firewall", "ipv6", "service"];
