@@ -157,6 +157,15 @@ try {
     await driver.click('[data-testid=domain-save]');
     await driver.waitFor('[data-testid=field-error]');
     assert.match(await driver.text('[data-testid=field-error]'), /must end in @example\.test/);
+    // The field to correct is brought into view and has the focus, wherever Save was.
+    let placed = false;
+    for (let tries = 0; tries < 20 && !placed; tries += 1) {
+      placed = await driver.execute(`
+        const box = document.querySelector('[data-testid=field-error]').getBoundingClientRect();
+        return box.top >= 0 && box.bottom <= window.innerHeight && document.activeElement === document.querySelector('[data-testid=domain-sender]');`);
+      if (!placed) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.ok(placed, 'the sender field is in view and focused');
     await shot('17-domain-wrong-sender');
     await driver.type('[data-testid=domain-sender]', 'alice@example.test');
     await driver.click('[data-testid=domain-save]');
