@@ -312,6 +312,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_queue_commands_name_the_message_after_the_options_and_read_typed_items() {
+        let item = r#"{"id":"A1","from":"hello@example.com","user":"hello@example.com","created":1,"attempts":2,"nextAttempt":3,"recipients":[{"address":"bob@example.net","status":"pending","records":[{"at":2,"outcome":"temporary","host":"mx.example.net","ip":"203.0.113.25","tlsVersion":null,"tlsCipher":null,"reply":"451 4.7.1 try later"}]}]}"#;
+        let server = FakeServer::new()
+            .answer("'queue' 'list'", 0, &format!(r#"{{"api":1,"ok":{{"items":[{item}]}}}}"#))
+            .answer("'queue' 'show'", 0, &format!(r#"{{"api":1,"ok":{item}}}"#))
+            .answer("'queue' 'retry'", 0, r#"{"api":1,"ok":{"id":"A1"}}"#);
+        let admin = RelayAdmin::new(&server);
+        let items = admin.queue().await.unwrap();
+        assert_eq!(items[0].recipients[0].route, api::Route::Submitted, "an old spool's default");
+        assert_eq!(items[0].recipients[0].records[0].ip, Some("203.0.113.25".parse().unwrap()));
+        assert_eq!(admin.queue_item("A1").await.unwrap().attempts, 2);
+        assert_eq!(admin.retry("A1").await.unwrap().id, "A1");
+        let commands = server.commands();
+        assert!(
+            commands[1].ends_with("--json --config '/etc/outpost/relay.toml' -- 'A1'"),
+            "{}",
+            commands[1]
+        );
+        let missing = FakeServer::new().answer(
+            "'queue' 'retry'",
+            1,
+            r#"{"api":1,"error":{"kind":"not-found","message":"no queued message B2"}}"#,
+        );
+        let Err(Error::Relay { error, .. }) = RelayAdmin::new(&missing).retry("B2").await else {
+            panic!()
+        };
+        assert_eq!(error.kind, api::ErrorKind::NotFound);
+    }
+
+    #[tokio::test]
     async fn a_user_add_that_did_something_else_is_not_success() {
         // Help text instead of a reply, exit 0: what `user add -h@example.com` once did.
         let server = FakeServer::new().answer("'user' 'add'", 0, "Usage: outpost-relay user add");
