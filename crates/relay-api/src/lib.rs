@@ -86,6 +86,8 @@ pub enum ErrorKind {
     InvalidArgument,
     /// A file could not be read or written.
     Io,
+    /// The command needs a setting the config does not have (`cert renew` without ACME).
+    NotConfigured,
     /// Anything else.
     Other,
 }
@@ -108,6 +110,9 @@ pub struct Status {
     pub listeners: Vec<Listener>,
     /// The certificates it serves.
     pub certificates: Vec<Certificate>,
+    /// Getting and renewing certificates over ACME, when the config asks for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme: Option<AcmeStatus>,
     /// Messages waiting to be delivered.
     pub queued: usize,
     /// The latest finished deliveries, newest last.
@@ -137,6 +142,10 @@ pub enum ListenerMode {
     Submissions,
     /// Port 25: mail from the internet for the relay's own domains (not served yet).
     Inbound,
+    /// Port 443: HTTPS for MTA-STS and mail-client setup, and ACME TLS-ALPN-01 challenges.
+    Https,
+    /// Port 80: ACME HTTP-01 challenges; everything else is redirected to HTTPS.
+    Http,
 }
 
 impl ListenerMode {
@@ -146,6 +155,8 @@ impl ListenerMode {
             ListenerMode::Submission => "submission",
             ListenerMode::Submissions => "submissions",
             ListenerMode::Inbound => "inbound",
+            ListenerMode::Https => "https",
+            ListenerMode::Http => "http",
         }
     }
 }
@@ -164,6 +175,15 @@ pub struct Certificate {
     /// SHA-256 of the certificate (DER), lower-case hex: lets the app check that the certificate
     /// it sees on a port is this one, even while it is self-signed.
     pub sha256: String,
+    /// Who signed it (the issuer's common name, or its whole name when it has none).
+    #[serde(default)]
+    pub issuer: String,
+    /// Its serial number, lower-case hex.
+    #[serde(default)]
+    pub serial: String,
+    /// When it became valid (RFC 3339).
+    #[serde(default)]
+    pub not_before: String,
 }
 
 impl Certificate {
@@ -185,6 +205,177 @@ pub enum CertificateSource {
         /// The certificate chain's path.
         chain: String,
     },
+    /// Obtained by the relay itself from an ACME CA.
+    Acme {
+        /// The CA's directory URL.
+        directory: String,
+    },
+}
+
+/// The relay's ACME work: what it is doing, when it renews next and how the last try went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct AcmeStatus {
+    /// The CA's directory URL.
+    pub directory: String,
+    /// The names the certificate is for (the mail host first).
+    pub names: Vec<String>,
+    /// What it is doing now.
+    pub phase: AcmePhase,
+    /// When it will next ask for a certificate, and why then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<Renewal>,
+    /// How the last try ended (none yet after a start with a valid certificate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempt: Option<AcmeAttempt>,
+    /// The challenge that worked last time (tried first next time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<Challenge>,
+}
+
+/// A step of getting a certificate, in the order they happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "kebab-case", tag = "step")]
+pub enum AcmePhase {
+    /// Nothing to do until the next renewal (or waiting to try again).
+    Waiting,
+    /// Placing the order with the CA.
+    Ordering,
+    /// Answering the CA's challenge; it is checking.
+    Answering {
+        /// Which challenge.
+        challenge: Challenge,
+    },
+    /// The CA checked the names; the certificate is being issued.
+    Validated,
+}
+
+/// An ACME challenge the relay answers itself (RFC 8555 §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "kebab-case")]
+pub enum Challenge {
+    /// TLS-ALPN-01 on port 443 (RFC 8737).
+    TlsAlpn01,
+    /// HTTP-01 on port 80.
+    Http01,
+}
+
+/// When the next order is due, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct Renewal {
+    /// Seconds since the epoch.
+    pub at: u64,
+    /// Why then.
+    pub reason: RenewalReason,
+}
+
+/// Why the next order is due when it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "kebab-case")]
+pub enum RenewalReason {
+    /// No certificate for these names yet.
+    Missing,
+    /// Inside the window the CA suggested (ACME Renewal Information, RFC 9773).
+    CaWindow,
+    /// At two thirds of the certificate's lifetime (the CA gives no window).
+    TwoThirds,
+    /// The config's `renew_after`.
+    Configured,
+    /// The last try failed: trying again after a pause that grows with each failure.
+    Retry,
+    /// Someone asked (`cert renew --now`).
+    Requested,
+}
+
+/// One try at getting a certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct AcmeAttempt {
+    /// When it ended (seconds since the epoch).
+    pub at: u64,
+    /// The CA tried against (the staging directory for a first order, when there is one).
+    pub directory: String,
+    /// Why it failed; none when a certificate was issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<AcmeFailure>,
+    /// Failures in a row so far (0 after a success).
+    #[serde(default)]
+    pub failures_in_a_row: u32,
+}
+
+/// Why getting a certificate failed, for the app to word and act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct AcmeFailure {
+    /// What kind of failure.
+    pub kind: AcmeFailureKind,
+    /// The CA's or the network's own words (for logs and experts).
+    pub detail: String,
+}
+
+/// Kinds of ACME failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "kebab-case")]
+pub enum AcmeFailureKind {
+    /// The CA could not be reached (network, DNS, TLS to the CA).
+    CaUnreachable,
+    /// The CA could not reach this server or got the wrong answer (ports 80/443 closed, the
+    /// name pointing elsewhere).
+    ChallengeFailed,
+    /// A CAA record of the domain forbids this CA.
+    Caa,
+    /// The CA's DNS lookups of the name failed or found no address.
+    Dns,
+    /// The CA's rate limit: it is retried later, no sooner than the CA allows.
+    RateLimited,
+    /// The CA refused for another reason (its detail says which).
+    Refused,
+    /// The CA did not finish in time.
+    Timeout,
+    /// Anything else (a local file could not be written, say).
+    Other,
+}
+
+/// What the admin commands ask the running relay over its control socket: one JSON line each
+/// way, the reply a [`Response`] of [`ControlReply`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "ask")]
+pub enum ControlRequest {
+    /// Try a queued message again now.
+    QueueRetry {
+        /// The queue id.
+        id: String,
+    },
+    /// Ask the CA for a new certificate now.
+    CertRenew,
+}
+
+/// What the running relay did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "done")]
+pub enum ControlReply {
+    /// The message is being retried.
+    Retrying,
+    /// An order has started; `status` follows it.
+    Renewing,
+}
+
+/// `cert renew --now`: an order has started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct CertRenewal {
+    /// The names it is for.
+    pub names: Vec<String>,
 }
 
 /// One finished delivery, as `status` lists them.
@@ -322,6 +513,28 @@ pub struct QueueList {
 pub struct QueueRetry {
     /// The queue id.
     pub id: String,
+}
+
+/// The MTA-STS policy file (RFC 8461 §3.2) the relay serves: one definition, so the app's DNS
+/// step can publish the `_mta-sts` id of exactly this text.
+pub fn mta_sts_policy(mode: &str, mx: &[&str], max_age_seconds: u64) -> String {
+    let mut policy = format!("version: STSv1\r\nmode: {mode}\r\n");
+    for host in mx {
+        policy.push_str(&format!("mx: {host}\r\n"));
+    }
+    policy.push_str(&format!("max_age: {max_age_seconds}\r\n"));
+    policy
+}
+
+/// The `id=` of the `_mta-sts` TXT record for a policy: it changes whenever the policy does
+/// (RFC 8461 §3.1 asks for exactly that). 64-bit FNV-1a of the text, as 16 hex digits.
+pub fn mta_sts_id(policy: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in policy.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
 }
 
 /// A DKIM key's DNS record.

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 pub use model::{
     Acme, CertificateFiles, Config, Delivery, DkimAlgorithm, DkimKey, Dns, Limits, Listeners, Log,
-    LogLevel, Queue, Server, Tls, Users,
+    LogLevel, MtaSts, MtaStsMode, Queue, Server, Tls, Users,
 };
 pub use value::{AbsolutePath, ByteSize, DomainName, Duration, Selector, check_label};
 
@@ -89,6 +89,7 @@ impl Config {
             log: Log::default(),
             dns: Dns::default(),
             delivery: Delivery::default(),
+            mta_sts: MtaSts::default(),
         }
     }
 
@@ -120,20 +121,52 @@ impl Config {
             ));
         }
         // Parsed but not served yet: refused, so a setting never looks as if it worked.
-        for (name, list) in
-            [("inbound", &self.listeners.inbound), ("acme_http", &self.listeners.acme_http)]
-        {
-            if !list.is_empty() {
+        if !self.listeners.inbound.is_empty() {
+            return Err(Problem::new(
+                &["listeners", "inbound"],
+                "this version of the relay cannot serve it yet; leave the list empty",
+            ));
+        }
+        if let Some(acme) = &self.tls.acme {
+            if self.listeners.https.is_empty() && self.listeners.acme_http.is_empty() {
                 return Err(Problem::new(
-                    &["listeners", name],
-                    "this version of the relay cannot serve it yet; leave the list empty",
+                    &["tls", "acme"],
+                    "the CA's challenges need listeners.https (port 443) or listeners.acme_http (port 80); list at least one",
                 ));
             }
-        }
-        if self.tls.acme.is_some() {
+            if !self.tls.certificates.is_empty() {
+                return Err(Problem::new(
+                    &["tls", "acme"],
+                    "use either [tls.acme] or tls.certificates, not both",
+                ));
+            }
+            for (name, url) in [
+                ("directory", Some(&acme.directory)),
+                ("staging_directory", acme.staging_directory.as_ref()),
+            ] {
+                if let Some(url) = url
+                    && !url.starts_with("https://")
+                {
+                    return Err(Problem::new(
+                        &["tls", "acme", name],
+                        format!(
+                            "`{url}` is not an https:// URL; ACME directories are only served over HTTPS"
+                        ),
+                    ));
+                }
+            }
+            if let Some(contact) = &acme.contact
+                && (!contact.contains('@') || contact.starts_with("mailto:"))
+            {
+                return Err(Problem::new(
+                    &["tls", "acme", "contact"],
+                    "give an e-mail address like you@example.com (without mailto:)",
+                ));
+            }
+        } else if !self.listeners.acme_http.is_empty() {
             return Err(Problem::new(
-                &["tls", "acme"],
-                "this version of the relay cannot get ACME certificates yet; remove [tls.acme] and list certificate files in tls.certificates, or leave both out for a self-signed certificate",
+                &["listeners", "acme_http"],
+                "port 80 only answers ACME challenges: add [tls.acme] or leave the list empty",
             ));
         }
         let mut seen_addresses = HashSet::new();

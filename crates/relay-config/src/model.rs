@@ -40,6 +40,9 @@ pub struct Config {
     /// How mail is handed to recipients' servers.
     #[serde(default)]
     pub delivery: Delivery,
+    /// The MTA-STS policy served over HTTPS.
+    #[serde(default)]
+    pub mta_sts: MtaSts,
 }
 
 /// `[server]`
@@ -62,8 +65,11 @@ pub struct Listeners {
     pub submissions: Vec<SocketAddr>,
     /// Inbound mail for the relay's own domains, port 25.
     pub inbound: Vec<SocketAddr>,
-    /// Plain HTTP for ACME HTTP-01 challenges, port 80.
+    /// Plain HTTP for ACME HTTP-01 challenges, port 80; other requests are sent to HTTPS.
     pub acme_http: Vec<SocketAddr>,
+    /// HTTPS, port 443: ACME TLS-ALPN-01 challenges, the MTA-STS policy and mail-client
+    /// autoconfiguration.
+    pub https: Vec<SocketAddr>,
 }
 
 impl Default for Listeners {
@@ -76,11 +82,17 @@ impl Default for Listeners {
             submissions: both(465),
             inbound: Vec::new(),
             acme_http: Vec::new(),
+            https: Vec::new(),
         }
     }
 }
 
 impl Listeners {
+    /// Both address families on `port`, the way the default listeners are given.
+    pub fn everywhere(port: u16) -> Vec<SocketAddr> {
+        vec![SocketAddr::from(([0, 0, 0, 0], port)), SocketAddr::from(([0u16; 8], port))]
+    }
+
     /// Every configured address with the name of its listener, for checks and status output.
     pub fn all(&self) -> impl Iterator<Item = (&'static str, &SocketAddr)> {
         [
@@ -88,6 +100,7 @@ impl Listeners {
             ("submissions", &self.submissions),
             ("inbound", &self.inbound),
             ("acme_http", &self.acme_http),
+            ("https", &self.https),
         ]
         .into_iter()
         .flat_map(|(name, list)| list.iter().map(move |address| (name, address)))
@@ -125,18 +138,103 @@ pub struct CertificateFiles {
     pub key: AbsolutePath,
 }
 
-/// `[tls.acme]`
+/// `[tls.acme]`: the relay gets and renews its own certificate, answering the CA's challenges
+/// on `listeners.https` (TLS-ALPN-01) and `listeners.acme_http` (HTTP-01) itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Acme {
     /// The CA's directory URL (Let's Encrypt's, or a test CA's).
+    #[serde(default = "Acme::lets_encrypt")]
     pub directory: String,
-    /// The contact address given to the CA for expiry warnings.
+    /// The CA's staging directory: a first order for new names is tried there first, so a
+    /// mistake never uses up the real CA's failed-validation limit. Leave out for CAs without.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staging_directory: Option<String>,
+    /// The contact address given to the CA.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<String>,
     /// Extra root certificate to trust for the ACME server itself (test CAs only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub directory_root: Option<AbsolutePath>,
+    /// Names besides `server.hostname` the certificate covers (`mta-sts.<domain>`,
+    /// `autoconfig.<domain>` once their DNS points here).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<DomainName>,
+    /// Renew this long after issuance instead of inside the CA's window (tests; leave out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renew_after: Option<Duration>,
+}
+
+impl Acme {
+    /// Let's Encrypt's production directory.
+    pub const LETS_ENCRYPT: &'static str = "https://acme-v02.api.letsencrypt.org/directory";
+    /// Let's Encrypt's staging directory.
+    pub const LETS_ENCRYPT_STAGING: &'static str =
+        "https://acme-staging-v02.api.letsencrypt.org/directory";
+
+    fn lets_encrypt() -> String {
+        Acme::LETS_ENCRYPT.to_string()
+    }
+
+    /// Let's Encrypt, staging first: what the app sets up.
+    pub fn lets_encrypt_with_staging() -> Acme {
+        Acme {
+            directory: Acme::lets_encrypt(),
+            staging_directory: Some(Acme::LETS_ENCRYPT_STAGING.to_string()),
+            contact: None,
+            directory_root: None,
+            names: Vec::new(),
+            renew_after: None,
+        }
+    }
+}
+
+/// `[mta_sts]`: the MTA-STS policy (RFC 8461) served at
+/// `https://mta-sts.<domain>/.well-known/mta-sts.txt` for every domain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MtaSts {
+    /// `testing` (senders report problems but deliver anyway) or `enforce`.
+    pub mode: MtaStsMode,
+    /// How long senders may cache the policy.
+    pub max_age: Duration,
+    /// The `mx:` lines; the mail host when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mx: Vec<DomainName>,
+}
+
+impl Default for MtaSts {
+    fn default() -> Self {
+        MtaSts {
+            mode: MtaStsMode::Testing,
+            max_age: Duration::from_secs(7 * 86_400),
+            mx: Vec::new(),
+        }
+    }
+}
+
+/// MTA-STS policy modes (RFC 8461 §3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MtaStsMode {
+    /// Problems are reported, mail still delivered: the first weeks.
+    #[default]
+    Testing,
+    /// Mail goes only over verified TLS to the listed servers.
+    Enforce,
+    /// The policy is being withdrawn.
+    None,
+}
+
+impl MtaStsMode {
+    /// The word in the policy file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MtaStsMode::Testing => "testing",
+            MtaStsMode::Enforce => "enforce",
+            MtaStsMode::None => "none",
+        }
+    }
 }
 
 /// `[users]`

@@ -157,13 +157,36 @@ fn settings_the_relay_cannot_serve_yet_are_refused_not_ignored() {
     check_refused(
         &format!("{MINIMAL}[listeners]\nacme_http = [\"0.0.0.0:80\"]\n"),
         6,
-        "cannot serve it yet",
+        "only answers ACME challenges",
     );
+}
+
+#[test]
+fn acme_needs_a_challenge_listener_an_https_directory_and_no_certificate_files() {
     check_refused(
         &format!("{MINIMAL}[tls.acme]\ndirectory = \"https://ca.example/dir\"\n"),
         5,
-        "cannot get ACME certificates yet",
+        "need listeners.https (port 443) or listeners.acme_http",
     );
+    let listening = "[listeners]\nhttps = [\"0.0.0.0:443\"]\n";
+    check_refused(
+        &format!("{MINIMAL}{listening}[tls.acme]\ndirectory = \"http://ca.example/dir\"\n"),
+        8,
+        "not an https:// URL",
+    );
+    check_refused(
+        &format!("{MINIMAL}{listening}[tls.acme]\ncontact = \"mailto:me@example.com\"\n"),
+        8,
+        "without mailto:",
+    );
+    let config =
+        parse(&format!("{MINIMAL}{listening}[tls.acme]\nnames = [\"mta-sts.example.com\"]\n"))
+            .unwrap();
+    let acme = config.tls.acme.as_ref().unwrap();
+    assert_eq!(acme.directory, Acme::LETS_ENCRYPT, "Let's Encrypt unless told otherwise");
+    assert_eq!(acme.names[0].as_str(), "mta-sts.example.com");
+    assert_eq!(config.mta_sts.mode, MtaStsMode::Testing, "MTA-STS starts in testing mode");
+    assert_eq!(parse(&config.to_toml()).unwrap(), config, "what is written is what is read");
 }
 
 #[test]

@@ -84,6 +84,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The certificate: renew it now (it renews by itself; this is for "Renew now").
+    Cert {
+        #[command(subcommand)]
+        action: CertAction,
+        /// The config file.
+        #[arg(long, global = true, default_value = DEFAULT_PATH)]
+        config: PathBuf,
+        /// Print results as JSON.
+        #[arg(long, global = true)]
+        json: bool,
+    },
     /// Look at and nudge the queue.
     Queue {
         #[command(subcommand)]
@@ -146,6 +157,17 @@ enum DkimAction {
 }
 
 #[derive(Debug, Subcommand)]
+enum CertAction {
+    /// Ask the CA for a new certificate; `status` follows the order.
+    Renew {
+        /// Now, whatever the renewal schedule says (the only mode there is: required so the
+        /// command reads as what it does).
+        #[arg(long, required = true)]
+        now: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum QueueAction {
     /// List queued messages.
     List,
@@ -178,6 +200,7 @@ pub fn main(arguments: impl IntoIterator<Item = impl Into<OsString> + Clone>) ->
             | Command::Dkim { json: true, .. }
             | Command::Status { json: true, .. }
             | Command::Queue { json: true, .. }
+            | Command::Cert { json: true, .. }
             | Command::Lookup { json: true, .. }
     );
     let output = Output { json };
@@ -188,6 +211,7 @@ pub fn main(arguments: impl IntoIterator<Item = impl Into<OsString> + Clone>) ->
         Command::Dkim { action, config, .. } => dkim(action, &config, output),
         Command::Status { config, .. } => status(&config, output),
         Command::Queue { action, config, .. } => queue(action, &config, output),
+        Command::Cert { action, config, .. } => cert(action, &config, output),
         Command::Lookup { names, .. } => lookup(&names, output),
     };
     match result {
@@ -272,26 +296,6 @@ fn serve(config_path: &Path) -> Result<ExitCode> {
             };
             tokio::select! { _ = terminate.recv() => {}, _ = interrupt.recv() => {} }
             signals.cancel();
-        });
-        // `queue retry` leaves a marker file in the spool; pick those up.
-        let spool_dir = config.queue.dir.as_path().to_path_buf();
-        let queue = relay.queue.clone();
-        let watching = stop.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-                    _ = watching.cancelled() => return,
-                }
-                let Ok(entries) = std::fs::read_dir(&spool_dir) else { continue };
-                for entry in entries.filter_map(Result::ok) {
-                    let name = entry.file_name().to_string_lossy().into_owned();
-                    if let Some(id) = name.strip_suffix(".retry") {
-                        let _ = std::fs::remove_file(entry.path());
-                        queue.retry_now(id);
-                    }
-                }
-            }
         });
         relay.serve_until(stop).await;
         tracing::info!("outpost-relay stopped");
@@ -522,15 +526,40 @@ fn lookup(names: &[String], output: Output) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The directory of the status file and the control socket (`/var/lib/outpost`).
+fn state_root(config: &Config) -> Result<&Path> {
+    config.tls.state_dir.as_path().parent().context("the TLS state directory has no parent")
+}
+
+/// Asks the running relay over its control socket.
+fn ask(config: &Config, request: &api::ControlRequest) -> Result<api::ControlReply> {
+    let socket = crate::control::socket_path(state_root(config)?);
+    crate::control::ask(&socket, request).map_err(|error| failure(error.kind, error.message))
+}
+
+fn cert(action: CertAction, config_path: &Path, output: Output) -> Result<ExitCode> {
+    let config = load_config(config_path)?;
+    let CertAction::Renew { now: _ } = action;
+    let Some(acme) = &config.tls.acme else {
+        return Err(failure(
+            api::ErrorKind::NotConfigured,
+            "the relay does not get its certificate over ACME: add [tls.acme] to the config",
+        ));
+    };
+    ask(&config, &api::ControlRequest::CertRenew)?;
+    let names = crate::acme::wanted_names(config.server.hostname.as_str(), acme);
+    output.report(api::CertRenewal { names }, |renewal| {
+        format!(
+            "asking the CA for a new certificate for {}; `outpost-relay status` follows it",
+            renewal.names.join(", ")
+        )
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
 fn status(config_path: &Path, output: Output) -> Result<ExitCode> {
     let config = load_config(config_path)?;
-    let path = config
-        .tls
-        .state_dir
-        .as_path()
-        .parent()
-        .map(|dir| dir.join(crate::server::STATUS_FILE))
-        .context("the TLS state directory has no parent")?;
+    let path = state_root(&config)?.join(crate::server::STATUS_FILE);
     let text = std::fs::read_to_string(&path).map_err(|error| {
         failure(
             api::ErrorKind::NotRunning,
@@ -562,10 +591,30 @@ fn describe_status(status: &api::Status) -> String {
             ""
         };
         lines.push(format!(
-            "  certificate for {} until {}{kind}",
+            "  certificate for {} from {} until {}{kind}",
             certificate.names.join(", "),
+            if certificate.issuer.is_empty() { "?" } else { &certificate.issuer },
             certificate.not_after
         ));
+    }
+    if let Some(acme) = &status.acme {
+        lines.push(format!("  ACME ({}): {:?}", acme.directory, acme.phase));
+        if let Some(next) = &acme.next {
+            let at = time::OffsetDateTime::from_unix_timestamp(next.at as i64)
+                .ok()
+                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                .unwrap_or_else(|| next.at.to_string());
+            lines.push(format!("    next order: {at} ({:?})", next.reason));
+        }
+        if let Some(attempt) = &acme.last_attempt {
+            match &attempt.failure {
+                Some(failure) => lines.push(format!(
+                    "    last try FAILED ({} in a row, {:?}): {}",
+                    attempt.failures_in_a_row, failure.kind, failure.detail
+                )),
+                None => lines.push("    last try: issued".to_string()),
+            }
+        }
     }
     lines.push(format!("  queued messages: {}", status.queued));
     for delivery in status.recent_deliveries.iter().rev().take(10) {
@@ -639,10 +688,9 @@ fn queue(action: QueueAction, config_path: &Path, output: Output) -> Result<Exit
         }
         QueueAction::Retry { id } => {
             find(&items, &id)?;
-            std::fs::write(spool.dir().join(format!("{id}.retry")), b"")
-                .context("asking the relay to retry")?;
+            ask(&config, &api::ControlRequest::QueueRetry { id: id.clone() })?;
             output.report(api::QueueRetry { id }, |retry| {
-                format!("{}: the relay will try again within a second", retry.id)
+                format!("{}: the relay is trying again now", retry.id)
             });
         }
     }

@@ -5,14 +5,19 @@
 //! - [`session`] runs one SMTP conversation (STARTTLS, AUTH, envelope, [`data`]);
 //! - [`queue::Queue`] keeps accepted mail on disk until delivered, retried or bounced;
 //! - [`courier::smtp::SmtpCourier`] delivers to recipients' mail servers (MX, STARTTLS, MTA-STS);
-//! - [`cli`] is the admin command line the app runs over SSH.
+//! - [`acme`] gets and renews the certificate, answering challenges on [`web`]'s listeners,
+//!   which also serve the MTA-STS policy and mail-client autoconfig;
+//! - [`cli`] is the admin command line the app runs over SSH; it reaches the running relay
+//!   through [`control`]'s socket.
 //!
 //! This crate never depends on the setup engine; both share only [`outpost_relay_config`], the
 //! definition of the config file.
 
+pub mod acme;
 pub mod cli;
 pub mod clock;
 pub mod connection;
+pub mod control;
 pub mod courier;
 pub mod data;
 pub mod dkim;
@@ -23,6 +28,7 @@ pub mod server;
 pub mod session;
 pub mod tls;
 pub mod users;
+pub mod web;
 
 /// The relay's version, as Cargo knows it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

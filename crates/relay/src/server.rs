@@ -15,6 +15,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::acme::Acme;
 use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::connection::{Connection, Stream};
 use crate::courier::Courier;
@@ -77,6 +78,8 @@ pub struct Relay {
     pub queue: Arc<Queue>,
     /// The certificates in use.
     pub certificates: Certificates,
+    /// The ACME manager, when the config has `[tls.acme]`.
+    pub acme: Option<Acme>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 }
@@ -104,7 +107,32 @@ impl Relay {
         for files in &config.tls.certificates {
             certificates.install_files(files.chain.as_path(), files.key.as_path(), false)?;
         }
-        if config.tls.certificates.is_empty() {
+        let tasks = TaskTracker::new();
+        let shutdown = CancellationToken::new();
+        let status_changed = Arc::new(tokio::sync::Notify::new());
+        // A saved ACME certificate is served at once; self-signed only until the first one.
+        let (acme, has_acme_certificate) = match &config.tls.acme {
+            Some(acme) => {
+                let setup = crate::acme::Setup {
+                    hostname: config.server.hostname.to_string(),
+                    acme: acme.clone(),
+                    dir: config.tls.state_dir.as_path().join("acme"),
+                    https: !config.listeners.https.is_empty(),
+                    http: !config.listeners.acme_http.is_empty(),
+                    changed: status_changed.clone(),
+                };
+                let (acme, usable) = crate::acme::Acme::start(
+                    setup,
+                    certificates.clone(),
+                    clock.clone(),
+                    shutdown.clone(),
+                    &tasks,
+                );
+                (Some(acme), usable)
+            }
+            None => (None, false),
+        };
+        if config.tls.certificates.is_empty() && !has_acme_certificate {
             certificates.install_self_signed(
                 config.server.hostname.as_str(),
                 config.tls.state_dir.as_path(),
@@ -112,6 +140,28 @@ impl Relay {
             )?;
         }
         let acceptor = TlsAcceptor::from(certificates.server_config()?);
+        let https_acceptor = TlsAcceptor::from(certificates.https_config()?);
+        let first_port = |list: &[SocketAddr]| list.first().map(SocketAddr::port);
+        let site = Arc::new(crate::web::Site {
+            hostname: config.server.hostname.to_string(),
+            domains: config.server.domains.iter().map(ToString::to_string).collect(),
+            mta_sts_policy: {
+                let mx: Vec<String> = if config.mta_sts.mx.is_empty() {
+                    vec![config.server.hostname.to_string()]
+                } else {
+                    config.mta_sts.mx.iter().map(ToString::to_string).collect()
+                };
+                let mx: Vec<&str> = mx.iter().map(String::as_str).collect();
+                outpost_relay_api::mta_sts_policy(
+                    config.mta_sts.mode.as_str(),
+                    &mx,
+                    config.mta_sts.max_age.get().as_secs(),
+                )
+            },
+            submissions_port: first_port(&config.listeners.submissions),
+            submission_port: first_port(&config.listeners.submission),
+            acme: acme.clone(),
+        });
         let spool_dir = config.queue.dir.as_path();
         let spool = Spool::open(spool_dir)
             .map_err(|source| Error::Spool { path: spool_dir.to_path_buf(), source })?;
@@ -119,7 +169,6 @@ impl Relay {
             Some(courier) => courier,
             None => Arc::new(SmtpCourier::new(config, clock.clone())?),
         };
-        let shutdown = CancellationToken::new();
         let first_domain = config.server.domains[0].to_string();
         let bounce_signer = signer.clone();
         let bounce_domain = first_domain.clone();
@@ -168,6 +217,8 @@ impl Relay {
         for (name, list, port) in [
             ("submission", &config.listeners.submission, ListenerMode::Submission),
             ("submissions", &config.listeners.submissions, ListenerMode::Submissions),
+            ("https", &config.listeners.https, ListenerMode::Https),
+            ("acme_http", &config.listeners.acme_http, ListenerMode::Http),
         ] {
             for address in list {
                 let listener = bind(*address).map_err(|source| Error::Listen {
@@ -189,7 +240,6 @@ impl Relay {
         if resumed > 0 {
             tracing::info!(messages = resumed, "resuming delivery of queued messages");
         }
-        let tasks = TaskTracker::new();
         let connections = Arc::new(Semaphore::new(config.limits.max_connections as usize));
         let per_address = PerAddress::new(config.limits.connections_per_address);
         let listeners: Vec<Listener> = bound
@@ -201,28 +251,35 @@ impl Relay {
             tasks.spawn(accept_loop(
                 listener,
                 port,
+                Web { site: site.clone(), tls: https_acceptor.clone() },
                 context.clone(),
-                connections.clone(),
-                per_address.clone(),
+                (connections.clone(), per_address.clone()),
                 shutdown.clone(),
                 tasks.clone(),
             ));
         }
-        let relay = Relay { listeners, queue, certificates, shutdown, tasks };
-        let status_path = config.tls.state_dir.as_path().parent().map(|dir| dir.join(STATUS_FILE));
-        if let Some(path) = status_path {
+        let relay = Relay { listeners, queue, certificates, acme, shutdown, tasks };
+        if let Some(root) = config.tls.state_dir.as_path().parent() {
+            let handles =
+                crate::control::Handles { queue: relay.queue.clone(), acme: relay.acme.clone() };
+            let socket = crate::control::socket_path(root);
+            if let Err(error) = crate::control::listen(&socket, handles, relay.shutdown.clone()) {
+                // Serving mail matters more; `queue retry` and `cert renew` will say why.
+                tracing::warn!(%error, socket = %socket.display(), "cannot open the control socket");
+            }
             relay.tasks.spawn(write_status_forever(
-                path,
+                root.join(STATUS_FILE),
                 relay.snapshot_parts(),
                 clock_for_status,
+                status_changed,
                 relay.shutdown.clone(),
             ));
         }
         Ok(relay)
     }
 
-    fn snapshot_parts(&self) -> (Vec<Listener>, Arc<Queue>, Certificates) {
-        (self.listeners.clone(), self.queue.clone(), self.certificates.clone())
+    fn snapshot_parts(&self) -> (Vec<Listener>, Arc<Queue>, Certificates, Option<Acme>) {
+        (self.listeners.clone(), self.queue.clone(), self.certificates.clone(), self.acme.clone())
     }
 
     /// The address a listener is bound to (the first one of that name).
@@ -265,12 +322,19 @@ fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
+/// What the web listeners need.
+#[derive(Clone)]
+struct Web {
+    site: Arc<crate::web::Site>,
+    tls: TlsAcceptor,
+}
+
 async fn accept_loop(
     listener: TcpListener,
     port: ListenerMode,
+    web: Web,
     context: Arc<Context>,
-    connections: Arc<Semaphore>,
-    per_address: Arc<PerAddress>,
+    (connections, per_address): (Arc<Semaphore>, Arc<PerAddress>),
     shutdown: CancellationToken,
     tasks: TaskTracker,
 ) {
@@ -298,8 +362,29 @@ async fn accept_loop(
             continue;
         };
         let context = context.clone();
+        let web = web.clone();
         tasks.spawn(async move {
             let stream = match port {
+                ListenerMode::Http => {
+                    crate::web::serve(stream, web.site, port).await;
+                    drop((permit, held));
+                    return;
+                }
+                ListenerMode::Https => {
+                    match tokio::time::timeout(session::HANDSHAKE_TIMEOUT, web.tls.accept(stream))
+                        .await
+                    {
+                        // TLS-ALPN-01: the handshake was the whole answer.
+                        Ok(Ok(tls))
+                            if tls.get_ref().1.alpn_protocol()
+                                == Some(crate::tls::ACME_TLS_ALPN) => {}
+                        Ok(Ok(tls)) => crate::web::serve(tls, web.site, port).await,
+                        Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                        Err(_) => {}
+                    }
+                    drop((permit, held));
+                    return;
+                }
                 ListenerMode::Submission | ListenerMode::Inbound => Stream::Plain(stream),
                 ListenerMode::Submissions => {
                     match tokio::time::timeout(
@@ -324,10 +409,10 @@ async fn accept_loop(
     }
 }
 
-/// Too many connections: say so with a 421 (where the port speaks plain text first) and hang
-/// up.
+/// Too many connections: say so with a 421 (where the port speaks SMTP in plain text first)
+/// and hang up.
 async fn refuse(stream: TcpStream, port: ListenerMode, why: &'static str) {
-    if port != ListenerMode::Submissions {
+    if matches!(port, ListenerMode::Submission | ListenerMode::Inbound) {
         let mut connection = Connection::new(Stream::Plain(stream), Duration::from_secs(5));
         let _ = connection.write(format!("421 {why}\r\n").as_bytes()).await;
         connection.shutdown().await;
@@ -342,11 +427,12 @@ pub use outpost_relay_api::Status;
 
 async fn write_status_forever(
     path: PathBuf,
-    parts: (Vec<Listener>, Arc<Queue>, Certificates),
+    parts: (Vec<Listener>, Arc<Queue>, Certificates, Option<Acme>),
     clock: Arc<dyn Clock>,
+    changed: Arc<tokio::sync::Notify>,
     shutdown: CancellationToken,
 ) {
-    let (listeners, queue, certificates) = parts;
+    let (listeners, queue, certificates, acme) = parts;
     loop {
         let status = Status {
             version: crate::VERSION.into(),
@@ -356,6 +442,7 @@ async fn write_status_forever(
             running: true,
             listeners: listeners.clone(),
             certificates: certificates.list(),
+            acme: acme.as_ref().map(Acme::status),
             queued: queue.len(),
             recent_deliveries: queue
                 .recent()
@@ -374,8 +461,10 @@ async fn write_status_forever(
                 tracing::debug!(path = %path.display(), "cannot write the status file");
             }
         }
+        // Every 2 s, and at once when the ACME work moves on (the app follows its steps).
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = changed.notified() => {}
             _ = shutdown.cancelled() => return,
         }
     }

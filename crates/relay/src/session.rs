@@ -58,7 +58,8 @@ impl Policy {
             ListenerMode::Submission | ListenerMode::Submissions => {
                 Policy { authenticated: true, local_recipients_only: false, signs: true }
             }
-            ListenerMode::Inbound => {
+            // The web listeners never run SMTP; the strictest policy, should one ever do.
+            ListenerMode::Inbound | ListenerMode::Https | ListenerMode::Http => {
                 Policy { authenticated: false, local_recipients_only: true, signs: false }
             }
         }

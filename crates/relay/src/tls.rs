@@ -61,7 +61,12 @@ pub struct Certificates {
 struct Inner {
     by_name: HashMap<String, Arc<Entry>>,
     default: Option<Arc<Entry>>,
+    /// TLS-ALPN-01 answers (RFC 8737), by name: served only to clients asking for `acme-tls/1`.
+    challenges: HashMap<String, Arc<CertifiedKey>>,
 }
+
+/// The ALPN protocol of ACME's TLS-ALPN-01 challenge.
+pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
 
 impl std::fmt::Debug for Certificates {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -99,21 +104,16 @@ impl Certificates {
             reason,
         };
         let chain_pem = read(chain)?;
-        let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&chain_pem)
-            .collect::<Result<_, _>>()
-            .map_err(|error| invalid(chain, format!("not a PEM certificate chain ({error})")))?;
-        let leaf =
-            certificates.first().ok_or_else(|| invalid(chain, "holds no certificate".into()))?;
-        let info = describe(leaf, CertificateSource::Files { chain: chain.display().to_string() })
-            .map_err(|reason| invalid(chain, reason))?;
-        let private = PrivateKeyDer::from_pem_slice(&read(key)?)
-            .map_err(|error| invalid(key, format!("not a PEM private key ({error})")))?;
-        let signing = provider::sign::any_supported_type(&private)
-            .map_err(|error| invalid(key, format!("unusable private key ({error})")))?;
-        let certified = CertifiedKey::new(certificates, signing);
-        certified
-            .keys_match()
-            .map_err(|error| invalid(key, format!("does not match the certificate ({error})")))?;
+        let key_pem = read(key)?;
+        let source = CertificateSource::Files { chain: chain.display().to_string() };
+        let (certified, info) = certified_key(&chain_pem, &key_pem, source).map_err(|reason| {
+            // The key's problems name the key file, the chain's the chain.
+            if reason.starts_with("key: ") {
+                invalid(key, reason.trim_start_matches("key: ").to_string())
+            } else {
+                invalid(chain, reason)
+            }
+        })?;
         self.install(certified, info.clone(), default);
         Ok(info)
     }
@@ -170,6 +170,46 @@ impl Certificates {
         Ok(info)
     }
 
+    /// Answers a TLS-ALPN-01 challenge for `name`: a self-signed certificate carrying the key
+    /// authorization's digest in the critical acmeIdentifier extension (RFC 8737 §3).
+    pub fn answer_challenge(&self, name: &str, digest: &[u8]) -> Result<(), Error> {
+        let key_pair =
+            rcgen::KeyPair::generate().map_err(|error| Error::Setup(error.to_string()))?;
+        let mut params = rcgen::CertificateParams::new(vec![name.to_string()])
+            .map_err(|error| Error::Setup(error.to_string()))?;
+        params.custom_extensions = vec![rcgen::CustomExtension::new_acme_identifier(digest)];
+        let certificate =
+            params.self_signed(&key_pair).map_err(|error| Error::Setup(error.to_string()))?;
+        let private = PrivateKeyDer::try_from(key_pair.serialize_der())
+            .map_err(|error| Error::Setup(error.to_string()))?;
+        let signing = provider::sign::any_supported_type(&private)
+            .map_err(|error| Error::Setup(error.to_string()))?;
+        let key = Arc::new(CertifiedKey::new(vec![certificate.der().clone()], signing));
+        self.inner
+            .write()
+            .expect("certificates lock")
+            .challenges
+            .insert(name.to_ascii_lowercase(), key);
+        Ok(())
+    }
+
+    /// Stops answering TLS-ALPN-01 challenges (the order is over).
+    pub fn clear_challenges(&self) {
+        self.inner.write().expect("certificates lock").challenges.clear();
+    }
+
+    /// Installs a chain and key the relay obtained (PEM), as the default certificate.
+    pub fn install_pem(
+        &self,
+        chain_pem: &[u8],
+        key_pem: &[u8],
+        source: CertificateSource,
+    ) -> Result<CertificateInfo, String> {
+        let (certified, info) = certified_key(chain_pem, key_pem, source)?;
+        self.install(certified, info.clone(), true);
+        Ok(info)
+    }
+
     /// Every distinct certificate in use.
     pub fn list(&self) -> Vec<CertificateInfo> {
         let inner = self.inner.read().expect("certificates lock");
@@ -183,28 +223,66 @@ impl Certificates {
         seen
     }
 
-    /// A server config for the listeners: TLS 1.2 and 1.3, certificates from this store.
+    /// A server config for the SMTP listeners: TLS 1.2 and 1.3, certificates from this store.
     pub fn server_config(&self) -> Result<Arc<ServerConfig>, Error> {
-        let config = ServerConfig::builder_with_provider(Arc::new(provider::default_provider()))
+        Ok(Arc::new(self.builder()?))
+    }
+
+    /// The HTTPS listener's config: as [`Certificates::server_config`], speaking HTTP/1.1 and
+    /// ACME's `acme-tls/1`.
+    pub fn https_config(&self) -> Result<Arc<ServerConfig>, Error> {
+        let mut config = self.builder()?;
+        config.alpn_protocols = vec![ACME_TLS_ALPN.to_vec(), b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+
+    fn builder(&self) -> Result<ServerConfig, Error> {
+        Ok(ServerConfig::builder_with_provider(Arc::new(provider::default_provider()))
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|error| Error::Setup(error.to_string()))?
             .with_no_client_auth()
-            .with_cert_resolver(Arc::new(self.clone()));
-        Ok(Arc::new(config))
+            .with_cert_resolver(Arc::new(self.clone())))
     }
 }
 
 impl ResolvesServerCert for Certificates {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let inner = self.inner.read().expect("certificates lock");
-        let by_name =
-            hello.server_name().and_then(|name| inner.by_name.get(&name.to_ascii_lowercase()));
+        let name = hello.server_name().map(str::to_ascii_lowercase);
+        // A CA validating TLS-ALPN-01 offers only acme-tls/1 and gets only the challenge answer.
+        let acme = hello.alpn().is_some_and(|mut protocols| protocols.any(|p| p == ACME_TLS_ALPN));
+        if acme {
+            return name.and_then(|name| inner.challenges.get(&name).cloned());
+        }
+        let by_name = name.and_then(|name| inner.by_name.get(&name));
         by_name.or(inner.default.as_ref()).map(|entry| entry.key.clone())
     }
 }
 
-/// Names and expiry of a DER certificate.
-fn describe(
+/// A chain and key from PEM, checked to belong together; the key's problems start `key: `.
+fn certified_key(
+    chain_pem: &[u8],
+    key_pem: &[u8],
+    source: CertificateSource,
+) -> Result<(CertifiedKey, CertificateInfo), String> {
+    let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|error| format!("not a PEM certificate chain ({error})"))?;
+    let leaf = certificates.first().ok_or_else(|| "holds no certificate".to_string())?;
+    let info = describe(leaf, source)?;
+    let private = PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|error| format!("key: not a PEM private key ({error})"))?;
+    let signing = provider::sign::any_supported_type(&private)
+        .map_err(|error| format!("key: unusable private key ({error})"))?;
+    let certified = CertifiedKey::new(certificates, signing);
+    certified
+        .keys_match()
+        .map_err(|error| format!("key: does not match the certificate ({error})"))?;
+    Ok((certified, info))
+}
+
+/// Names, issuer, serial and validity of a DER certificate.
+pub fn describe(
     der: &CertificateDer<'_>,
     source: CertificateSource,
 ) -> Result<CertificateInfo, String> {
@@ -234,15 +312,23 @@ fn describe(
     {
         names.push(common_name.to_ascii_lowercase());
     }
-    let not_after = certificate
-        .validity()
-        .not_after
-        .to_datetime()
-        .format(&time::format_description::well_known::Rfc3339)
-        .map_err(|error| error.to_string())?;
+    let rfc3339 = |time: x509_parser::time::ASN1Time| {
+        time.to_datetime()
+            .format(&time::format_description::well_known::Rfc3339)
+            .map_err(|error| error.to_string())
+    };
+    let not_after = rfc3339(certificate.validity().not_after)?;
+    let not_before = rfc3339(certificate.validity().not_before)?;
+    let issuer = certificate
+        .issuer()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .map_or_else(|| certificate.issuer().to_string(), str::to_string);
+    let serial = certificate.raw_serial().iter().map(|byte| format!("{byte:02x}")).collect();
     let sha256 =
         sha2::Sha256::digest(der.as_ref()).iter().map(|byte| format!("{byte:02x}")).collect();
-    Ok(CertificateInfo { names, not_after, source, sha256 })
+    Ok(CertificateInfo { names, not_after, source, sha256, issuer, serial, not_before })
 }
 
 #[cfg(test)]

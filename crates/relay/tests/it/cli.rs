@@ -111,3 +111,50 @@ fn the_unit_is_hardened() {
         .expect("systemd-analyze (Debian's systemd package) runs");
     assert!(rated.status.success(), "{}", String::from_utf8_lossy(&rated.stdout));
 }
+
+#[tokio::test]
+async fn queue_retry_reaches_the_running_relay_over_its_control_socket() {
+    use crate::support::{Dialog, Options, TestRelay, USER, message};
+    let running =
+        TestRelay::start_with(Options { hold_deliveries: true, ..Options::default() }).await;
+    let mut dialog = Dialog::logged_in(&running).await;
+    dialog.expect(&format!("MAIL FROM:<{USER}>"), "250").await;
+    dialog.expect("RCPT TO:<bob@example.net>", "250").await;
+    dialog.expect("DATA", "354").await;
+    dialog.send_raw(message("retry me").as_bytes()).await;
+    let reply = dialog.command(".").await;
+    let id = reply.trim().rsplit(' ').next().unwrap().to_string();
+    // A planted link where the old marker file went: nothing follows it any more.
+    let victim = running.directory.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    std::os::unix::fs::symlink(&victim, running.queue_dir().join(format!("{id}.retry"))).unwrap();
+    let config = running.config_file();
+    let config = config.to_str().unwrap();
+    let output = tokio::task::spawn_blocking({
+        let (config, id) = (config.to_string(), id.clone());
+        move || relay(&["queue", "retry", "--json", "--config", &config, "--", &id])
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "{}{}", text(&output.stdout), text(&output.stderr));
+    assert_eq!(text(&output.stdout).trim(), format!(r#"{{"api":1,"ok":{{"id":"{id}"}}}}"#));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    // Without ACME, `cert renew` says what is missing.
+    let output = tokio::task::spawn_blocking({
+        let config = config.to_string();
+        move || relay(&["cert", "renew", "--now", "--json", "--config", &config])
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stdout).contains(r#""kind":"not-configured""#),
+        "{}",
+        text(&output.stdout)
+    );
+    let mut running = running;
+    running.relay.take().unwrap().shutdown().await;
+    // A stopped relay is named as such.
+    let output = relay(&["queue", "retry", "--json", "--config", config, "--", &id]);
+    assert!(text(&output.stdout).contains(r#""kind":"not-running""#), "{}", text(&output.stdout));
+}

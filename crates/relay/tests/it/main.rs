@@ -3,6 +3,8 @@
 // test functions; this extends it to the helpers).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// Certificates from a real ACME CA (pebble): both challenges, renewal under load, failures.
+mod acme;
 // The admin command line, run as a process.
 mod cli;
 // The SMTP courier's choice of servers, against a real DNS server.

@@ -73,6 +73,8 @@ pub struct Options {
     pub extra_toml: String,
     /// Lines added to its `[queue]` section.
     pub queue_toml: String,
+    /// Lines added to its `[listeners]` section.
+    pub listeners_toml: String,
     pub real_courier: bool,
     /// Deliveries never finish: messages stay queued.
     pub hold_deliveries: bool,
@@ -95,14 +97,17 @@ impl TestRelay {
         users.save(&root.join("users")).unwrap();
         let text = format!(
             "[server]\nhostname = \"{HOST}\"\ndomains = [\"example.com\"]\n\
-             [listeners]\nsubmission = [\"127.0.0.1:0\"]\nsubmissions = [\"127.0.0.1:0\"]\n\
+             [listeners]\nsubmission = [\"127.0.0.1:0\"]\nsubmissions = [\"127.0.0.1:0\"]\n{listeners}\
              [tls]\nstate_dir = \"{root}/tls\"\n[users]\nfile = \"{root}/users\"\n\
              [[dkim]]\ndomain = \"example.com\"\nselector = \"outpost\"\nkey_file = \"{root}/dkim.pem\"\n\
              [queue]\ndir = \"{root}/queue\"\n{queue}{extra}",
             root = root.display(),
             queue = options.queue_toml,
+            listeners = options.listeners_toml,
             extra = options.extra_toml,
         );
+        // Also on disk, for the admin commands run as processes.
+        std::fs::write(root.join("relay.toml"), &text).unwrap();
         let config = Config::parse(&text, std::path::Path::new("test.toml")).unwrap();
         let courier =
             Arc::new(RecordingCourier { hold: options.hold_deliveries, ..Default::default() });
@@ -127,6 +132,11 @@ impl TestRelay {
     /// The self-signed certificate the relay made, for clients to trust.
     pub fn certificate_pem(&self) -> Vec<u8> {
         std::fs::read(self.directory.path().join("tls/self-signed.pem")).unwrap()
+    }
+
+    /// The config file, for the admin commands.
+    pub fn config_file(&self) -> PathBuf {
+        self.directory.path().join("relay.toml")
     }
 
     pub fn queue_dir(&self) -> PathBuf {
