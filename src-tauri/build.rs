@@ -20,6 +20,8 @@ fn main() {
         "save_domain",
         "install_relay",
         "smtp_password",
+        "get_certificate",
+        "relay_status",
         "dns_report",
         "blocklists",
     ]);

@@ -39,6 +39,8 @@ pub fn run() {
             commands::install::smtp_password,
             commands::dns::dns_report,
             commands::dns::blocklists,
+            commands::certificate::get_certificate,
+            commands::certificate::relay_status,
         ])
         .run(tauri::generate_context!())
         .expect("the Tauri runtime failed to start");

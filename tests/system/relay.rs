@@ -536,11 +536,13 @@ fn t29_an_active_ufw_is_opened_and_587_is_verified_from_the_desktop(inbox: &Inbo
             let certificate = status.certificates.first().context("a certificate")?;
             ensure!(certificate.is_self_signed() && certificate.sha256.len() == 64, "{status:?}");
             let host = inbox.settings.vps_ip.to_string();
-            let seen = probe::submission(&host, 587, &certificate.sha256).await?;
+            let seen =
+                probe::submission(&host, 587, &probe::Trust::Pinned(certificate.sha256.clone()))
+                    .await?;
             ensure!(seen.tls_version == "TLSv1_3", "{seen:?}");
             ensure!(!seen.auth_before_tls && seen.auth.contains(&"PLAIN".to_string()), "{seen:?}");
             // Another certificate (something in between answering) is refused by name.
-            let wrong = probe::submission(&host, 587, &"0".repeat(64)).await;
+            let wrong = probe::submission(&host, 587, &probe::Trust::Pinned("0".repeat(64))).await;
             ensure!(matches!(wrong, Err(probe::Error::WrongCertificate { .. })), "{wrong:?}");
 
             let again = install::install(&session, &input, &secrets, &mut |_| {}).await?;
@@ -577,7 +579,7 @@ fn t33_records_the_dns_step_calls_right_are_judged_pass_by_the_receiver(
             DmarcPolicy::Quarantine,
         )
         .map_err(anyhow::Error::msg)?;
-        let input = domain.relay_input()?;
+        let input = domain.relay_input(outpost_setup::certificate::Tls::SelfSigned)?;
         let secrets = TestSecrets::default();
         install::install(&session, &input, &secrets, &mut |_| {}).await?;
         let admin = RelayAdmin::new(&session);

@@ -163,11 +163,6 @@ impl Config {
                     "give an e-mail address like you@example.com (without mailto:)",
                 ));
             }
-        } else if !self.listeners.acme_http.is_empty() {
-            return Err(Problem::new(
-                &["listeners", "acme_http"],
-                "port 80 only answers ACME challenges: add [tls.acme] or leave the list empty",
-            ));
         }
         let mut seen_addresses = HashSet::new();
         for (name, address) in self.listeners.all() {

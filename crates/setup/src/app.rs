@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use outpost_relay_api::{self as api};
 use serde::{Deserialize, Serialize};
 
+use crate::certificate::{self, Blocker, CertificateChoice, Tls};
 use crate::checks::{self, Check};
 use crate::choices::{Domain, Field, Invalid, Login, Problem, Server};
 use crate::dns::{blocklists, report};
@@ -69,6 +70,28 @@ pub enum Error {
     /// The saved choices make no valid relay config (a hand-edited profile, say).
     #[error("the saved choices make no valid relay config: {0}")]
     Config(outpost_relay_config::Error),
+    /// A certificate cannot be asked for yet: what to fix first.
+    #[error("a certificate cannot be asked for yet: {0:?}")]
+    CertificateBlocked(Vec<Blocker>),
+    /// The CA did not issue one.
+    #[error("the CA did not issue a certificate for {mail_host} ({:?}): {}", .failure.kind, .failure.detail)]
+    Acme {
+        /// Why.
+        failure: api::AcmeFailure,
+        /// The name asked for.
+        mail_host: String,
+    },
+    /// No certificate after the longest wait.
+    #[error("no certificate after {seconds} s (the relay was at {phase:?})")]
+    CertificateTimeout {
+        /// The wait.
+        seconds: u64,
+        /// What the relay was doing.
+        phase: api::AcmePhase,
+    },
+    /// An advanced setting could not be used (an unreadable file, say).
+    #[error("{0}")]
+    Settings(String),
 }
 
 /// What an earlier step should have left, and has not.
@@ -409,11 +432,22 @@ pub struct InstallReport {
 pub async fn install(
     profile: &Profile,
     secrets: &dyn SecretStore,
+    settings: &Settings,
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<(InstallReport, Installed), Error> {
     let started = std::time::Instant::now();
     let domain = profile.domain.clone().ok_or(Error::NotReady(Missing::Domain))?;
-    let input = domain.relay_input().map_err(Error::Config)?;
+    // A certificate from a CA, once step 8 has got one, stays set up.
+    let acme = settings.acme();
+    let tls = match &profile.certificate {
+        Some(choice) => Tls::Acme { acme: &acme, names: &choice.names },
+        None => Tls::SelfSigned,
+    };
+    let input = domain.relay_input(tls).map_err(Error::Config)?;
+    let acme_root = match &profile.certificate {
+        Some(_) => acme_directory_root(settings)?,
+        None => None,
+    };
     let (server, _) = saved_login(profile, secrets).await?;
     // An SMTP user from an earlier install with another sending address is not used any more.
     let retired = profile
@@ -422,6 +456,7 @@ pub async fn install(
         .map(|installed| installed.smtp_user.clone())
         .filter(|old| !old.eq_ignore_ascii_case(&input.smtp_user));
     let (steps, status, dkim, addresses) = with_session(profile, secrets, async |session| {
+        upload_acme_root(session, acme_root.as_deref()).await?;
         let steps = install::install(session, &input, secrets, progress).await?;
         if let Some(old) = &retired {
             install::retire_smtp_user(session, secrets, old).await?;
@@ -435,7 +470,7 @@ pub async fn install(
     })
     .await?;
     let certificate = status.certificates.first().ok_or(Error::NoCertificate)?;
-    let submission = probe::submission(&server.host, 587, &certificate.sha256).await?;
+    let submission = probe::submission(&server.host, 587, &trust(certificate, settings)?).await?;
     let installed = Installed {
         relay_version: status.version.clone(),
         addresses,
@@ -450,6 +485,219 @@ pub async fn install(
         millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
     Ok((report, installed))
+}
+
+/// How this computer checks the relay's certificate: by its SHA-256 while self-signed, by its
+/// chain once a CA issued it.
+fn trust(certificate: &api::Certificate, settings: &Settings) -> Result<probe::Trust, Error> {
+    Ok(match certificate.source {
+        api::CertificateSource::SelfSigned => probe::Trust::Pinned(certificate.sha256.clone()),
+        _ => {
+            probe::Trust::Chain { extra_roots: settings.trusted_roots().map_err(Error::Settings)? }
+        }
+    })
+}
+
+/// The ACME directory's root from the advanced settings (test CAs only), read on this computer.
+fn acme_directory_root(settings: &Settings) -> Result<Option<Vec<u8>>, Error> {
+    let Some(path) = &settings.acme_directory_root else { return Ok(None) };
+    std::fs::read(path).map(Some).map_err(|error| {
+        Error::Settings(format!("cannot read acme-directory-root {}: {error}", path.display()))
+    })
+}
+
+/// Puts the ACME directory's root where the relay's config says it is.
+async fn upload_acme_root(session: &Session, pem: Option<&[u8]>) -> Result<(), Error> {
+    let Some(pem) = pem else { return Ok(()) };
+    session.upload(pem, crate::settings::ACME_DIRECTORY_ROOT, 0o644).await?;
+    Ok(())
+}
+
+/// What the Certificate step got.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateReport {
+    /// The certificate the relay serves now.
+    pub certificate: api::Certificate,
+    /// The relay's ACME state: the next renewal and why then.
+    pub acme: api::AcmeStatus,
+    /// Port 587 as a mail program sees it, the chain verified.
+    pub submission: Submission,
+    /// The ports this computer saw the certificate on, its chain verified (465, 443).
+    pub verified_ports: Vec<u16>,
+    /// Ports 80 or 443 that this computer could not reach (the CA used the other).
+    pub closed_ports: Vec<u16>,
+    /// How long it took, in milliseconds.
+    #[ts(type = "number")]
+    pub millis: u64,
+}
+
+/// The longest wait for the CA.
+pub const CERTIFICATE_WAIT: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// Gets the relay a certificate from the CA: checks what must hold first (DNS, CAA, ports),
+/// opens ports 80 and 443 and checks them from this computer, switches ACME on and follows the
+/// relay's order until the certificate is served, then verifies its chain on 587, 465 and 443.
+pub async fn get_certificate(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+    settings: &Settings,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<(CertificateReport, CertificateChoice), Error> {
+    let started = std::time::Instant::now();
+    let (domain, installed) = domain_and_install(profile)?;
+    let (server, _) = saved_login(profile, secrets).await?;
+    let mail_host = domain.mail_host.to_string();
+    let extra_roots = settings.trusted_roots().map_err(Error::Settings)?;
+    let acme_root = acme_directory_root(settings)?;
+    let acme = settings.acme();
+
+    progress(Progress::Stage { id: Stage::CertificateChecks });
+    let dns_error = |error| Error::Dns { domain: domain.domain.to_string(), error };
+    let checker = crate::dns::check::Checker::new(&settings.dns_finders).map_err(dns_error)?;
+    let ca = settings.caa_identity();
+    let mut blockers =
+        certificate::dns_blockers(&checker, &mail_host, &installed.addresses, ca.as_deref()).await;
+    let ports =
+        with_session(profile, secrets, async |session| Ok(checks::listening(session).await?))
+            .await?;
+    blockers.extend(certificate::ports_taken(&ports));
+    if !blockers.is_empty() {
+        return Err(Error::CertificateBlocked(blockers));
+    }
+    let names =
+        certificate::extra_names(&checker, domain.domain.as_str(), &installed.addresses).await;
+
+    // The web ports first, still self-signed: checked from outside before any CA is asked.
+    progress(Progress::Stage { id: Stage::CertificatePorts });
+    let web = domain.relay_input(Tls::Web).map_err(Error::Config)?;
+    with_session(profile, secrets, async |session| {
+        install::install(session, &web, secrets, &mut crate::progress::ignore).await?;
+        Ok(())
+    })
+    .await?;
+    let mut closed_ports = Vec::new();
+    for port in [80, 443] {
+        if !certificate::reachable(&server.host, port).await {
+            closed_ports.push(port);
+        }
+    }
+    if closed_ports.len() == 2 {
+        let blockers = closed_ports.iter().map(|&port| Blocker::PortClosed { port }).collect();
+        return Err(Error::CertificateBlocked(blockers));
+    }
+
+    progress(Progress::Stage { id: Stage::CertificateOrder });
+    let with_acme =
+        domain.relay_input(Tls::Acme { acme: &acme, names: &names }).map_err(Error::Config)?;
+    let (certificate, acme_status) = with_session(profile, secrets, async |session| {
+        upload_acme_root(session, acme_root.as_deref()).await?;
+        let since = server_time(session).await?;
+        install::install(session, &with_acme, secrets, &mut crate::progress::ignore).await?;
+        follow_order(&RelayAdmin::new(session), &mail_host, since, progress).await
+    })
+    .await?;
+
+    progress(Progress::Stage { id: Stage::CertificateServed });
+    let trust = probe::Trust::Chain { extra_roots };
+    let submission = probe::submission(&server.host, 587, &trust).await?;
+    let mut verified_ports = Vec::new();
+    for port in [465, 443] {
+        if closed_ports.contains(&port) {
+            continue;
+        }
+        let stream = tokio::net::TcpStream::connect((server.host.as_str(), port)).await.map_err(
+            |error| probe::Error::Unreachable {
+                host: server.host.clone(),
+                port,
+                reason: error.to_string(),
+            },
+        )?;
+        probe::handshake(&server.host, port, &trust, stream).await?;
+        verified_ports.push(port);
+    }
+    let report = CertificateReport {
+        certificate,
+        acme: acme_status,
+        submission,
+        verified_ports,
+        closed_ports,
+        millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    };
+    Ok((report, CertificateChoice { names }))
+}
+
+/// The server's clock (seconds since the epoch): the relay's times are on it, not on ours.
+async fn server_time(session: &Session) -> Result<u64, Error> {
+    let output = session.run("date +%s", b"", &mut |_, _| {}).await?;
+    Ok(output.stdout.trim().parse().unwrap_or(0))
+}
+
+/// Follows the relay's order through its status until the CA's certificate for `mail_host` is
+/// served, the relay reports a failure after `since`, or [`CERTIFICATE_WAIT`] passes.
+async fn follow_order<R: crate::remote::Remote>(
+    admin: &RelayAdmin<'_, R>,
+    mail_host: &str,
+    since: u64,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<(api::Certificate, api::AcmeStatus), Error> {
+    let deadline = std::time::Instant::now() + CERTIFICATE_WAIT;
+    let mut nudged = false;
+    let mut shown = Stage::CertificateOrder;
+    let mut phase = api::AcmePhase::Waiting;
+    while std::time::Instant::now() < deadline {
+        let status = admin.status().await?;
+        if let Some(acme) = &status.acme {
+            phase = acme.phase;
+            let stage = match acme.phase {
+                api::AcmePhase::Answering { .. } => Some(Stage::CertificateChallenge),
+                api::AcmePhase::Validated => Some(Stage::CertificateIssue),
+                _ => None,
+            };
+            if let Some(stage) = stage
+                && stage != shown
+            {
+                // Steps are never skipped on screen, even when the CA was quicker than a look.
+                if stage == Stage::CertificateIssue && shown == Stage::CertificateOrder {
+                    progress(Progress::Stage { id: Stage::CertificateChallenge });
+                }
+                progress(Progress::Stage { id: stage });
+                shown = stage;
+            }
+            let issued = status.certificates.iter().find(|certificate| {
+                matches!(certificate.source, api::CertificateSource::Acme { .. })
+                    && certificate.names.iter().any(|name| name == mail_host)
+            });
+            if let Some(certificate) = issued {
+                return Ok((certificate.clone(), acme.clone()));
+            }
+            if let Some(attempt) = &acme.last_attempt
+                && attempt.at >= since
+                && let Some(failure) = &attempt.failure
+            {
+                let mail_host = mail_host.to_string();
+                return Err(Error::Acme { failure: failure.clone(), mail_host });
+            }
+            // A relay pausing after an earlier failure tries again now: the user asked.
+            let pausing =
+                acme.next.as_ref().is_some_and(|next| next.reason == api::RenewalReason::Retry);
+            if pausing && !nudged && acme.phase == api::AcmePhase::Waiting {
+                admin.cert_renew().await?;
+                nudged = true;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    Err(Error::CertificateTimeout { seconds: CERTIFICATE_WAIT.as_secs(), phase })
+}
+
+/// What the relay reports now (its certificates and their renewal, the queue).
+pub async fn relay_status(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+) -> Result<api::Status, Error> {
+    with_session(profile, secrets, async |session| Ok(RelayAdmin::new(session).status().await?))
+        .await
 }
 
 /// The installed SMTP user's password, read from the keychain when the user asks to see or copy
@@ -592,6 +840,69 @@ mod tests {
         assert!(matches!(elsewhere, Err(Error::HostKeyNotShown { .. })), "{elsewhere:?}");
         let login = SecretName::SshPassword { login: "root@198.51.100.10".into() };
         assert_eq!(secrets.get(&login).await.unwrap(), None, "nothing was kept");
+    }
+
+    fn status_with(acme: &str, certificates: &str) -> String {
+        format!(
+            r#"{{"api":1,"ok":{{"version":"0.1.0","pid":7,"updated":1,"running":true,"listeners":[],"certificates":[{certificates}],"acme":{acme},"queued":0,"recentDeliveries":[]}}}}"#
+        )
+    }
+
+    const ACME_CERTIFICATE: &str = r#"{"names":["mail.example.com"],"notAfter":"2027-03-01T00:00:00Z","source":{"kind":"acme","directory":"https://ca/dir"},"sha256":"ab","issuer":"Pebble Intermediate CA","serial":"01","notBefore":"2026-12-01T00:00:00Z"}"#;
+
+    #[tokio::test]
+    async fn following_an_order_ends_with_the_certificate_and_names_each_step() {
+        use crate::remote::fake::FakeServer;
+        let acme = r#"{"directory":"https://ca/dir","names":["mail.example.com"],"phase":{"step":"waiting"},"next":{"at":9,"reason":"two-thirds"},"lastAttempt":{"at":5,"directory":"https://ca/dir","failuresInARow":0}}"#;
+        let server = FakeServer::new().answer("'status'", 0, &status_with(acme, ACME_CERTIFICATE));
+        let mut events = Vec::new();
+        let (certificate, status) =
+            follow_order(&RelayAdmin::new(&server), "mail.example.com", 1, &mut |e| events.push(e))
+                .await
+                .unwrap();
+        assert_eq!(certificate.issuer, "Pebble Intermediate CA");
+        assert_eq!(status.next.unwrap().reason, api::RenewalReason::TwoThirds);
+        // A self-signed certificate for the name does not count as issued.
+        let answering = r#"{"directory":"d","names":["mail.example.com"],"phase":{"step":"answering","challenge":"tls-alpn01"}}"#;
+        let self_signed = r#"{"names":["mail.example.com"],"notAfter":"x","source":{"kind":"self-signed"},"sha256":"cd"}"#;
+        let server = FakeServer::new().answer("'status'", 0, &status_with(answering, self_signed));
+        let waiting = tokio::time::timeout(
+            std::time::Duration::from_millis(1200),
+            follow_order(&RelayAdmin::new(&server), "mail.example.com", 1, &mut |e| events.push(e)),
+        )
+        .await;
+        assert!(waiting.is_err(), "still following while the CA checks");
+        assert_eq!(events, [Progress::Stage { id: Stage::CertificateChallenge }]);
+    }
+
+    #[tokio::test]
+    async fn a_failure_after_the_order_started_stops_with_the_cas_reason_an_older_one_does_not() {
+        use crate::remote::fake::FakeServer;
+        let failed = |at: u64| {
+            format!(
+                r#"{{"directory":"d","names":["mail.example.com"],"phase":{{"step":"waiting"}},"next":{{"at":999,"reason":"retry"}},"lastAttempt":{{"at":{at},"directory":"https://staging/dir","failure":{{"kind":"challenge-failed","detail":"connection refused"}},"failuresInARow":1}}}}"#
+            )
+        };
+        let server = FakeServer::new().answer("'status'", 0, &status_with(&failed(100), ""));
+        let error = follow_order(&RelayAdmin::new(&server), "mail.example.com", 50, &mut |_| {})
+            .await
+            .unwrap_err();
+        let Error::Acme { failure, mail_host } = error else { panic!("{error:?}") };
+        assert_eq!(failure.kind, api::AcmeFailureKind::ChallengeFailed);
+        assert_eq!(mail_host, "mail.example.com");
+        // A failure from before this order: the relay pauses, so it is asked to try now, once.
+        let server = FakeServer::new().answer("'status'", 0, &status_with(&failed(10), "")).answer(
+            "'cert' 'renew'",
+            0,
+            r#"{"api":1,"ok":{"names":["mail.example.com"]}}"#,
+        );
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_millis(1500),
+            follow_order(&RelayAdmin::new(&server), "mail.example.com", 50, &mut |_| {}),
+        )
+        .await;
+        let renewals = server.commands().iter().filter(|c| c.contains("'renew'")).count();
+        assert_eq!(renewals, 1, "{:?}", server.commands());
     }
 
     #[tokio::test]

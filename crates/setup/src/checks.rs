@@ -127,7 +127,7 @@ pub async fn run_all<R: Remote>(
     let systemd =
         run("cat /proc/1/comm 2>/dev/null; command -v systemctl >/dev/null && echo has-systemctl")
             .await?;
-    let ports = run("ss -Hltnp 2>/dev/null || ss -Hltn").await?;
+    let ports = run(LISTENING).await?;
     let addresses = run("ip -o addr show scope global 2>/dev/null").await?;
     let (probe_host, probe_port) = settings
         .outbound_probe
@@ -217,13 +217,28 @@ pub fn judge_systemd(output: &str) -> Check {
     Check::new(if running { Verdict::Pass } else { Verdict::Fail }, Finding::Systemd { running })
 }
 
+/// What listens on the server's TCP ports, as `ss` shows it.
+const LISTENING: &str = "ss -Hltnp 2>/dev/null || ss -Hltn";
+
+/// The server's listening sockets (`ss` output, for [`busy_ports`]).
+pub async fn listening<R: Remote>(session: &R) -> Result<String, ssh::Error> {
+    Ok(session.run(LISTENING, b"", &mut |_, _| {}).await?.stdout)
+}
+
 pub fn judge_ports(ss_output: &str) -> Check {
+    let busy = busy_ports(ss_output, &[25, 80, 443, 465, 587]);
+    let verdict = if busy.is_empty() { Verdict::Pass } else { Verdict::Fail };
+    Check::new(verdict, Finding::Ports { busy })
+}
+
+/// Which of `ports` another program than Outpost's relay listens on.
+pub fn busy_ports(ss_output: &str, ports: &[u16]) -> Vec<BusyPort> {
     let mut busy: Vec<BusyPort> = Vec::new();
     for line in ss_output.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let Some(local) = fields.get(3) else { continue };
         let Ok(port) = local.rsplit(':').next().unwrap_or("").parse::<u16>() else { continue };
-        if [25, 80, 465, 587].contains(&port) {
+        if ports.contains(&port) {
             let program = line
                 .split("users:((\"")
                 .nth(1)
@@ -240,8 +255,7 @@ pub fn judge_ports(ss_output: &str) -> Check {
             }
         }
     }
-    let verdict = if busy.is_empty() { Verdict::Pass } else { Verdict::Fail };
-    Check::new(verdict, Finding::Ports { busy })
+    busy
 }
 
 pub fn judge_addresses(ip_output: &str) -> Check {

@@ -232,8 +232,11 @@ impl Domain {
         }
     }
 
-    /// The relay's config and SMTP user for these choices.
-    pub fn relay_input(&self) -> Result<install::Input, outpost_relay_config::Error> {
+    /// The relay's config and SMTP user for these choices, with its TLS set up as `tls` says.
+    pub fn relay_input(
+        &self,
+        tls: crate::certificate::Tls<'_>,
+    ) -> Result<install::Input, outpost_relay_config::Error> {
         let mut config = Config::new(RelayServer {
             hostname: self.mail_host.clone(),
             domains: vec![self.domain.clone()],
@@ -249,6 +252,11 @@ impl Domain {
             .expect("the key path is absolute"),
         });
         config.delivery.ipv6 = self.ipv6;
+        tls.apply(&mut config).map_err(|reason| outpost_relay_config::Error {
+            file: "(the certificate's names)".into(),
+            position: None,
+            reason,
+        })?;
         config.check()?;
         Ok(install::Input { config, smtp_user: self.sender.clone() })
     }
@@ -434,7 +442,7 @@ mod tests {
         let domain =
             Domain::new("example.com", "smtp.example.com", "", "", false, DmarcPolicy::None)
                 .unwrap();
-        let input = domain.relay_input().unwrap();
+        let input = domain.relay_input(crate::certificate::Tls::SelfSigned).unwrap();
         assert_eq!(input.config.server.hostname.as_str(), "smtp.example.com");
         assert_eq!(input.config.dkim.len(), 1);
         assert_eq!(input.config.dkim[0].selector.as_str(), "outpost");

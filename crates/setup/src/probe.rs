@@ -4,7 +4,9 @@
 //!
 //! While the relay still has its self-signed certificate, "its own" is decided by the
 //! certificate's SHA-256, which the relay reports in its status over SSH: a certificate that is
-//! not the one on the server (something in between answering) fails the check.
+//! not the one on the server (something in between answering) fails the check. Once a CA has
+//! issued one, the chain is verified against this computer's roots instead, as a mail program
+//! verifies it ([`Trust::Chain`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +33,30 @@ pub struct Submission {
     pub auth: Vec<String>,
     /// Whether AUTH was (wrongly) offered before TLS.
     pub auth_before_tls: bool,
+    /// How the certificate was checked.
+    pub trust: TrustKind,
+}
+
+/// How the probe decides the certificate is the relay's.
+#[derive(Debug, Clone)]
+pub enum Trust {
+    /// The relay's self-signed certificate, by the SHA-256 its status reports.
+    Pinned(String),
+    /// A chain to a root this computer trusts (the system's, plus these PEM roots).
+    Chain {
+        /// Extra roots, PEM (empty: the system's only).
+        extra_roots: Vec<u8>,
+    },
+}
+
+/// What [`Trust`] was used, as reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrustKind {
+    /// The self-signed certificate, pinned.
+    Pinned,
+    /// A CA's chain, verified like a mail program does.
+    Chain,
 }
 
 /// Why the probe failed, in terms the wizard can explain.
@@ -73,6 +99,14 @@ pub enum Error {
         expected: String,
         /// What was presented.
         found: String,
+    },
+    /// The chain does not lead to a root this computer trusts, or does not name the host.
+    #[error("the certificate on port {port} is not trusted by this computer: {detail}")]
+    Untrusted {
+        /// The port.
+        port: u16,
+        /// rustls's reason.
+        detail: String,
     },
     /// The TLS handshake failed for another reason.
     #[error("the TLS handshake on port {port} failed: {detail}")]
@@ -197,11 +231,7 @@ fn auth_mechanisms(ehlo: &[String]) -> Vec<String> {
 
 /// Connects to `host:port` as a mail client would, upgrades with STARTTLS, requires the
 /// certificate whose SHA-256 is `certificate_sha256`, and reads what is offered after TLS.
-pub async fn submission(
-    host: &str,
-    port: u16,
-    certificate_sha256: &str,
-) -> Result<Submission, Error> {
+pub async fn submission(host: &str, port: u16, trust: &Trust) -> Result<Submission, Error> {
     let timeout = |host: &str| Error::Timeout { host: host.to_string(), port };
     let run = async {
         let stream = TcpStream::connect((host, port)).await.map_err(|error| {
@@ -226,30 +256,7 @@ pub async fn submission(
         if code != 220 {
             return Err(Error::Unexpected { port, detail: format!("STARTTLS answered {code}") });
         }
-        let provider = Arc::new(ring::default_provider());
-        let verifier = Arc::new(Pinned {
-            sha256: certificate_sha256.to_ascii_lowercase(),
-            seen: std::sync::Mutex::new(None),
-            provider: provider.clone(),
-        });
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|error| Error::Handshake { port, detail: error.to_string() })?
-            .dangerous()
-            .with_custom_certificate_verifier(verifier.clone())
-            .with_no_client_auth();
-        let name = ServerName::try_from(host.to_string())
-            .map_err(|error| Error::Handshake { port, detail: error.to_string() })?;
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-        let tls =
-            connector.connect(name, stream.into_inner()).await.map_err(|error| {
-                match verifier.seen.lock().expect("certificate lock").clone() {
-                    Some(found) if found != verifier.sha256 => {
-                        Error::WrongCertificate { port, expected: verifier.sha256.clone(), found }
-                    }
-                    _ => Error::Handshake { port, detail: error.to_string() },
-                }
-            })?;
+        let tls = handshake(host, port, trust, stream.into_inner()).await?;
         let tls_version = tls
             .get_ref()
             .1
@@ -267,9 +274,72 @@ pub async fn submission(
         }
         send(&mut tls, "QUIT", port).await?;
         let _ = tls.flush().await;
-        Ok(Submission { tls_version, auth: auth_mechanisms(&secure), auth_before_tls })
+        let trust = match trust {
+            Trust::Pinned(_) => TrustKind::Pinned,
+            Trust::Chain { .. } => TrustKind::Chain,
+        };
+        Ok(Submission { tls_version, auth: auth_mechanisms(&secure), auth_before_tls, trust })
     };
     tokio::time::timeout(STEP_TIMEOUT * 3, run).await.map_err(|_| timeout(host))?
+}
+
+/// A TLS handshake as a client with `host`, checking the certificate as `trust` says.
+pub async fn handshake(
+    host: &str,
+    port: u16,
+    trust: &Trust,
+    stream: TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Error> {
+    let provider = Arc::new(ring::default_provider());
+    let handshake_error = |detail: String| Error::Handshake { port, detail };
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|error| handshake_error(error.to_string()))?
+        .dangerous();
+    let name = ServerName::try_from(host.to_string())
+        .map_err(|error| handshake_error(error.to_string()))?;
+    match trust {
+        Trust::Pinned(sha256) => {
+            let verifier = Arc::new(Pinned {
+                sha256: sha256.to_ascii_lowercase(),
+                seen: std::sync::Mutex::new(None),
+                provider,
+            });
+            let config =
+                builder.with_custom_certificate_verifier(verifier.clone()).with_no_client_auth();
+            let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+            connector.connect(name, stream).await.map_err(|error| {
+                match verifier.seen.lock().expect("certificate lock").clone() {
+                    Some(found) if found != verifier.sha256 => {
+                        Error::WrongCertificate { port, expected: verifier.sha256.clone(), found }
+                    }
+                    _ => handshake_error(error.to_string()),
+                }
+            })
+        }
+        Trust::Chain { extra_roots } => {
+            use rustls::pki_types::pem::PemObject;
+            let extra: Vec<CertificateDer<'static>> =
+                CertificateDer::pem_slice_iter(extra_roots).filter_map(Result::ok).collect();
+            let verifier =
+                rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider)
+                    .map_err(|error| handshake_error(error.to_string()))?;
+            let config =
+                builder.with_custom_certificate_verifier(Arc::new(verifier)).with_no_client_auth();
+            let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+            connector.connect(name, stream).await.map_err(|error| {
+                let refused = error
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                    .is_some_and(|inner| matches!(inner, rustls::Error::InvalidCertificate(_)));
+                if refused {
+                    Error::Untrusted { port, detail: error.to_string() }
+                } else {
+                    handshake_error(error.to_string())
+                }
+            })
+        }
+    }
 }
 
 #[cfg(test)]
@@ -288,7 +358,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         drop(listener);
-        let error = submission("127.0.0.1", port, "00").await.unwrap_err();
+        let error = submission("127.0.0.1", port, &Trust::Pinned("00".into())).await.unwrap_err();
         assert!(matches!(error, Error::Unreachable { .. }), "{error}");
     }
 }

@@ -83,6 +83,9 @@ pub struct Profile {
     pub domain: Option<crate::choices::Domain>,
     /// What the last successful install left on the server (step 6).
     pub installed: Option<Installed>,
+    /// The relay gets its certificate from a CA (step 8), for these names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<crate::certificate::CertificateChoice>,
 }
 
 /// What the last install left on the server.
@@ -110,6 +113,7 @@ impl Default for Profile {
             server: None,
             domain: None,
             installed: None,
+            certificate: None,
         }
     }
 }

@@ -59,6 +59,18 @@ pub enum Stage {
     StopMailServers,
     /// Removing the relay.
     Uninstall,
+    /// Certificate: the mail host's DNS, the CAA records and the server's ports 80 and 443.
+    CertificateChecks,
+    /// Certificate: ports 80 and 443 opened on the server and reached from this computer.
+    CertificatePorts,
+    /// Certificate: the relay places its order with the CA.
+    CertificateOrder,
+    /// Certificate: the relay answers the CA's challenge; the CA checks.
+    CertificateChallenge,
+    /// Certificate: the CA has checked the names and issues the certificate.
+    CertificateIssue,
+    /// Certificate: served on every port, checked from this computer.
+    CertificateServed,
 }
 
 /// A progress sink that drops everything, for callers that do not care.

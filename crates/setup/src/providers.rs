@@ -65,6 +65,8 @@ pub struct Provider {
     pub price_hint: String,
     /// The customer panel.
     pub panel: String,
+    /// Where its network firewall is and how to open a port there (for ports 80 and 443).
+    pub firewall_how: String,
     /// Where the facts come from.
     pub source: String,
     /// When they were last checked (YYYY-MM-DD).

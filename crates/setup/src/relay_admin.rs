@@ -166,6 +166,11 @@ impl<'a, R: Remote> RelayAdmin<'a, R> {
         self.call("queue retry", &["queue", "retry", "--", id], &[], b"").await
     }
 
+    /// `cert renew --now`: the relay asks its CA for a new certificate; `status` follows it.
+    pub async fn cert_renew(&self) -> Result<api::CertRenewal, Error> {
+        self.call("cert renew", &["cert", "renew", "--now"], &[], b"").await
+    }
+
     /// A relay's answer must be about the address asked and say it did what was asked: a
     /// command line that went wrong (an address read as an option, say) cannot pass for success.
     fn confirm(

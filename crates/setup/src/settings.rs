@@ -3,7 +3,7 @@
 //! own network this way). Nothing here is secret.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -22,7 +22,20 @@ pub struct Settings {
     pub dns_finders: Vec<SocketAddr>,
     /// The caching resolvers asked to show propagation (instead of well-known public ones).
     pub public_resolvers: Vec<SocketAddr>,
+    /// The ACME CA's directory (instead of Let's Encrypt with its staging directory first).
+    pub acme_directory: Option<String>,
+    /// A root certificate (PEM file on this computer) the relay trusts for the ACME directory
+    /// itself: test CAs only. Uploaded to the server as [`ACME_DIRECTORY_ROOT`].
+    pub acme_directory_root: Option<PathBuf>,
+    /// The CA's CAA identity (RFC 8659), for a directory Outpost does not know.
+    pub caa_identity: Option<String>,
+    /// Extra root certificates (PEM file) this computer trusts when it checks the relay's
+    /// certificate chain, besides the system's.
+    pub trusted_roots: Option<PathBuf>,
 }
+
+/// Where the ACME directory's root goes on the server, when the settings give one.
+pub const ACME_DIRECTORY_ROOT: &str = "/etc/outpost/acme-directory-root.pem";
 
 impl Settings {
     /// Reads `settings.toml` from `directory`; a missing file gives the defaults.
@@ -33,6 +46,35 @@ impl Settings {
                 .map_err(|error| format!("{} is not valid: {}", path.display(), error.message())),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
             Err(error) => Err(format!("cannot read {}: {error}", path.display())),
+        }
+    }
+
+    /// The relay's ACME settings: Let's Encrypt (staging first) unless told otherwise.
+    pub fn acme(&self) -> outpost_relay_config::Acme {
+        let mut acme = outpost_relay_config::Acme::lets_encrypt_with_staging();
+        if let Some(directory) = &self.acme_directory {
+            acme.directory = directory.clone();
+            acme.staging_directory = None;
+        }
+        if self.acme_directory_root.is_some() {
+            acme.directory_root = Some(ACME_DIRECTORY_ROOT.parse().expect("an absolute path"));
+        }
+        acme
+    }
+
+    /// The CAA identity of the CA the relay will ask, when known.
+    pub fn caa_identity(&self) -> Option<String> {
+        self.caa_identity.clone().or_else(|| {
+            crate::certificate::caa_identity(&self.acme().directory).map(str::to_string)
+        })
+    }
+
+    /// The extra roots this computer trusts, read from `trusted-roots`.
+    pub fn trusted_roots(&self) -> Result<Vec<u8>, String> {
+        match &self.trusted_roots {
+            Some(path) => std::fs::read(path)
+                .map_err(|error| format!("cannot read trusted-roots {}: {error}", path.display())),
+            None => Ok(Vec::new()),
         }
     }
 

@@ -7,7 +7,7 @@ use tauri::State;
 use tauri::ipc::Channel;
 
 use crate::commands::profile::update;
-use crate::commands::server::{cancellable, forward};
+use crate::commands::server::{cancellable, forward, settings};
 use crate::ipc::IpcError;
 use crate::state::AppState;
 
@@ -23,14 +23,13 @@ pub async fn install_relay(
     state: State<'_, AppState>,
     on_progress: Channel<Progress>,
 ) -> Result<InstallReport, IpcError> {
-    let (profile, secrets) = (state.profile().await, state.secrets.clone());
+    let (profile, secrets, settings) =
+        (state.profile().await, state.secrets.clone(), settings(&state)?);
     let mut progress = forward(on_progress);
-    let (report, installed) =
-        cancellable(
-            &state,
-            async move { Ok(app::install(&profile, &secrets, &mut progress).await?) },
-        )
-        .await?;
+    let (report, installed) = cancellable(&state, async move {
+        Ok(app::install(&profile, &secrets, &settings, &mut progress).await?)
+    })
+    .await?;
     update(&state, move |profile| profile.installed = Some(installed)).await?;
     Ok(report)
 }

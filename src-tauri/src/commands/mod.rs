@@ -2,6 +2,7 @@
 //! call, and converts the result for the UI.
 
 pub mod about;
+pub mod certificate;
 pub mod dns;
 pub mod domain;
 pub mod install;

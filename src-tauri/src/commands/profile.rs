@@ -28,6 +28,8 @@ pub struct ProfileView {
     pub domain: Option<Domain>,
     /// What the last install left on the server.
     pub installed: Option<Installed>,
+    /// The relay gets its certificate from a CA (step 8 done).
+    pub certificate: Option<outpost_setup::certificate::CertificateChoice>,
 }
 
 impl ProfileView {
@@ -46,6 +48,7 @@ impl ProfileView {
             server: profile.server.clone(),
             domain: profile.domain.clone(),
             installed: profile.installed.clone(),
+            certificate: profile.certificate.clone(),
         }
     }
 }

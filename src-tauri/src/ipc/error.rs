@@ -5,7 +5,9 @@
 //! comes from outside Outpost — a server's output, an operating system's or a library's error —
 //! travels as `detail` and is shown as it is, for the curious and for bug reports.
 
+use outpost_relay_api::AcmeFailureKind;
 use outpost_setup::app::{self, Missing};
+use outpost_setup::certificate::Blocker;
 use outpost_setup::choices::{Field, Problem};
 use outpost_setup::install::{self, Stage};
 use outpost_setup::{probe, relay_admin, ssh};
@@ -55,6 +57,14 @@ pub enum IpcError {
     Cancelled,
     /// DNS lookups could not run.
     Dns { domain: String, detail: String },
+    /// A certificate cannot be asked for yet: each thing to fix first.
+    CertificateBlocked { blockers: Vec<Blocker> },
+    /// The CA did not issue the certificate (the relay keeps trying by itself, with pauses).
+    CertificateRefused { kind: AcmeFailureKind, detail: String, mail_host: String },
+    /// No certificate within the wait (the relay keeps trying by itself).
+    CertificateTimeout { seconds: u64 },
+    /// An advanced setting could not be used.
+    Settings { detail: String },
 }
 
 /// Why an install stage failed.
@@ -85,6 +95,8 @@ pub enum Unverified {
     Closed,
     /// Something else than the relay answered (its certificate is not the relay's).
     WrongCertificate,
+    /// The certificate's chain does not lead to a root this computer trusts.
+    Untrusted,
     /// Anything else.
     Other,
 }
@@ -181,6 +193,7 @@ impl From<probe::Error> for IpcError {
         let reason = match &error {
             probe::Error::Unreachable { .. } | probe::Error::Timeout { .. } => Unverified::Closed,
             probe::Error::WrongCertificate { .. } => Unverified::WrongCertificate,
+            probe::Error::Untrusted { .. } => Unverified::Untrusted,
             _ => Unverified::Other,
         };
         IpcError::SubmissionUnverified { reason, detail: error.to_string() }
@@ -208,6 +221,14 @@ impl From<app::Error> for IpcError {
                 stage: Stage::Config,
                 reason: InstallFailure::Config { detail: error.to_string() },
             },
+            E::CertificateBlocked(blockers) => IpcError::CertificateBlocked { blockers },
+            E::Acme { failure, mail_host } => IpcError::CertificateRefused {
+                kind: failure.kind,
+                detail: failure.detail,
+                mail_host,
+            },
+            E::CertificateTimeout { seconds, .. } => IpcError::CertificateTimeout { seconds },
+            E::Settings(detail) => IpcError::Settings { detail },
         }
     }
 }

@@ -52,6 +52,8 @@ fn generate() -> String {
     declarations.visit::<app::Address>();
     declarations.visit::<app::LoginForm>();
     declarations.visit::<app::InstallReport>();
+    declarations.visit::<app::CertificateReport>();
+    declarations.visit::<outpost_relay_api::Status>();
     declarations.visit::<checks::Check>();
     declarations.visit::<choices::Domain>();
     declarations.visit::<dns::report::Report>();

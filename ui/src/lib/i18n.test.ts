@@ -4,7 +4,7 @@ import { en, type MessageKey } from './i18n/en';
 import { STEPS } from './steps';
 import { errorCodes } from './ipc';
 import type * as ipc from './ipc';
-import { checkText, errorText, installDetail, problemText, verdictText } from './i18n/words';
+import { blockerText, checkText, errorText, installDetail, problemText, verdictText } from './i18n/words';
 
 describe('the message catalogue', () => {
   it('titles and summarises every step', () => {
@@ -54,13 +54,36 @@ describe('the words for the engine’s data', () => {
       { code: 'relayOutdated', relay: 0, needed: 1 },
       { code: 'submissionUnverified', reason: 'closed', detail: 'timed out' },
       { code: 'cancelled' },
+      { code: 'certificateTimeout', seconds: 180 },
+      { code: 'certificateBlocked', blockers: [{ kind: 'portClosed', port: 80 }] },
+      { code: 'settings', detail: 'cannot read x' },
+      { code: 'submissionUnverified', reason: 'untrusted', detail: 'UnknownIssuer' },
     ];
+    const kinds: ipc.AcmeFailureKind[] = ['ca-unreachable', 'challenge-failed', 'caa', 'dns', 'rate-limited', 'refused', 'timeout', 'other'];
+    for (const kind of kinds) errors.push({ code: 'certificateRefused', kind, detail: 'd', mailHost: 'mail.example.com' });
     for (const error of errors) {
       const text = errorText(error);
       for (const part of [text.title, text.message, text.hint]) expectWords(part);
     }
     expect(errorText(errors[0]!).message).toMatch(/cannot reach 198\.51\.100\.99 on port 22 \(no route to that address/);
     expect(errorText(errors[4]!).message).toMatch(/“Upload the relay and check it arrived intact”: the server’s disk is full/);
+  });
+
+  it('says what stops a certificate and how to fix it, with the provider’s own firewall steps', () => {
+    const blockers: ipc.Blocker[] = [
+      { kind: 'notPointing', name: 'mail.example.com', record: 'A', found: [], expected: ['198.51.100.10'] },
+      { kind: 'portTaken', port: 80, program: 'nginx' },
+      { kind: 'portTaken', port: 443, program: null },
+      { kind: 'portClosed', port: 443 },
+      { kind: 'caaForbids', name: 'example.com', found: ['0 issue "sectigo.com"'], ca: 'letsencrypt.org' },
+    ];
+    for (const blocker of blockers) {
+      for (const part of Object.values(blockerText(blocker, null))) expectWords(part);
+    }
+    expect(blockerText(blockers[0]!, null).found).toMatch(/mail\.example\.com has no A record pointing at your server yet \(found: nothing; expected: 198\.51\.100\.10\)/);
+    expect(blockerText(blockers[1]!, null).found).toMatch(/\(nginx\) already uses port 80/);
+    expect(blockerText(blockers[3]!, 'Cloud Console → Firewalls.').fix).toMatch(/open TCP 80 and 443\. Cloud Console → Firewalls\./);
+    expect(blockerText(blockers[4]!, null).fix).toMatch(/0 issue "letsencrypt\.org"/);
   });
 
   it('words a field’s problem for that field when it has its own words', () => {

@@ -13,6 +13,7 @@ import type {
   Address,
   BlocklistEntry,
   Carried,
+  CertificateReport,
   Check,
   DnsReport,
   DomainForm,
@@ -24,6 +25,7 @@ import type {
   ProfileView,
   Progress,
   Provider,
+  RelayStatus,
 } from './generated/ipc';
 
 /** Stable error codes: the `code` of every `IpcError` variant. */
@@ -51,6 +53,10 @@ const ERROR_CODES: Record<ErrorCode, true> = {
   submissionUnverified: true,
   cancelled: true,
   dns: true,
+  certificateBlocked: true,
+  certificateRefused: true,
+  certificateTimeout: true,
+  settings: true,
 };
 
 export const errorCodes = Object.keys(ERROR_CODES) as ErrorCode[];
@@ -133,6 +139,13 @@ export const installRelay = (onProgress: (event: Progress) => void): Promise<Ins
 
 /** The SMTP password, from the keychain, to see or copy into a mail program. */
 export const smtpPassword = (): Promise<string> => call('smtp_password');
+
+/** Checks what a CA needs, opens ports 80 and 443, and has the relay get its certificate. */
+export const getCertificate = (onProgress: (event: Progress) => void): Promise<CertificateReport> =>
+  call('get_certificate', { onProgress: channel(onProgress) });
+
+/** What the relay on the server reports now: its certificates and their renewal. */
+export const relayStatus = (): Promise<RelayStatus> => call('relay_status');
 
 /** The DNS records, checked at the zone's servers and public resolvers. */
 export const dnsReport = (): Promise<DnsReport> => call('dns_report');

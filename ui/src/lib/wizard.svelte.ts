@@ -12,6 +12,7 @@ export class Wizard {
   server = $state<ipc.Server | null>(null);
   domain = $state<ipc.Domain | null>(null);
   installed = $state<ipc.Installed | null>(null);
+  certificate = $state<ipc.CertificateChoice | null>(null);
   loaded = $state(false);
   private task = new Task();
   notice = $state<{ setAside: string | null; unreadable: string | null } | null>(null);
@@ -63,6 +64,7 @@ export class Wizard {
     this.server = view.server;
     this.domain = view.domain;
     this.installed = view.installed;
+    this.certificate = view.certificate;
   }
 
   /** Takes a profile the Rust side returned after a step's own command. */
@@ -92,7 +94,9 @@ export class Wizard {
   /** Whether a step's work is done (for the sidebar's tick): its result is saved, or, for a step
    * that saves none, the user went past it. The steps not built yet are never done. */
   isDone(step: StepId): boolean {
-    if (step === 'certificate' || step === 'test-email' || step === 'dashboard') return false;
+    // A certificate can come later (the relay keeps trying): Next stays open, the tick waits.
+    if (step === 'certificate') return this.certificate !== null;
+    if (step === 'test-email' || step === 'dashboard') return false;
     return this.made(step) ?? canVisit(nextStep(step) ?? step, this.reached);
   }
 

@@ -14,6 +14,7 @@ const view = (): ProfileView => ({
   server: null,
   domain: null,
   installed: null,
+  certificate: null,
 });
 
 vi.mock('./ipc', async (importOriginal) => ({

@@ -313,6 +313,7 @@ pub(crate) fn values_of(
                 Some(txt.txt_data.iter().map(|part| String::from_utf8_lossy(part)).collect())
             }
             RData::PTR(ptr) => Some(ptr.0.to_ascii().to_ascii_lowercase()),
+            RData::CAA(caa) => Some(caa.to_string()),
             _ => None,
         })
         .collect()

@@ -321,7 +321,16 @@ pub async fn install_with<R: Remote>(
                 let changed = steps.iter().any(|step| step.changed);
                 service::start(&mut context, changed).await?
             }
-            Stage::Hash | Stage::Verify | Stage::StopMailServers | Stage::Uninstall => {
+            Stage::Hash
+            | Stage::Verify
+            | Stage::StopMailServers
+            | Stage::Uninstall
+            | Stage::CertificateChecks
+            | Stage::CertificatePorts
+            | Stage::CertificateOrder
+            | Stage::CertificateChallenge
+            | Stage::CertificateIssue
+            | Stage::CertificateServed => {
                 unreachable!("STAGES lists install stages only")
             }
         };

@@ -18,7 +18,7 @@ fn input() -> Input {
         crate::dns::records::DmarcPolicy::None,
     )
     .unwrap()
-    .relay_input()
+    .relay_input(crate::certificate::Tls::SelfSigned)
     .unwrap()
 }
 

@@ -11,6 +11,68 @@ appVersion: string,
  */
 relay: Carried, };
 
+export type AcmeAttempt = { 
+/**
+ * When it ended (seconds since the epoch).
+ */
+at: number, 
+/**
+ * The CA tried against (the staging directory for a first order, when there is one).
+ */
+directory: string, 
+/**
+ * Why it failed; none when a certificate was issued.
+ */
+failure?: AcmeFailure | null, 
+/**
+ * Failures in a row so far (0 after a success).
+ */
+failuresInARow: number, };
+
+export type AcmeFailure = { 
+/**
+ * What kind of failure.
+ */
+kind: AcmeFailureKind, 
+/**
+ * The CA's or the network's own words (for logs and experts).
+ */
+detail: string, };
+
+export type AcmeFailureKind = "ca-unreachable" | "challenge-failed" | "caa" | "dns" | "rate-limited" | "refused" | "timeout" | "other";
+
+export type AcmePhase = { "step": "waiting" } | { "step": "ordering" } | { "step": "answering", 
+/**
+ * Which challenge.
+ */
+challenge: Challenge, } | { "step": "validated" };
+
+export type AcmeStatus = { 
+/**
+ * The CA's directory URL.
+ */
+directory: string, 
+/**
+ * The names the certificate is for (the mail host first).
+ */
+names: Array<string>, 
+/**
+ * What it is doing now.
+ */
+phase: AcmePhase, 
+/**
+ * When it will next ask for a certificate, and why then.
+ */
+next?: Renewal | null, 
+/**
+ * How the last try ended (none yet after a start with a valid certificate).
+ */
+lastAttempt?: AcmeAttempt | null, 
+/**
+ * The challenge that worked last time (tried first next time).
+ */
+challenge?: Challenge | null, };
+
 export type Address = { 
 /**
  * The host name or IP address (an `ssh://`, a `user@` and a trailing `/` are tolerated).
@@ -24,6 +86,48 @@ port: number,
  * The login user.
  */
 user: string, };
+
+export type Blocker = { "kind": "notPointing", 
+/**
+ * The name.
+ */
+name: string, 
+/**
+ * `A` or `AAAA`.
+ */
+record: string, 
+/**
+ * What the DNS has.
+ */
+found: Array<string>, 
+/**
+ * The server's addresses.
+ */
+expected: Array<string>, } | { "kind": "portTaken", 
+/**
+ * The port.
+ */
+port: number, 
+/**
+ * The program, when `ss` names it.
+ */
+program: string | null, } | { "kind": "portClosed", 
+/**
+ * The port.
+ */
+port: number, } | { "kind": "caaForbids", 
+/**
+ * Where the record is.
+ */
+name: string, 
+/**
+ * Its values.
+ */
+found: Array<string>, 
+/**
+ * The CA that would be asked.
+ */
+ca: string, };
 
 export type Blocklist = { 
 /**
@@ -106,13 +210,63 @@ source: CertificateSource,
  * SHA-256 of the certificate (DER), lower-case hex: lets the app check that the certificate
  * it sees on a port is this one, even while it is self-signed.
  */
-sha256: string, };
+sha256: string, 
+/**
+ * Who signed it (the issuer's common name, or its whole name when it has none).
+ */
+issuer: string, 
+/**
+ * Its serial number, lower-case hex.
+ */
+serial: string, 
+/**
+ * When it became valid (RFC 3339).
+ */
+notBefore: string, };
+
+export type CertificateChoice = { 
+/**
+ * `mta-sts.<domain>` and `autoconfig.<domain>` when their DNS pointed at the server.
+ */
+names: Array<string>, };
+
+export type CertificateReport = { 
+/**
+ * The certificate the relay serves now.
+ */
+certificate: Certificate, 
+/**
+ * The relay's ACME state: the next renewal and why then.
+ */
+acme: AcmeStatus, 
+/**
+ * Port 587 as a mail program sees it, the chain verified.
+ */
+submission: Submission, 
+/**
+ * The ports this computer saw the certificate on, its chain verified (465, 443).
+ */
+verifiedPorts: Array<number>, 
+/**
+ * Ports 80 or 443 that this computer could not reach (the CA used the other).
+ */
+closedPorts: Array<number>, 
+/**
+ * How long it took, in milliseconds.
+ */
+millis: number, };
 
 export type CertificateSource = { "kind": "self-signed" } | { "kind": "files", 
 /**
  * The certificate chain's path.
  */
-chain: string, };
+chain: string, } | { "kind": "acme", 
+/**
+ * The CA's directory URL.
+ */
+directory: string, };
+
+export type Challenge = "tls-alpn01" | "http01";
 
 export type Check = { 
 /**
@@ -368,7 +522,7 @@ dkim: Array<[string, string]>,
  */
 smtpUser: string, };
 
-export type IpcError = { "code": "profileUnavailable", detail: string, } | { "code": "relayDamaged", detail: string, } | { "code": "internal", detail: string, } | { "code": "invalidInput", field: Field, problem: Problem, } | { "code": "notReady", missing: Missing, } | { "code": "unreachable", host: string, port: number, reason: NetworkFailure, } | { "code": "timeout", seconds: number, } | { "code": "hostKeyChanged", expected: string, found: string, } | { "code": "hostKeyNotShown", target: string, } | { "code": "loginRefused", user: string, } | { "code": "badKey", detail: string, } | { "code": "ssh", detail: string, } | { "code": "installFailed", stage: Stage, reason: InstallFailure, } | { "code": "rolledBack", version: string, journal: string, } | { "code": "relayOutdated", relay: number, needed: number, } | { "code": "relayCommand", command: string, detail: string, } | { "code": "keychain", detail: string, } | { "code": "submissionUnverified", reason: Unverified, detail: string, } | { "code": "cancelled" } | { "code": "dns", domain: string, detail: string, };
+export type IpcError = { "code": "profileUnavailable", detail: string, } | { "code": "relayDamaged", detail: string, } | { "code": "internal", detail: string, } | { "code": "invalidInput", field: Field, problem: Problem, } | { "code": "notReady", missing: Missing, } | { "code": "unreachable", host: string, port: number, reason: NetworkFailure, } | { "code": "timeout", seconds: number, } | { "code": "hostKeyChanged", expected: string, found: string, } | { "code": "hostKeyNotShown", target: string, } | { "code": "loginRefused", user: string, } | { "code": "badKey", detail: string, } | { "code": "ssh", detail: string, } | { "code": "installFailed", stage: Stage, reason: InstallFailure, } | { "code": "rolledBack", version: string, journal: string, } | { "code": "relayOutdated", relay: number, needed: number, } | { "code": "relayCommand", command: string, detail: string, } | { "code": "keychain", detail: string, } | { "code": "submissionUnverified", reason: Unverified, detail: string, } | { "code": "cancelled" } | { "code": "dns", domain: string, detail: string, } | { "code": "certificateBlocked", blockers: Array<Blocker>, } | { "code": "certificateRefused", kind: AcmeFailureKind, detail: string, mailHost: string, } | { "code": "certificateTimeout", seconds: number, } | { "code": "settings", detail: string, };
 
 export type Keyed = "ip" | "domain";
 
@@ -382,7 +536,7 @@ mode: ListenerMode,
  */
 address: string, };
 
-export type ListenerMode = "submission" | "submissions" | "inbound";
+export type ListenerMode = "submission" | "submissions" | "inbound" | "https" | "http";
 
 export type Listing = { "state": "notListed" } | { "state": "listed", 
 /**
@@ -468,7 +622,11 @@ domain: Domain | null,
 /**
  * What the last install left on the server.
  */
-installed: Installed | null, };
+installed: Installed | null, 
+/**
+ * The relay gets its certificate from a CA (step 8 done).
+ */
+certificate: CertificateChoice | null, };
 
 export type Progress = { "kind": "stage", 
 /**
@@ -541,6 +699,10 @@ priceHint: string,
  */
 panel: string, 
 /**
+ * Where its network firewall is and how to open a port there (for ports 80 and 443).
+ */
+firewallHow: string, 
+/**
  * Where the facts come from.
  */
 source: string, 
@@ -611,6 +773,10 @@ listeners: Array<Listener>,
  */
 certificates: Array<Certificate>, 
 /**
+ * Getting and renewing certificates over ACME, when the config asks for it.
+ */
+acme?: AcmeStatus | null, 
+/**
  * Messages waiting to be delivered.
  */
 queued: number, 
@@ -618,6 +784,18 @@ queued: number,
  * The latest finished deliveries, newest last.
  */
 recentDeliveries: Array<RecentDelivery>, };
+
+export type Renewal = { 
+/**
+ * Seconds since the epoch.
+ */
+at: number, 
+/**
+ * Why then.
+ */
+reason: RenewalReason, };
+
+export type RenewalReason = "missing" | "ca-window" | "two-thirds" | "configured" | "retry" | "requested";
 
 export type ReverseName = { 
 /**
@@ -661,7 +839,7 @@ ip: string,
  */
 result: string, };
 
-export type Stage = "hash" | "binary" | "user" | "config" | "dkim" | "smtp-user" | "unit" | "firewall" | "ipv6" | "service" | "verify" | "stop-mail-servers" | "uninstall";
+export type Stage = "hash" | "binary" | "user" | "config" | "dkim" | "smtp-user" | "unit" | "firewall" | "ipv6" | "service" | "verify" | "stop-mail-servers" | "uninstall" | "certificate-checks" | "certificate-ports" | "certificate-order" | "certificate-challenge" | "certificate-issue" | "certificate-served";
 
 export type StepId = "welcome" | "provider" | "connect" | "check" | "domain" | "install" | "dns" | "certificate" | "test-email" | "dashboard";
 
@@ -677,7 +855,13 @@ auth: Array<string>,
 /**
  * Whether AUTH was (wrongly) offered before TLS.
  */
-authBeforeTls: boolean, };
+authBeforeTls: boolean, 
+/**
+ * How the certificate was checked.
+ */
+trust: TrustKind, };
+
+export type TrustKind = "pinned" | "chain";
 
 export type Unchecked = { "kind": "refused" } | { "kind": "resolverRewrites" } | { "kind": "lookupFailed", 
 /**
@@ -685,7 +869,7 @@ export type Unchecked = { "kind": "refused" } | { "kind": "resolverRewrites" } |
  */
 detail: string, };
 
-export type Unverified = "closed" | "wrongCertificate" | "other";
+export type Unverified = "closed" | "wrongCertificate" | "untrusted" | "other";
 
 /** The install's stages, in the order they run (`install::STAGES`). */
 export const INSTALL_STAGES: readonly Stage[] = ["binary", "user", "config", "dkim", "smtp-user", "unit", "firewall", "ipv6", "service"];

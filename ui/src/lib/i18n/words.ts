@@ -82,6 +82,42 @@ export function errorText(error: ipc.IpcError): ErrorText {
       return say('error.cancelled');
     case 'dns':
       return say('error.dns', { domain: error.domain });
+    case 'certificateBlocked':
+      return say('error.certificateBlocked');
+    case 'certificateRefused':
+      return say(`error.certificateRefused.${error.kind}`, { mailHost: error.mailHost });
+    case 'certificateTimeout':
+      return say('error.certificateTimeout', { seconds: error.seconds });
+    case 'settings':
+      return say('error.settings');
+  }
+}
+
+/** What stops a certificate, and its fix; `firewallHow` is the provider's own instructions. */
+export function blockerText(blocker: ipc.Blocker, firewallHow: string | null): { found: string; fix: string } {
+  switch (blocker.kind) {
+    case 'notPointing': {
+      const found = blocker.found.length ? list(blocker.found) : t('certificate.blocker.notPointing.none');
+      return {
+        found: t('certificate.blocker.notPointing', { name: blocker.name, record: blocker.record, found, expected: list(blocker.expected) }),
+        fix: t('certificate.blocker.notPointing.fix', { record: blocker.record }),
+      };
+    }
+    case 'portTaken':
+      return {
+        found: t('certificate.blocker.portTaken', { port: blocker.port, program: blocker.program ?? t('certificate.blocker.portTaken.unknown') }),
+        fix: t('certificate.blocker.portTaken.fix'),
+      };
+    case 'portClosed':
+      return {
+        found: t('certificate.blocker.portClosed', { port: blocker.port }),
+        fix: firewallHow ? t('certificate.blocker.portClosed.fix', { how: firewallHow }) : t('certificate.blocker.portClosed.fixGeneric'),
+      };
+    case 'caaForbids':
+      return {
+        found: t('certificate.blocker.caaForbids', { name: blocker.name, found: list(blocker.found) }),
+        fix: t('certificate.blocker.caaForbids.fix', { name: blocker.name, ca: blocker.ca }),
+      };
   }
 }
 
