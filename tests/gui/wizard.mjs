@@ -20,11 +20,18 @@ const inbox = join(import.meta.dirname, '..', 'inbox', 'inbox');
 const onVps = (command) => execFileSync(inbox, ['ssh', command], { encoding: 'utf8' }).trim();
 
 const { driver, appConfig, shot, test, crashed, finish } = await open({ port: 4446 });
-// The checks look only inside the box: its mx for outbound port 25.
+// The checks look only inside the box: its mx for outbound port 25, its DNS, its CA (pebble),
+// whose issuing root (new at each pebble start) this "desktop" trusts.
 mkdirSync(appConfig, { recursive: true });
+const pebbleRoot = join(appConfig, 'pebble-root.pem');
+writeFileSync(
+  pebbleRoot,
+  execFileSync('curl', ['-sf', '--max-time', '5', '--cacert', env('INBOX_BOX_CA'), `${env('INBOX_PEBBLE_MGMT')}/roots/0`]),
+);
 writeFileSync(
   join(appConfig, 'settings.toml'),
-  `outbound-probe = "${env('INBOX_MX_IP')}:25"\ndns-finders = ["${env('INBOX_DNS_IP')}:53"]\npublic-resolvers = ["${env('INBOX_RES_IP')}:53"]\n`,
+  `outbound-probe = "${env('INBOX_MX_IP')}:25"\ndns-finders = ["${env('INBOX_DNS_IP')}:53"]\npublic-resolvers = ["${env('INBOX_RES_IP')}:53"]\n` +
+    `acme-directory = "${env('INBOX_ACME_DIRECTORY')}"\nacme-directory-root = "${env('INBOX_BOX_CA')}"\ncaa-identity = "pebble.test"\ntrusted-roots = "${pebbleRoot}"\n`,
 );
 // What a user does in their DNS panel: RFC 2136 updates to the box's DNS server.
 const publish = (name, type, value) =>
@@ -254,6 +261,33 @@ try {
     assert.match(await driver.text('[data-testid=dns-verdict]'), /^All 8 records are right/);
     assert.match(await driver.text('[data-testid=dns-spf]'), /198\.51\.100\.10: pass · 2001:db8:100::10: pass/);
     await shot('23-dns-all-right');
+  });
+
+  await test('Certificate: a mail host not pointing at the server is named with its fix, then the CA’s certificate is got and served', async () => {
+    execFileSync(inbox, ['dns', 'update delete mail.example.test A'], { encoding: 'utf8' });
+    await driver.click('[data-testid=nav-next]');
+    await driver.waitForText('[data-testid=step-title]', 'Certificate');
+    await shot('25-certificate');
+    await driver.click('[data-testid=certificate-start]');
+    await driver.waitFor('[data-testid=certificate-blocker-notPointing]', { timeoutMs: 60_000 });
+    const blocked = await driver.text('[data-testid=certificate-blockers]');
+    assert.match(blocked, /mail\.example\.test has no A record pointing at your server yet \(found: nothing; expected: 198\.51\.100\.10\)/);
+    assert.match(blocked, /Add or correct the A record in your DNS panel/);
+    assert.equal(profile().certificate ?? null, null, 'nothing is remembered before a certificate exists');
+    await shot('26-certificate-not-pointing');
+    publish('mail.example.test', 'A', vps);
+    const started = Date.now();
+    await driver.click('[data-testid=certificate-start]');
+    await driver.waitFor('[data-testid=certificate-summary]', { timeoutMs: 240_000 });
+    console.log(`     certificate from the window: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    assert.match(await driver.text('[data-testid=certificate-issuer]'), /Pebble/i);
+    assert.match(await driver.text('[data-testid=certificate-ports]'), /587 \(STARTTLS, TLS 1\.3\) and 465, 443/);
+    assert.match(await driver.text('[data-testid=certificate-renews]'), /at two thirds of its lifetime/);
+    const states = await driver.execute('return [...document.querySelectorAll("[data-testid^=certificate-stage-]")].map(e => e.dataset.state)');
+    assert.deepEqual([...new Set(states)], ['done']);
+    assert.ok(profile().certificate, 'the choice is kept for later installs');
+    assert.match(await driver.text('[data-testid=stepper-certificate]'), /✓/);
+    await shot('27-certificate-issued');
   });
 
   await test('a server whose identity changed is a hard stop that explains itself', async () => {

@@ -47,6 +47,8 @@ fn input(inbox: &Inbox) -> Input {
         )],
         dmarc: DmarcPolicy::Quarantine,
         dmarc_reports: Some("postmaster@example.test".into()),
+        mta_sts_policy: None,
+        tls_reports: None,
     }
 }
 

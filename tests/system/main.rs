@@ -9,6 +9,7 @@
 //! Scenarios are numbered like chasquid's `t-NN` and each file says what it proves.
 
 mod capture;
+mod certificate;
 mod dns;
 mod relay;
 mod selftest;
@@ -28,7 +29,12 @@ fn main() -> ExitCode {
     // One box, shared DNS and mailboxes: scenarios run one at a time.
     arguments.test_threads = Some(1);
 
-    let systemd: Vec<Scenario> = selftest::SYSTEMD.iter().chain(relay::SYSTEMD).copied().collect();
+    let systemd: Vec<Scenario> = selftest::SYSTEMD
+        .iter()
+        .chain(relay::SYSTEMD)
+        .chain(certificate::SYSTEMD)
+        .copied()
+        .collect();
     let plain: Vec<Scenario> =
         selftest::PLAIN.iter().chain(dns::PLAIN).chain(ssh::PLAIN).copied().collect();
     let phases: [(VpsMode, &[Scenario]); 2] =

@@ -215,7 +215,7 @@ fn reply<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
 
 /// Secrets kept in memory for the test (the app uses the OS keychain).
 #[derive(Default)]
-struct TestSecrets(std::sync::Mutex<std::collections::HashMap<String, String>>);
+pub(crate) struct TestSecrets(std::sync::Mutex<std::collections::HashMap<String, String>>);
 
 impl TestSecrets {
     /// The SMTP password the install kept for `user`.
@@ -255,7 +255,7 @@ impl outpost_setup::secrets::SecretStore for TestSecrets {
 }
 
 /// A root SSH session to the vps, through the engine.
-async fn engine_session(inbox: &Inbox) -> Result<outpost_setup::ssh::Session> {
+pub(crate) async fn engine_session(inbox: &Inbox) -> Result<outpost_setup::ssh::Session> {
     let pinned = &inbox.settings.ssh_host_fingerprint;
     Ok(outpost_setup::ssh::connect(
         &crate::ssh::target(inbox),
@@ -594,7 +594,7 @@ fn t33_records_the_dns_step_calls_right_are_judged_pass_by_the_receiver(
                 .collect(),
             smtp_user: input.smtp_user.clone(),
         };
-        let dns = domain.dns_input(&installed);
+        let dns = domain.dns_input(&installed, None);
         let settings = Settings {
             finders: vec![std::net::SocketAddr::new(inbox.settings.dns_ip, 53)],
             public_resolvers: vec![std::net::SocketAddr::new(inbox.settings.res_ip, 53)],

@@ -103,6 +103,21 @@ impl Config {
         })
     }
 
+    /// The MTA-STS policy file the relay serves (the mail host is the mx unless `mta_sts.mx`
+    /// lists others): one function, so the app's `_mta-sts` id is of exactly this text.
+    pub fn mta_sts_policy(&self) -> String {
+        let mx: Vec<&str> = if self.mta_sts.mx.is_empty() {
+            vec![self.server.hostname.as_str()]
+        } else {
+            self.mta_sts.mx.iter().map(DomainName::as_str).collect()
+        };
+        outpost_relay_api::mta_sts_policy(
+            self.mta_sts.mode.as_str(),
+            &mx,
+            self.mta_sts.max_age.get().as_secs(),
+        )
+    }
+
     /// The config as TOML text, ready to be written to the server.
     pub fn to_toml(&self) -> String {
         let body = toml::to_string_pretty(self).expect("every config value serializes to TOML");

@@ -64,6 +64,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The ACME client could not be set up (an unreadable `directory_root`, say).
+    #[error("ACME: {0}")]
+    Acme(String),
     /// DNS resolution could not be set up.
     #[error("{0}")]
     Courier(#[from] crate::courier::smtp::SetupError),
@@ -113,6 +116,8 @@ impl Relay {
         // A saved ACME certificate is served at once; self-signed only until the first one.
         let (acme, has_acme_certificate) = match &config.tls.acme {
             Some(acme) => {
+                let resolver = crate::courier::smtp::resolver(&config.dns)?;
+                let client = crate::acme::Setup::client(resolver, acme).map_err(Error::Acme)?;
                 let setup = crate::acme::Setup {
                     hostname: config.server.hostname.to_string(),
                     acme: acme.clone(),
@@ -120,6 +125,7 @@ impl Relay {
                     https: !config.listeners.https.is_empty(),
                     http: !config.listeners.acme_http.is_empty(),
                     changed: status_changed.clone(),
+                    client,
                 };
                 let (acme, usable) = crate::acme::Acme::start(
                     setup,
@@ -145,19 +151,7 @@ impl Relay {
         let site = Arc::new(crate::web::Site {
             hostname: config.server.hostname.to_string(),
             domains: config.server.domains.iter().map(ToString::to_string).collect(),
-            mta_sts_policy: {
-                let mx: Vec<String> = if config.mta_sts.mx.is_empty() {
-                    vec![config.server.hostname.to_string()]
-                } else {
-                    config.mta_sts.mx.iter().map(ToString::to_string).collect()
-                };
-                let mx: Vec<&str> = mx.iter().map(String::as_str).collect();
-                outpost_relay_api::mta_sts_policy(
-                    config.mta_sts.mode.as_str(),
-                    &mx,
-                    config.mta_sts.max_age.get().as_secs(),
-                )
-            },
+            mta_sts_policy: config.mta_sts_policy(),
             submissions_port: first_port(&config.listeners.submissions),
             submission_port: first_port(&config.listeners.submission),
             acme: acme.clone(),

@@ -470,7 +470,8 @@ pub async fn install(
     })
     .await?;
     let certificate = status.certificates.first().ok_or(Error::NoCertificate)?;
-    let submission = probe::submission(&server.host, 587, &trust(certificate, settings)?).await?;
+    let trust = trust(certificate, settings, domain.mail_host.as_str())?;
+    let submission = probe::submission(&server.host, 587, &trust).await?;
     let installed = Installed {
         relay_version: status.version.clone(),
         addresses,
@@ -489,12 +490,17 @@ pub async fn install(
 
 /// How this computer checks the relay's certificate: by its SHA-256 while self-signed, by its
 /// chain once a CA issued it.
-fn trust(certificate: &api::Certificate, settings: &Settings) -> Result<probe::Trust, Error> {
+fn trust(
+    certificate: &api::Certificate,
+    settings: &Settings,
+    mail_host: &str,
+) -> Result<probe::Trust, Error> {
     Ok(match certificate.source {
         api::CertificateSource::SelfSigned => probe::Trust::Pinned(certificate.sha256.clone()),
-        _ => {
-            probe::Trust::Chain { extra_roots: settings.trusted_roots().map_err(Error::Settings)? }
-        }
+        _ => probe::Trust::Chain {
+            extra_roots: settings.trusted_roots().map_err(Error::Settings)?,
+            name: mail_host.to_string(),
+        },
     })
 }
 
@@ -599,7 +605,7 @@ pub async fn get_certificate(
     .await?;
 
     progress(Progress::Stage { id: Stage::CertificateServed });
-    let trust = probe::Trust::Chain { extra_roots };
+    let trust = probe::Trust::Chain { extra_roots, name: mail_host.clone() };
     let submission = probe::submission(&server.host, 587, &trust).await?;
     let mut verified_ports = Vec::new();
     for port in [465, 443] {
@@ -725,7 +731,7 @@ fn domain_and_install(profile: &Profile) -> Result<(Domain, Installed), Error> {
 /// resolvers, with SPF evaluated and a verdict.
 pub async fn dns_report(profile: &Profile, settings: &Settings) -> Result<report::Report, Error> {
     let (domain, installed) = domain_and_install(profile)?;
-    let input = domain.dns_input(&installed);
+    let input = domain.dns_input(&installed, profile.certificate.as_ref());
     let settings = report::Settings {
         finders: settings.dns_finders.clone(),
         public_resolvers: settings.public_resolvers.clone(),

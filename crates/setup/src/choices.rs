@@ -191,7 +191,11 @@ impl Domain {
     pub const DKIM_SELECTOR: &'static str = "outpost";
 
     /// What the DNS plan is made from, once the relay is installed (its addresses and DKIM key).
-    pub fn dns_input(&self, installed: &crate::profile::Installed) -> crate::dns::records::Input {
+    pub fn dns_input(
+        &self,
+        installed: &crate::profile::Installed,
+        certificate: Option<&crate::certificate::CertificateChoice>,
+    ) -> crate::dns::records::Input {
         use std::net::IpAddr;
         crate::dns::records::Input {
             domain: self.domain.to_string(),
@@ -229,7 +233,19 @@ impl Domain {
             // Reports go where the user reads mail: the forwarding mailbox. Without one, no
             // report address is published (nothing on this server receives mail yet).
             dmarc_reports: self.forward_to.clone(),
+            // MTA-STS and autoconfig need HTTPS with a CA's certificate (step 8).
+            mta_sts_policy: certificate.map(|_| self.mta_sts_policy()),
+            tls_reports: self.forward_to.clone(),
         }
+    }
+
+    /// The MTA-STS policy the relay serves for these choices, from the config they make.
+    pub fn mta_sts_policy(&self) -> String {
+        let config = Config::new(RelayServer {
+            hostname: self.mail_host.clone(),
+            domains: vec![self.domain.clone()],
+        });
+        config.mta_sts_policy()
     }
 
     /// The relay's config and SMTP user for these choices, with its TLS set up as `tls` says.
@@ -421,7 +437,7 @@ mod tests {
         };
         let without_ipv6 =
             Domain::new("example.com", "", "", "", false, DmarcPolicy::Quarantine).unwrap();
-        let input = without_ipv6.dns_input(&installed);
+        let input = without_ipv6.dns_input(&installed, None);
         assert_eq!(input.ipv4.len(), 1);
         assert!(input.ipv6.is_empty());
         assert_eq!(input.dkim, [("outpost".to_string(), "v=DKIM1; p=AB".to_string())]);
@@ -430,11 +446,11 @@ mod tests {
             Domain::new("example.com", "", "", "me@gmail.example", false, DmarcPolicy::None)
                 .unwrap();
         assert_eq!(
-            forwarding.dns_input(&installed).dmarc_reports.as_deref(),
+            forwarding.dns_input(&installed, None).dmarc_reports.as_deref(),
             Some("me@gmail.example")
         );
         let with_ipv6 = Domain { ipv6: true, ..without_ipv6 };
-        assert_eq!(with_ipv6.dns_input(&installed).ipv6.len(), 1);
+        assert_eq!(with_ipv6.dns_input(&installed, None).ipv6.len(), 1);
     }
 
     #[test]

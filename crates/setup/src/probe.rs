@@ -42,10 +42,13 @@ pub struct Submission {
 pub enum Trust {
     /// The relay's self-signed certificate, by the SHA-256 its status reports.
     Pinned(String),
-    /// A chain to a root this computer trusts (the system's, plus these PEM roots).
+    /// A chain to a root this computer trusts (the system's, plus these PEM roots), for
+    /// `name` (the mail host: the server may be reached by its address).
     Chain {
         /// Extra roots, PEM (empty: the system's only).
         extra_roots: Vec<u8>,
+        /// The name the certificate must be valid for.
+        name: String,
     },
 }
 
@@ -296,7 +299,11 @@ pub async fn handshake(
         .with_safe_default_protocol_versions()
         .map_err(|error| handshake_error(error.to_string()))?
         .dangerous();
-    let name = ServerName::try_from(host.to_string())
+    let name = match trust {
+        Trust::Pinned(_) => host,
+        Trust::Chain { name, .. } => name.as_str(),
+    };
+    let name = ServerName::try_from(name.to_string())
         .map_err(|error| handshake_error(error.to_string()))?;
     match trust {
         Trust::Pinned(sha256) => {
@@ -317,7 +324,7 @@ pub async fn handshake(
                 }
             })
         }
-        Trust::Chain { extra_roots } => {
+        Trust::Chain { extra_roots, .. } => {
             use rustls::pki_types::pem::PemObject;
             let extra: Vec<CertificateDer<'static>> =
                 CertificateDer::pem_slice_iter(extra_roots).filter_map(Result::ok).collect();

@@ -73,37 +73,41 @@ impl std::fmt::Debug for SmtpCourier {
 #[error("cannot set up DNS resolution: {0}")]
 pub struct SetupError(String);
 
+/// The relay's resolver: `[dns].resolvers`, or the system's (`/etc/resolv.conf`). Every name
+/// the relay looks up goes through one of these (never getaddrinfo: the binary is static).
+pub fn resolver(dns: &outpost_relay_config::Dns) -> Result<TokioResolver, SetupError> {
+    let mut options = ResolverOpts::default();
+    options.timeout = Duration::from_secs(5);
+    options.attempts = 2;
+    let builder = if dns.resolvers.is_empty() {
+        Resolver::builder_tokio().map_err(|error| SetupError(error.to_string()))?
+    } else {
+        let servers = dns
+            .resolvers
+            .iter()
+            .map(|address| {
+                let mut server = NameServerConfig::udp_and_tcp(address.ip());
+                for connection in server.connections.iter_mut() {
+                    connection.port = address.port();
+                }
+                server
+            })
+            .collect();
+        Resolver::builder_with_config(
+            ResolverConfig::from_name_servers(servers),
+            TokioRuntimeProvider::default(),
+        )
+    };
+    builder.with_options(options).build().map_err(|error| SetupError(error.to_string()))
+}
+
 impl SmtpCourier {
     /// A courier using `resolvers` (or the system's, when empty).
     pub fn new(
         config: &outpost_relay_config::Config,
         clock: Arc<dyn Clock>,
     ) -> Result<SmtpCourier, SetupError> {
-        let mut options = ResolverOpts::default();
-        options.timeout = Duration::from_secs(5);
-        options.attempts = 2;
-        let builder = if config.dns.resolvers.is_empty() {
-            Resolver::builder_tokio().map_err(|error| SetupError(error.to_string()))?
-        } else {
-            let servers = config
-                .dns
-                .resolvers
-                .iter()
-                .map(|address| {
-                    let mut server = NameServerConfig::udp_and_tcp(address.ip());
-                    for connection in server.connections.iter_mut() {
-                        connection.port = address.port();
-                    }
-                    server
-                })
-                .collect();
-            Resolver::builder_with_config(
-                ResolverConfig::from_name_servers(servers),
-                TokioRuntimeProvider::default(),
-            )
-        };
-        let resolver =
-            builder.with_options(options).build().map_err(|error| SetupError(error.to_string()))?;
+        let resolver = resolver(&config.dns)?;
         // Opportunistic TLS verifies no certificate (RFC 7435 §4.1): a check that fails would only
         // make us fall back to plain text.
         let tls = mail_send::smtp::tls::build_tls_connector(true).map_err(SetupError)?;

@@ -54,6 +54,11 @@ pub struct Input {
     pub dmarc: DmarcPolicy,
     /// Where DMARC aggregate reports go.
     pub dmarc_reports: Option<String>,
+    /// The MTA-STS policy the relay serves, once it has a CA's certificate (its `_mta-sts` id
+    /// is made from this very text).
+    pub mta_sts_policy: Option<String>,
+    /// Where TLS reports (RFC 8460) go: a mailbox the user reads.
+    pub tls_reports: Option<String>,
 }
 
 /// What the domain already publishes (read by `check.rs` before planning).
@@ -137,6 +142,14 @@ pub enum Purpose {
     Dmarc,
     /// Reverse DNS of one of the server's addresses (set in the provider's panel).
     ReverseDns,
+    /// Points `mta-sts.<domain>` at the server, which serves the MTA-STS policy there.
+    MtaStsHost,
+    /// Announces the MTA-STS policy and its version (`_mta-sts`, RFC 8461 §3.1).
+    MtaSts,
+    /// Where senders report TLS problems (`_smtp._tls`, RFC 8460).
+    TlsReports,
+    /// Points `autoconfig.<domain>` at the server, so mail programs set themselves up.
+    AutoconfigHost,
 }
 
 impl Record {
@@ -270,6 +283,49 @@ pub fn plan(input: &Input, existing: &Existing) -> Plan {
         Purpose::Dmarc,
         Need::Required,
     ));
+    // Once the relay serves HTTPS with a CA's certificate: MTA-STS (its policy host and id) and
+    // autoconfig. TLS reports only where someone reads them.
+    if let Some(policy) = &input.mta_sts_policy {
+        for (prefix, purpose) in
+            [("mta-sts", Purpose::MtaStsHost), ("autoconfig", Purpose::AutoconfigHost)]
+        {
+            let name = format!("{prefix}.{domain}");
+            for address in &input.ipv4 {
+                records.push(record(
+                    Kind::A,
+                    &name,
+                    address.to_string(),
+                    purpose,
+                    Need::Recommended,
+                ));
+            }
+            for address in &input.ipv6 {
+                records.push(record(
+                    Kind::AAAA,
+                    &name,
+                    address.to_string(),
+                    purpose,
+                    Need::Recommended,
+                ));
+            }
+        }
+        records.push(record(
+            Kind::TXT,
+            &format!("_mta-sts.{domain}"),
+            format!("v=STSv1; id={}", outpost_relay_api::mta_sts_id(policy)),
+            Purpose::MtaSts,
+            Need::Recommended,
+        ));
+        if let Some(reports) = &input.tls_reports {
+            records.push(record(
+                Kind::TXT,
+                &format!("_smtp._tls.{domain}"),
+                format!("v=TLSRPTv1; rua=mailto:{reports}"),
+                Purpose::TlsReports,
+                Need::Recommended,
+            ));
+        }
+    }
     let ptr_name = |ip: std::net::IpAddr| match ip {
         std::net::IpAddr::V4(_) => format!("{}.in-addr.arpa.", super::reversed(ip)),
         std::net::IpAddr::V6(_) => format!("{}.ip6.arpa.", super::reversed(ip)),
@@ -367,6 +423,8 @@ mod tests {
             dkim: vec![("outpost".into(), format!("v=DKIM1; k=rsa; p={}", "A".repeat(392)))],
             dmarc: DmarcPolicy::Quarantine,
             dmarc_reports: Some("postmaster@example.com".into()),
+            mta_sts_policy: None,
+            tls_reports: None,
         }
     }
 
@@ -405,6 +463,46 @@ mod tests {
             "no MX unless the domain receives here"
         );
         assert!(plan.warnings.is_empty());
+    }
+
+    #[test]
+    fn with_a_certificate_mta_sts_autoconfig_and_tls_reports_are_planned() {
+        assert!(
+            plan(&input(), &Existing::default())
+                .records
+                .iter()
+                .all(|r| r.purpose != Purpose::MtaSts),
+            "no MTA-STS before HTTPS has a CA's certificate"
+        );
+        let policy =
+            "version: STSv1\r\nmode: testing\r\nmx: mail.example.com\r\nmax_age: 604800\r\n";
+        let mut with = input();
+        with.mta_sts_policy = Some(policy.into());
+        with.tls_reports = Some("me@gmail.test".into());
+        let planned = plan(&with, &Existing::default());
+        let sts = find(&planned, Kind::TXT, "_mta-sts");
+        assert_eq!(sts.value, format!("v=STSv1; id={}", outpost_relay_api::mta_sts_id(policy)));
+        assert_eq!(
+            find(&planned, Kind::TXT, "_smtp._tls").value,
+            "v=TLSRPTv1; rua=mailto:me@gmail.test"
+        );
+        assert_eq!(find(&planned, Kind::A, "mta-sts").value, "203.0.113.10");
+        assert_eq!(find(&planned, Kind::AAAA, "autoconfig").value, "2001:db8::10");
+        // A changed policy gets a new id: senders fetch it again.
+        let mut enforce = with.clone();
+        enforce.mta_sts_policy = Some(policy.replace("testing", "enforce"));
+        assert_ne!(
+            find(&plan(&enforce, &Existing::default()), Kind::TXT, "_mta-sts").value,
+            sts.value
+        );
+        // Without a mailbox the user reads, no TLS reports.
+        with.tls_reports = None;
+        assert!(
+            plan(&with, &Existing::default())
+                .records
+                .iter()
+                .all(|r| r.purpose != Purpose::TlsReports)
+        );
     }
 
     #[test]

@@ -18,6 +18,8 @@
 //! `account-<ca>.json` (the account key: secret), `certificate.pem`, `certificate.key`,
 //! `state.json` (last attempt, the challenge that worked, names that passed staging).
 
+mod client;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -85,6 +87,22 @@ pub struct Setup {
     pub http: bool,
     /// Notified whenever the status changes.
     pub changed: Arc<Notify>,
+    /// How the CA is reached: the relay's resolver and a TLS connector trusting the system's
+    /// roots plus `directory_root`.
+    pub client: client::Client,
+}
+
+impl Setup {
+    /// The HTTPS client for a CA, from the relay's resolver and `directory_root`.
+    pub fn client(
+        resolver: hickory_resolver::TokioResolver,
+        acme: &config::Acme,
+    ) -> Result<client::Client, String> {
+        let tls = crate::courier::mta_sts::verifying_connector(
+            acme.directory_root.as_ref().map(|root| root.as_path()),
+        )?;
+        Ok(client::Client::new(resolver, tls))
+    }
 }
 
 impl Acme {
@@ -417,10 +435,17 @@ impl Manager {
                 directory = self.setup.acme.directory.clone();
             }
         }
+        let production = self.setup.acme.directory.clone();
+        let mut issued = None;
         if result.is_ok() {
-            let production = self.setup.acme.directory.clone();
             result = match self.order(&production, true).await {
-                Ok(Some(current)) => self.put_in_service(current, &production),
+                Ok(Some(current)) => current
+                    .save(&self.setup.dir)
+                    .map(|()| issued = Some(current))
+                    .map_err(|error| AcmeFailure {
+                        kind: AcmeFailureKind::Other,
+                        detail: format!("cannot save the certificate: {error}"),
+                    }),
                 Ok(None) => Ok(()),
                 Err(failure) => Err(failure),
             };
@@ -445,36 +470,42 @@ impl Manager {
         };
         self.saved.last_attempt = Some(attempt.clone());
         self.saved.save(&self.setup.dir);
+        // The status first, then the certificate: whoever sees the new certificate in `status`
+        // also sees how it was got.
         self.acme.update(|status| {
             status.last_attempt = Some(attempt);
             status.challenge = self.saved.challenge;
         });
+        if let Some(current) = issued {
+            self.put_in_service(current, &production);
+        }
     }
 
-    fn put_in_service(&mut self, current: Current, directory: &str) -> Result<(), AcmeFailure> {
-        let other = |detail: String| AcmeFailure { kind: AcmeFailureKind::Other, detail };
-        current
-            .save(&self.setup.dir)
-            .map_err(|error| other(format!("cannot save the certificate: {error}")))?;
-        self.certificates
-            .install_pem(
-                &current.chain_pem,
-                &current.key_pem,
-                CertificateSource::Acme { directory: directory.to_string() },
-            )
-            .map_err(other)?;
-        self.current = Some(current);
-        self.ari = None;
-        Ok(())
+    /// Serves `current` from now on (new connections get it; open ones keep theirs).
+    fn put_in_service(&mut self, current: Current, directory: &str) {
+        let source = CertificateSource::Acme { directory: directory.to_string() };
+        match self.certificates.install_pem(&current.chain_pem, &current.key_pem, source) {
+            Ok(_) => {
+                self.current = Some(current);
+                self.ari = None;
+            }
+            Err(detail) => {
+                tracing::warn!(%detail, "the new certificate cannot be served; the current one stays");
+                let failure = AcmeFailure { kind: AcmeFailureKind::Other, detail };
+                if let Some(attempt) = &mut self.saved.last_attempt {
+                    attempt.failure = Some(failure);
+                    attempt.failures_in_a_row += 1;
+                }
+                self.saved.save(&self.setup.dir);
+                let attempt = self.saved.last_attempt.clone();
+                self.acme.update(|status| status.last_attempt = attempt);
+            }
+        }
     }
 
     /// The account at `directory`: the saved one, or a new one (saved 0600 before use).
     async fn account(&self, directory: &str) -> Result<Account, AcmeFailure> {
-        let builder = match &self.setup.acme.directory_root {
-            Some(root) => Account::builder_with_root(root.as_path()),
-            None => Account::builder(),
-        }
-        .map_err(classify)?;
+        let builder = Account::builder_with_http(Box::new(self.setup.client.clone()));
         let path = self.setup.dir.join(account_file(directory));
         if let Ok(bytes) = std::fs::read(&path)
             && let Ok(credentials) = serde_json::from_slice::<AccountCredentials>(&bytes)
@@ -656,8 +687,7 @@ fn classify(error: instant_acme::Error) -> AcmeFailure {
             kind: AcmeFailureKind::Timeout,
             detail: "the CA did not finish in time".into(),
         },
-        instant_acme::Error::Hyper(_)
-        | instant_acme::Error::Http(_)
+        instant_acme::Error::Http(_)
         | instant_acme::Error::InvalidUri(_)
         | instant_acme::Error::Other(_) => {
             AcmeFailure { kind: AcmeFailureKind::CaUnreachable, detail: format!("{error:#}") }
