@@ -272,6 +272,15 @@ fn t50_the_certificate_step_gets_pebbles_certificate_every_port_serves_and_renew
         .await;
         ensure!(matches!(wrong, Err(probe::Error::Untrusted { .. })), "{wrong:?}");
 
+        // For BENCHMARKS.md (reported, never asserted): the relay's memory with ACME and HTTPS
+        // on, once idle after an issuance and a renewal.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let rss = vps(
+            inbox,
+            "grep VmRSS /proc/$(systemctl show -p MainPID --value outpost-relay)/status",
+        )?;
+        eprintln!("relay with ACME and HTTPS, idle: {}", rss.trim());
+
         // An install run again keeps the certificate set up (and changes nothing else).
         let (again, _) = app::install(&profile, &secrets, &settings, &mut |_| {}).await?;
         ensure!(again.steps.iter().all(|step| !step.changed), "{:?}", again.steps);

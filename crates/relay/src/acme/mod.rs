@@ -562,8 +562,12 @@ impl Manager {
                 })
             });
             match outcome {
-                Ok(current) => {
-                    self.saved.challenge = Some(kind);
+                Ok((current, answered)) => {
+                    // A CA reusing earlier authorizations asked for no challenge: nothing
+                    // learnt about which one works.
+                    if answered {
+                        self.saved.challenge = Some(kind);
+                    }
                     return Ok(keep.then_some(current));
                 }
                 // Only a failed challenge is worth trying the other way; the rest would fail
@@ -581,7 +585,12 @@ impl Manager {
         }))
     }
 
-    async fn order_with(&self, account: &Account, kind: Challenge) -> Result<Current, AcmeFailure> {
+    /// One order answering `kind` challenges; also says whether any challenge was asked.
+    async fn order_with(
+        &self,
+        account: &Account,
+        kind: Challenge,
+    ) -> Result<(Current, bool), AcmeFailure> {
         let challenge_type = match kind {
             Challenge::TlsAlpn01 => ChallengeType::TlsAlpn01,
             Challenge::Http01 => ChallengeType::Http01,
@@ -590,6 +599,7 @@ impl Manager {
         let identifiers: Vec<Identifier> =
             self.names.iter().map(|name| Identifier::Dns(name.clone())).collect();
         let mut order = account.new_order(&NewOrder::new(&identifiers)).await.map_err(classify)?;
+        let mut answered = false;
         {
             let mut authorizations = order.authorizations();
             while let Some(authorization) = authorizations.next().await {
@@ -627,6 +637,7 @@ impl Manager {
                         })?,
                 }
                 challenge.set_ready().await.map_err(classify)?;
+                answered = true;
             }
         }
         self.acme.update(|status| status.phase = AcmePhase::Answering { challenge: kind });
@@ -663,7 +674,9 @@ impl Manager {
         let csr = params.serialize_request(&key).map_err(|error| other(error.to_string()))?;
         order.finalize_csr(csr.der()).await.map_err(classify)?;
         let chain = order.poll_certificate(&retry).await.map_err(classify)?;
-        Current::parse(chain.into_bytes(), key.serialize_pem().into_bytes()).map_err(other)
+        let current =
+            Current::parse(chain.into_bytes(), key.serialize_pem().into_bytes()).map_err(other)?;
+        Ok((current, answered))
     }
 
     fn clear_answers(&self) {
