@@ -600,7 +600,10 @@ pub async fn get_certificate(
         upload_acme_root(session, acme_root.as_deref()).await?;
         let since = server_time(session).await?;
         install::install(session, &with_acme, secrets, &mut crate::progress::ignore).await?;
-        follow_order(&RelayAdmin::new(session), &mail_host, since, progress).await
+        let followed = follow_order(&RelayAdmin::new(session), &mail_host, since, progress).await?;
+        // The account's key, kept where the user's other secrets are.
+        certificate::backup_accounts(session, secrets, &server.host).await?;
+        Ok(followed)
     })
     .await?;
 

@@ -200,6 +200,44 @@ pub async fn extra_names(checker: &Checker, domain: &str, server: &[IpAddr]) -> 
     names
 }
 
+/// Where the relay keeps its ACME accounts on the server (`tls.state_dir`/acme).
+pub const ACME_DIR: &str = "/var/lib/outpost/tls/acme";
+
+/// Backs the relay's ACME accounts (one JSON file per CA, holding the account's private key) up
+/// to the keychain as one JSON object of file name → content; read without a progress event.
+/// Returns whether the keychain's copy changed.
+pub async fn backup_accounts<R: crate::remote::Remote>(
+    remote: &R,
+    secrets: &dyn crate::secrets::SecretStore,
+    server: &str,
+) -> Result<bool, crate::app::Error> {
+    let listing =
+        remote.run(&format!("ls -1 {ACME_DIR} 2>/dev/null || true"), b"", &mut |_, _| {}).await?;
+    let mut accounts = std::collections::BTreeMap::new();
+    for file in listing.stdout.lines().filter(|name| {
+        name.starts_with("account-")
+            && name.ends_with(".json")
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    }) {
+        let path = format!("{ACME_DIR}/{file}");
+        let output =
+            remote.run(&format!("cat {}", crate::ssh::quote(&path)), b"", &mut |_, _| {}).await?;
+        if output.status == Some(0) {
+            accounts.insert(file.to_string(), output.stdout);
+        }
+    }
+    if accounts.is_empty() {
+        return Ok(false);
+    }
+    let json = serde_json::to_string(&accounts).expect("a map of strings serializes");
+    let name = crate::secrets::SecretName::AcmeAccounts { server: server.to_string() };
+    if secrets.get(&name).await?.as_deref() == Some(json.as_str()) {
+        return Ok(false);
+    }
+    secrets.set(&name, &json).await?;
+    Ok(true)
+}
+
 /// Whether this computer reaches `host:port` (what a CA out on the internet would, too).
 pub async fn reachable(host: &str, port: u16) -> bool {
     matches!(
@@ -224,6 +262,43 @@ pub fn caa_identity(directory: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn acme_accounts_are_backed_up_to_the_keychain_once() {
+        use crate::remote::fake::FakeServer;
+        use crate::secrets::{MemoryStore, SecretName, SecretStore};
+        let server = FakeServer::new()
+            .answer(
+                "ls -1 /var/lib/outpost/tls/acme",
+                0,
+                "account-0a1b.json\ncertificate.key\nstate.json\n",
+            )
+            .answer(
+                "cat '/var/lib/outpost/tls/acme/account-0a1b.json'",
+                0,
+                "{\"id\":\"https://ca/acct/1\",\"key_pkcs8\":\"secret\"}",
+            );
+        let secrets = MemoryStore::default();
+        assert!(backup_accounts(&server, &secrets, "198.51.100.10").await.unwrap());
+        let stored = secrets
+            .get(&SecretName::AcmeAccounts { server: "198.51.100.10".into() })
+            .await
+            .unwrap()
+            .unwrap();
+        let stored: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(&stored).unwrap();
+        assert_eq!(
+            stored.keys().collect::<Vec<_>>(),
+            ["account-0a1b.json"],
+            "only accounts, never the certificate key"
+        );
+        assert!(stored["account-0a1b.json"].contains("key_pkcs8"));
+        assert!(
+            !backup_accounts(&server, &secrets, "198.51.100.10").await.unwrap(),
+            "unchanged: not written again"
+        );
+        assert!(server.commands().iter().all(|c| !c.contains("certificate.key")));
+    }
 
     #[test]
     fn caa_lets_only_the_named_ca_issue() {

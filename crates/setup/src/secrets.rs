@@ -37,6 +37,11 @@ pub enum SecretName {
         /// `selector._domainkey.domain`.
         record: String,
     },
+    /// A backup of the relay's ACME accounts (their private keys) on a server.
+    AcmeAccounts {
+        /// The server's host.
+        server: String,
+    },
 }
 
 impl SecretName {
@@ -47,6 +52,7 @@ impl SecretName {
             SecretName::SshKey { login } => format!("ssh-key:{login}"),
             SecretName::SmtpPassword { user } => format!("smtp-password:{user}"),
             SecretName::DkimKey { record } => format!("dkim-key:{record}"),
+            SecretName::AcmeAccounts { server } => format!("acme-accounts:{server}"),
         }
     }
 }

@@ -735,7 +735,7 @@ export type RecordKind = "A" | "AAAA" | "MX" | "TXT" | "PTR";
 
 export type RecordNeed = "required" | "recommended";
 
-export type RecordPurpose = "address" | "ipv6Address" | "mx" | "spf" | "spfMailHost" | "dkim" | "dmarc" | "reverseDns";
+export type RecordPurpose = "address" | "ipv6Address" | "mx" | "spf" | "spfMailHost" | "dkim" | "dmarc" | "reverseDns" | "mtaStsHost" | "mtaSts" | "tlsReports" | "autoconfigHost";
 
 export type RecordStatus = { "state": "ok" } | { "state": "missing" } | { "state": "different", 
 /**

@@ -335,7 +335,7 @@ export const en = {
   'certificate.caCustom': '{directory}',
   'certificate.needs': 'Before it asks, Outpost checks that {mailHost} points at your server, that no CAA record forbids the certificate authority, and that ports 80 and 443 are free and reachable from here. Outpost opens them on the server’s own firewall.',
   'certificate.start': 'Get certificate',
-  'certificate.again': 'Get a new one now',
+  'certificate.again': 'Check everything again',
   'certificate.stage.certificate-checks': 'Check DNS, CAA and the ports on your server',
   'certificate.stage.certificate-ports': 'Open ports 80 and 443 and reach them from here',
   'certificate.stage.certificate-order': 'Ask the certificate authority',
