@@ -277,7 +277,11 @@ fn serve(config_path: &Path) -> Result<ExitCode> {
     let config = load_config(config_path)?;
     let level = format!("{:?}", config.log.level).to_ascii_lowercase();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(format!("outpost_relay={level},warn")))
+        // rustls warns once per odd handshake (a scanner's address as SNI, say): one line per
+        // connection is the session's own; the library's are kept to real errors.
+        .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
+            "outpost_relay={level},rustls=error,warn"
+        )))
         .with_writer(std::io::stderr)
         // The journal stores bytes as they come: no terminal colour codes in it.
         .with_ansi(false)
