@@ -335,7 +335,10 @@ fn t25_the_engine_installs_reinstalls_and_uninstalls_the_relay(inbox: &Inbox) ->
         // relay is named (no mail goes out while it is stopped).
         use outpost_setup::checks::{self, Finding, Verdict};
         let carried = outpost_setup::relay::carried();
-        let settings = checks::Settings { outbound_probe: format!("{}:25", inbox.settings.mx_ip) };
+        let settings = checks::Settings {
+            outbound_probe: format!("{}:25", inbox.settings.mx_ip),
+            mail_host: None,
+        };
         let find = |results: &[checks::Check], relay: bool| {
             results
                 .iter()
@@ -461,7 +464,10 @@ fn t28_a_preinstalled_postfix_is_named_and_stopped_for_the_relay(inbox: &Inbox) 
         inbox.ssh(
             "systemctl unmask --quiet postfix postfix@- && systemctl enable --now --quiet postfix",
         )?;
-        let settings = checks::Settings { outbound_probe: format!("{}:25", inbox.settings.mx_ip) };
+        let settings = checks::Settings {
+            outbound_probe: format!("{}:25", inbox.settings.mx_ip),
+            mail_host: None,
+        };
         let mut ports = None;
         for _ in 0..50 {
             let found = checks::run_all(&session, &settings).await?;

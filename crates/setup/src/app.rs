@@ -393,7 +393,9 @@ pub async fn run_checks(
     secrets: &dyn SecretStore,
     settings: &Settings,
 ) -> Result<Vec<Check>, Error> {
-    let settings = settings.checks();
+    let mut settings = settings.checks();
+    // Once the domain is chosen, reverse DNS is compared with its mail host.
+    settings.mail_host = profile.domain.as_ref().map(|domain| domain.mail_host.to_string());
     with_session(profile, secrets, async |session| Ok(checks::run_all(session, &settings).await?))
         .await
 }

@@ -60,7 +60,12 @@ pub enum Finding {
     /// Whether the server reaches a mail server (`target`) on port 25.
     Outbound25 { target: String, reachable: bool },
     /// The current reverse DNS of each public address.
-    Rdns { names: Vec<ReverseName> },
+    Rdns {
+        /// Each address and its name.
+        names: Vec<ReverseName>,
+        /// The mail host compared with; none before the domain is chosen.
+        mail_host: Option<String>,
+    },
     /// Whether the clock is synchronised (`None`: could not be checked).
     Clock { synchronised: Option<bool> },
     /// Free disk space on `/` and `/var`, the lower of the two.
@@ -107,11 +112,13 @@ pub struct Settings {
     /// The mail server the outbound port-25 probe connects to: `host:port`. On the internet a
     /// well-known MX; tests point it into their own network.
     pub outbound_probe: String,
+    /// The mail host the user chose, once they have: reverse DNS must name it.
+    pub mail_host: Option<String>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { outbound_probe: "gmail-smtp-in.l.google.com:25".into() }
+        Settings { outbound_probe: "gmail-smtp-in.l.google.com:25".into(), mail_host: None }
     }
 }
 
@@ -153,7 +160,7 @@ pub async fn run_all<R: Remote>(
         judge_ports(&ports.stdout),
         judge_addresses(&addresses.stdout),
         judge_outbound(&probe.stdout, &settings.outbound_probe),
-        judge_rdns(&rdns.stdout),
+        judge_rdns(&rdns.stdout, settings.mail_host.as_deref()),
         judge_clock(&clock.stdout),
         judge_disk(&disk.stdout),
         judge_memory(&memory.stdout),
@@ -277,7 +284,10 @@ fn is_public(ip: IpAddr) -> bool {
     }
 }
 
-pub fn judge_rdns(output: &str) -> Check {
+/// Reverse DNS: every public address named, and named the mail host once it is chosen (a PTR
+/// naming the provider's default, `vps123.provider.net`, fails receivers' checks the same as
+/// none).
+pub fn judge_rdns(output: &str, mail_host: Option<&str>) -> Check {
     let mut names = Vec::new();
     for line in output.lines() {
         let mut fields = line.split_whitespace();
@@ -286,8 +296,14 @@ pub fn judge_rdns(output: &str) -> Check {
             names.push(ReverseName { ip, name: fields.next().map(str::to_string) });
         }
     }
-    let all_named = !names.is_empty() && names.iter().all(|name| name.name.is_some());
-    Check::new(if all_named { Verdict::Pass } else { Verdict::Warn }, Finding::Rdns { names })
+    let wanted = mail_host.map(|host| host.trim_end_matches('.').to_ascii_lowercase());
+    let right = |name: &ReverseName| match (&name.name, &wanted) {
+        (None, _) | (_, None) => false,
+        (Some(name), Some(host)) => name.trim_end_matches('.').eq_ignore_ascii_case(host),
+    };
+    let all_right = !names.is_empty() && names.iter().all(right);
+    let verdict = if all_right { Verdict::Pass } else { Verdict::Warn };
+    Check::new(verdict, Finding::Rdns { names, mail_host: wanted })
 }
 
 pub fn judge_outbound(probe_output: &str, target: &str) -> Check {
@@ -353,7 +369,10 @@ mod tests {
 
     #[test]
     fn reverse_dns_is_reported_per_public_address() {
-        let check = judge_rdns("198.51.100.10 mail.example.test\n2001:db8:100::10 \n10.0.0.5 \n");
+        let check = judge_rdns(
+            "198.51.100.10 mail.example.test\n2001:db8:100::10 \n10.0.0.5 \n",
+            Some("mail.example.test"),
+        );
         assert_eq!(check.verdict, Verdict::Warn);
         let name = |ip: &str, name: Option<&str>| ReverseName {
             ip: ip.parse().unwrap(),
@@ -365,11 +384,23 @@ mod tests {
                 names: vec![
                     name("198.51.100.10", Some("mail.example.test")),
                     name("2001:db8:100::10", None)
-                ]
+                ],
+                mail_host: Some("mail.example.test".into()),
             }
         );
-        let check = judge_rdns("198.51.100.10 mail.example.test\n");
+        let check = judge_rdns("198.51.100.10 mail.example.test.\n", Some("Mail.Example.test"));
         assert_eq!(check.verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn reverse_dns_must_name_the_chosen_mail_host_not_the_providers_default() {
+        // What the box's vps has, and what many providers set: a name, but not the mail host.
+        let check = judge_rdns("198.51.100.10 vps.inbox.test\n", Some("mail.example.test"));
+        assert_eq!(check.verdict, Verdict::Warn);
+        // Before the domain is chosen there is nothing to compare with: not a pass.
+        let check = judge_rdns("198.51.100.10 vps.inbox.test\n", None);
+        assert_eq!(check.verdict, Verdict::Warn);
+        assert!(matches!(check.found, Finding::Rdns { mail_host: None, .. }));
     }
 
     #[test]

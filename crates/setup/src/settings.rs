@@ -81,7 +81,7 @@ impl Settings {
     /// The server checks' settings.
     pub fn checks(&self) -> checks::Settings {
         match &self.outbound_probe {
-            Some(probe) => checks::Settings { outbound_probe: probe.clone() },
+            Some(probe) => checks::Settings { outbound_probe: probe.clone(), mail_host: None },
             None => checks::Settings::default(),
         }
     }

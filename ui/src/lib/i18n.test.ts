@@ -93,6 +93,16 @@ describe('the words for the engine’s data', () => {
     expect(problemText('domain', { kind: 'noEnding', suggestion: 'example.com' })).toMatch(/for example example\.com/);
   });
 
+  it('says when reverse DNS names something else than the chosen mail host', () => {
+    const names = [{ ip: '198.51.100.10', name: 'vps.inbox.test' }];
+    const chosen = checkText({ verdict: 'warn', found: { id: 'rdns', names, mailHost: 'mail.example.test' } });
+    expect(chosen.found).toBe('198.51.100.10 is vps.inbox.test — not your mail host mail.example.test');
+    expect(chosen.fix).toMatch(/set the reverse DNS of each address to mail\.example\.test/);
+    const early = checkText({ verdict: 'warn', found: { id: 'rdns', names, mailHost: null } });
+    expect(early.found).toMatch(/compared with your mail host once you choose it/);
+    for (const part of [chosen.found, chosen.fix, early.found, early.fix]) expectWords(part);
+  });
+
   it('says what each check found and what to do', () => {
     const ports: ipc.Check = {
       verdict: 'fail',

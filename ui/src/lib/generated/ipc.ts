@@ -278,7 +278,15 @@ verdict: CheckVerdict,
  */
 found: CheckFinding, };
 
-export type CheckFinding = { "id": "os", name: string | null, tested: boolean, } | { "id": "arch", machine: string, } | { "id": "systemd", running: boolean, } | { "id": "ports", busy: Array<BusyPort>, } | { "id": "addresses", public: Array<string>, private: Array<string>, } | { "id": "outbound25", target: string, reachable: boolean, } | { "id": "rdns", names: Array<ReverseName>, } | { "id": "clock", synchronised: boolean | null, } | { "id": "disk", freeMb: number | null, } | { "id": "memory", availableMb: number | null, } | { "id": "relay", version: string | null, running: boolean, };
+export type CheckFinding = { "id": "os", name: string | null, tested: boolean, } | { "id": "arch", machine: string, } | { "id": "systemd", running: boolean, } | { "id": "ports", busy: Array<BusyPort>, } | { "id": "addresses", public: Array<string>, private: Array<string>, } | { "id": "outbound25", target: string, reachable: boolean, } | { "id": "rdns", 
+/**
+ * Each address and its name.
+ */
+names: Array<ReverseName>, 
+/**
+ * The mail host compared with; none before the domain is chosen.
+ */
+mailHost: string | null, } | { "id": "clock", synchronised: boolean | null, } | { "id": "disk", freeMb: number | null, } | { "id": "memory", availableMb: number | null, } | { "id": "relay", version: string | null, running: boolean, };
 
 export type CheckVerdict = "pass" | "warn" | "fail";
 

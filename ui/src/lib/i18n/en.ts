@@ -508,6 +508,12 @@ export const en = {
   'check.rdns.named': '{ip} is {name}',
   'check.rdns.unnamed': 'no reverse DNS yet for {list}',
   'check.rdns.none': 'no public address to look up',
+  'check.rdns.notMailHost': '{text} — not your mail host {mailHost}',
+  'check.rdns.fixMailHost':
+    'Receivers compare this name with your mail host. In your provider’s panel, set the reverse DNS of each address to {mailHost} (the DNS step shows the exact values).',
+  'check.rdns.notYetCompared': '{text} (compared with your mail host once you choose it)',
+  'check.rdns.fixLater':
+    'Usually this is the provider’s default name. After “Your domain”, come back here or see the DNS step: the reverse DNS must name your mail host.',
   'check.rdns.fix':
     'Normal for a new server. Later, the DNS step shows the name to set in your provider’s panel; receivers distrust mail from addresses without it.',
   'check.clock.synchronised': 'the clock is synchronised',

@@ -176,7 +176,16 @@ export function checkText(check: ipc.Check): { title: string; found: string; fix
       const named = found.names.flatMap((entry) => (entry.name === null ? [] : [t('check.rdns.named', { ip: entry.ip, name: entry.name })]));
       const parts = [...(unnamed.length ? [t('check.rdns.unnamed', { list: list(unnamed) })] : []), ...named];
       const text = parts.length ? parts.join('; ') : t('check.rdns.none');
-      return check.verdict === 'pass' ? result(text) : result(text, 'check.rdns.fix');
+      if (check.verdict === 'pass') return result(text);
+      // Named, but not as the chosen mail host (often the provider's default name).
+      const host = found.mailHost;
+      if (host !== null && unnamed.length === 0 && found.names.length > 0) {
+        return { title, found: t('check.rdns.notMailHost', { text, mailHost: host }), fix: t('check.rdns.fixMailHost', { mailHost: host }) };
+      }
+      if (host === null && unnamed.length === 0 && found.names.length > 0) {
+        return { title, found: t('check.rdns.notYetCompared', { text }), fix: t('check.rdns.fixLater') };
+      }
+      return result(text, 'check.rdns.fix');
     }
     case 'clock':
       if (found.synchronised === true) return result(t('check.clock.synchronised'));
