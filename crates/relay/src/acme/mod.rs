@@ -117,7 +117,7 @@ impl Acme {
     ) -> (Acme, bool) {
         let names = wanted_names(&setup.hostname, &setup.acme);
         let saved = Saved::load(&setup.dir);
-        let current = Current::load(&setup.dir, &setup.acme.directory);
+        let current = Current::load(&setup.dir);
         let usable = current
             .as_ref()
             .is_some_and(|current| current.covers(&names) && current.not_after > clock.now());
@@ -173,11 +173,6 @@ impl Acme {
     /// Orders a new certificate now (`cert renew --now`).
     pub fn renew_now(&self) {
         self.shared.requested.notify_one();
-    }
-
-    /// The names the certificate is for.
-    pub fn names(&self) -> Vec<String> {
-        self.status().names
     }
 
     fn update(&self, change: impl FnOnce(&mut AcmeStatus)) {
@@ -247,7 +242,7 @@ impl Current {
         (dir.join("certificate.pem"), dir.join("certificate.key"))
     }
 
-    fn load(dir: &Path, _directory: &str) -> Option<Current> {
+    fn load(dir: &Path) -> Option<Current> {
         let (chain, key) = Current::paths(dir);
         Current::parse(std::fs::read(chain).ok()?, std::fs::read(key).ok()?).ok()
     }
