@@ -9,7 +9,8 @@ use outpost_relay_api as api;
 use outpost_setup::app::{self, Error};
 use outpost_setup::certificate::Blocker;
 use outpost_setup::choices::{Domain, Login, Server};
-use outpost_setup::dns::records::DmarcPolicy;
+use outpost_setup::dns::check::Status;
+use outpost_setup::dns::records::{self, DmarcPolicy};
 use outpost_setup::probe;
 use outpost_setup::profile::Profile;
 use outpost_setup::relay_admin::RelayAdmin;
@@ -280,6 +281,47 @@ fn t50_the_certificate_step_gets_pebbles_certificate_every_port_serves_and_renew
             "grep VmRSS /proc/$(systemctl show -p MainPID --value outpost-relay)/status",
         )?;
         eprintln!("relay with ACME and HTTPS, idle: {}", rss.trim());
+
+        // The optional CAA record: planned at each certified name with this account, not
+        // counted in the verdict; published as shown, it is right, and the step still gets a
+        // certificate (the relay's account is the one it names). One naming another account
+        // stops the step with its own sentence.
+        let pin = profile.certificate.as_ref().and_then(|c| c.caa.clone()).context("a CAA pin")?;
+        ensure!(pin.issuer == "pebble.test", "{pin:?}");
+        let dns = app::dns_report(&profile, &settings).await?;
+        let caa: Vec<_> = dns
+            .lines
+            .iter()
+            .filter(|line| line.checked.record.kind == records::Kind::CAA)
+            .collect();
+        ensure!(
+            caa.iter().map(|line| line.checked.record.host.as_str()).collect::<Vec<_>>()
+                == ["mail", "mta-sts"],
+            "{caa:?}"
+        );
+        ensure!(caa[0].checked.record.value.contains(&pin.account), "{caa:?}");
+        ensure!(caa.iter().all(|line| line.checked.status == Status::Missing), "{caa:?}");
+        let counted = dns.lines.iter().filter(|l| l.checked.record.need != records::Need::Optional);
+        ensure!(dns.verdict.total == counted.count(), "{:?}", dns.verdict);
+        inbox.publish(MAIL_HOST, "CAA", 60, &[&caa[0].checked.record.value])?;
+        let dns = app::dns_report(&profile, &settings).await?;
+        let published = dns
+            .lines
+            .iter()
+            .find(|line| line.checked.record.kind == records::Kind::CAA)
+            .context("the CAA line")?;
+        ensure!(published.checked.status == Status::Ok, "{published:?}");
+        let (_, again) = app::get_certificate(&profile, &secrets, &settings, &mut |_| {}).await?;
+        ensure!(again.caa.as_ref() == Some(&pin), "the same account: {again:?}");
+        let other = outpost_setup::dns::caa::record_value("pebble.test", "https://ca.test/acct/9");
+        inbox.publish(MAIL_HOST, "CAA", 60, &[&other])?;
+        let restricted = app::get_certificate(&profile, &secrets, &settings, &mut |_| {}).await;
+        inbox.remove(MAIL_HOST, "CAA")?;
+        ensure!(
+            matches!(&restricted, Err(Error::CertificateBlocked(blockers))
+                if matches!(blockers.as_slice(), [Blocker::CaaRestricts { name, .. }] if name == MAIL_HOST)),
+            "{restricted:?}"
+        );
 
         // An install run again keeps the certificate set up (and changes nothing else).
         let (again, _) = app::install(&profile, &secrets, &settings, &mut |_| {}).await?;

@@ -49,6 +49,7 @@ fn input(inbox: &Inbox) -> Input {
         dmarc_reports: Some("postmaster@example.test".into()),
         mta_sts_policy: None,
         tls_reports: None,
+        caa: None,
     }
 }
 

@@ -232,6 +232,10 @@ pub struct AcmeStatus {
     /// The challenge that worked last time (tried first next time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub challenge: Option<Challenge>,
+    /// The relay's account URL at `directory` (RFC 8555 §7.3), once it has one: what a CAA
+    /// record's `accounturi` names (RFC 8657) so that only this account may get certificates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// A step of getting a certificate, in the order they happen.
@@ -308,6 +312,9 @@ pub struct AcmeAttempt {
     /// Failures in a row so far (0 after a success).
     #[serde(default)]
     pub failures_in_a_row: u32,
+    /// The CA's `Retry-After` with the failure (seconds since the epoch): no new try before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 /// Why getting a certificate failed, for the app to word and act on.

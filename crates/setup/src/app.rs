@@ -559,26 +559,43 @@ pub async fn get_certificate(
     let extra_roots = settings.trusted_roots().map_err(Error::Settings)?;
     let acme_root = acme_directory_root(settings)?;
     let acme = settings.acme();
+    let acme_directory = acme.directory.clone();
 
     progress(Progress::Stage { id: Stage::CertificateChecks });
     let dns_error = |error| Error::Dns { domain: domain.domain.to_string(), error };
     let checker = crate::dns::check::Checker::new(&settings.dns_finders).map_err(dns_error)?;
     let ca = settings.caa_identity();
+    // What the server has now: the ports in use, and the relay's account at the CA if an
+    // earlier certificate made one (a CAA `accounturi` may name it).
+    let (ports, account) = with_session(profile, secrets, async |session| {
+        let ports = checks::listening(session).await?;
+        let status = RelayAdmin::new(session).status().await?;
+        let account = status
+            .acme
+            .filter(|acme| acme.directory == acme_directory)
+            .and_then(|acme| acme.account);
+        Ok((ports, account))
+    })
+    .await?;
+    let asking = ca.as_deref().map(|ca| certificate::Asking { ca, account: account.as_deref() });
     let mut blockers =
-        certificate::dns_blockers(&checker, &mail_host, &installed.addresses, ca.as_deref()).await;
-    let ports =
-        with_session(profile, secrets, async |session| Ok(checks::listening(session).await?))
-            .await?;
+        certificate::dns_blockers(&checker, &mail_host, &installed.addresses, asking).await;
     blockers.extend(certificate::ports_taken(&ports));
     if !blockers.is_empty() {
         return Err(Error::CertificateBlocked(blockers));
     }
     let names =
-        certificate::extra_names(&checker, domain.domain.as_str(), &installed.addresses).await;
+        certificate::extra_names(&checker, domain.domain.as_str(), &installed.addresses, asking)
+            .await;
 
-    // The web ports first, still self-signed: checked from outside before any CA is asked.
+    // The web ports first, still self-signed: checked from outside before any CA is asked. A
+    // relay that has its certificate already keeps serving it (its web ports are open).
     progress(Progress::Stage { id: Stage::CertificatePorts });
-    let web = domain.relay_input(Tls::Web).map_err(Error::Config)?;
+    let web = match &profile.certificate {
+        Some(earlier) => Tls::Acme { acme: &acme, names: &earlier.names },
+        None => Tls::Web,
+    };
+    let web = domain.relay_input(web).map_err(Error::Config)?;
     with_session(profile, secrets, async |session| {
         install::install(session, &web, secrets, &mut crate::progress::ignore).await?;
         Ok(())
@@ -635,7 +652,11 @@ pub async fn get_certificate(
         closed_ports,
         millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
-    Ok((report, CertificateChoice { names }))
+    // The optional CAA record names the CA and this account (only known CAs: the identity).
+    let caa = ca
+        .zip(report.acme.account.clone())
+        .map(|(issuer, account)| certificate::CaaPin { issuer, account });
+    Ok((report, CertificateChoice { names, caa }))
 }
 
 /// The server's clock (seconds since the epoch): the relay's times are on it, not on ours.

@@ -10,6 +10,7 @@ use hickory_resolver::proto::rr::RecordType;
 use outpost_relay_config as config;
 use serde::{Deserialize, Serialize};
 
+use crate::dns::caa;
 use crate::dns::check::Checker;
 
 /// The Certificate step's choice, kept in the profile so a later install keeps it: the relay
@@ -19,6 +20,28 @@ use crate::dns::check::Checker;
 pub struct CertificateChoice {
     /// `mta-sts.<domain>` and `autoconfig.<domain>` when their DNS pointed at the server.
     pub names: Vec<String>,
+    /// The CA and the relay's account there, once issued: what the optional CAA record of the
+    /// DNS step names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub caa: Option<CaaPin>,
+}
+
+/// Who got the certificate: the CA's CAA identity (RFC 8659 §4.2) and the relay's account URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CaaPin {
+    /// The CA's domain, e.g. `letsencrypt.org`.
+    pub issuer: String,
+    /// The account URL (RFC 8657 `accounturi`).
+    pub account: String,
+}
+
+impl CertificateChoice {
+    /// Every name on the certificate: the mail host, then the extra names.
+    pub fn all_names(&self, mail_host: &str) -> Vec<String> {
+        std::iter::once(mail_host.to_ascii_lowercase()).chain(self.names.iter().cloned()).collect()
+    }
 }
 
 /// How the relay's TLS is set up.
@@ -96,6 +119,16 @@ pub enum Blocker {
         /// The CA that would be asked.
         ca: String,
     },
+    /// A CAA record allows the CA only for another account (`accounturi`, from an earlier
+    /// server, say) or only by a challenge the relay does not answer (`validationmethods`).
+    CaaRestricts {
+        /// Where the record is.
+        name: String,
+        /// Its values.
+        found: Vec<String>,
+        /// The CA that would be asked.
+        ca: String,
+    },
 }
 
 /// Whether `name`'s addresses (as found) are the server's: at least one, and none elsewhere
@@ -123,23 +156,6 @@ pub fn judge_pointing(
     })
 }
 
-/// Whether CAA values (`0 issue "letsencrypt.org"` as found) let `ca` issue (RFC 8659 §4):
-/// no `issue` property means anyone may.
-pub fn caa_allows(values: &[String], ca: &str) -> bool {
-    let issuers: Vec<String> = values
-        .iter()
-        .filter_map(|value| {
-            let mut parts = value.splitn(3, ' ');
-            let (_flags, tag, rest) = (parts.next()?, parts.next()?, parts.next()?);
-            tag.eq_ignore_ascii_case("issue").then(|| {
-                let rest = rest.trim().trim_matches('"');
-                rest.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
-            })
-        })
-        .collect();
-    issuers.is_empty() || issuers.iter().any(|issuer| issuer == &ca.to_ascii_lowercase())
-}
-
 /// The CAA set that applies to `name` (RFC 8659 §3: the closest name up the tree that has one,
 /// the top-level domain excluded), with where it was found.
 pub async fn caa_for(checker: &Checker, name: &str) -> Option<(String, Vec<String>)> {
@@ -155,24 +171,43 @@ pub async fn caa_for(checker: &Checker, name: &str) -> Option<(String, Vec<Strin
     None
 }
 
+/// The CA that will be asked, as CAA records name it, and the relay's account there if it has
+/// one already.
+#[derive(Debug, Clone, Copy)]
+pub struct Asking<'a> {
+    /// The CA's CAA identity.
+    pub ca: &'a str,
+    /// The relay's account URL at the CA.
+    pub account: Option<&'a str>,
+}
+
+/// What the CAA records that apply to `name` say about asking `asking`; `None` when they
+/// allow it.
+pub async fn caa_blocker(checker: &Checker, name: &str, asking: Asking<'_>) -> Option<Blocker> {
+    let (name, found) = caa_for(checker, name).await?;
+    let ca = asking.ca.to_string();
+    match caa::verdict(&found, asking.ca, asking.account) {
+        caa::Verdict::Allows => None,
+        caa::Verdict::OtherCa => Some(Blocker::CaaForbids { name, found, ca }),
+        caa::Verdict::Restricted => Some(Blocker::CaaRestricts { name, found, ca }),
+    }
+}
+
 /// The DNS checks: the mail host points at the server (A required, AAAA if any), and no CAA
-/// record forbids `ca` (not checked for a CA whose identity is unknown).
+/// record stands in the way (not checked for a CA whose identity is unknown).
 pub async fn dns_blockers(
     checker: &Checker,
     mail_host: &str,
     server: &[IpAddr],
-    ca: Option<&str>,
+    asking: Option<Asking<'_>>,
 ) -> Vec<Blocker> {
     let mut blockers = Vec::new();
     for (record, required) in [(RecordType::A, true), (RecordType::AAAA, false)] {
         let found = checker.values(mail_host, record).await.unwrap_or_default();
         blockers.extend(judge_pointing(mail_host, record, &found, server, required));
     }
-    if let Some(ca) = ca
-        && let Some((name, found)) = caa_for(checker, mail_host).await
-        && !caa_allows(&found, ca)
-    {
-        blockers.push(Blocker::CaaForbids { name, found, ca: ca.to_string() });
+    if let Some(asking) = asking {
+        blockers.extend(caa_blocker(checker, mail_host, asking).await);
     }
     blockers
 }
@@ -186,14 +221,25 @@ pub fn ports_taken(ss_output: &str) -> Vec<Blocker> {
 }
 
 /// The extra names (`mta-sts.<domain>`, `autoconfig.<domain>`) whose A record points at the
-/// server already: only those can be on the certificate.
-pub async fn extra_names(checker: &Checker, domain: &str, server: &[IpAddr]) -> Vec<String> {
+/// server already and whose CAA records let the CA issue: only those can be on the
+/// certificate (one name the CA refuses would fail the whole order).
+pub async fn extra_names(
+    checker: &Checker,
+    domain: &str,
+    server: &[IpAddr],
+    asking: Option<Asking<'_>>,
+) -> Vec<String> {
     let mut names = Vec::new();
     for prefix in ["mta-sts", "autoconfig"] {
         let name = format!("{prefix}.{domain}");
         let found = checker.values(&name, RecordType::A).await.unwrap_or_default();
-        if !found.is_empty() && judge_pointing(&name, RecordType::A, &found, server, true).is_none()
-        {
+        let pointing = !found.is_empty()
+            && judge_pointing(&name, RecordType::A, &found, server, true).is_none();
+        let allowed = match asking {
+            Some(asking) => caa_blocker(checker, &name, asking).await.is_none(),
+            None => true,
+        };
+        if pointing && allowed {
             names.push(name);
         }
     }
@@ -298,23 +344,6 @@ mod tests {
             "unchanged: not written again"
         );
         assert!(server.commands().iter().all(|c| !c.contains("certificate.key")));
-    }
-
-    #[test]
-    fn caa_lets_only_the_named_ca_issue() {
-        assert!(caa_allows(&[], "letsencrypt.org"), "no CAA: anyone");
-        let only_le = ["0 issue \"letsencrypt.org\"".to_string()];
-        assert!(caa_allows(&only_le, "letsencrypt.org"));
-        assert!(caa_allows(
-            &["0 issue \"LetsEncrypt.org; accounturi=https://x/1\"".to_string()],
-            "letsencrypt.org"
-        ));
-        assert!(!caa_allows(&["0 issue \"sectigo.com\"".to_string()], "letsencrypt.org"));
-        assert!(
-            caa_allows(&["0 iodef \"mailto:a@b\"".to_string()], "letsencrypt.org"),
-            "iodef only: anyone"
-        );
-        assert!(!caa_allows(&["0 issue \";\"".to_string()], "letsencrypt.org"), "nobody may issue");
     }
 
     #[test]

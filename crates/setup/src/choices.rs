@@ -236,6 +236,11 @@ impl Domain {
             // MTA-STS and autoconfig need HTTPS with a CA's certificate (step 8).
             mta_sts_policy: certificate.map(|_| self.mta_sts_policy()),
             tls_reports: self.forward_to.clone(),
+            caa: certificate.and_then(|choice| {
+                let pin = choice.caa.as_ref()?;
+                let value = crate::dns::caa::record_value(&pin.issuer, &pin.account);
+                Some((choice.all_names(self.mail_host.as_str()), value))
+            }),
         }
     }
 

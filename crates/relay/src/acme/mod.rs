@@ -54,6 +54,8 @@ pub const RATE_LIMIT_BACKOFF: Duration = Duration::from_secs(3600);
 const ORDER_DEADLINE: Duration = Duration::from_secs(300);
 /// How often the CA's renewal window is asked again at most (it may move it earlier).
 const ARI_RECHECK: Duration = Duration::from_secs(6 * 3600);
+/// The longest `Retry-After` obeyed: a CA's mistake must not silence renewal for months.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(7 * 86_400);
 
 /// What the relay was asked to do, kept for the listeners and the admin commands.
 #[derive(Debug, Clone)]
@@ -137,6 +139,7 @@ impl Acme {
             next: None,
             last_attempt: saved.last_attempt.clone(),
             challenge: saved.challenge,
+            account: None,
         };
         let acme = Acme {
             shared: Arc::new(Shared {
@@ -303,10 +306,12 @@ fn next_due(
         }
         // ±10 %: servers that failed together do not retry together.
         let pause = pause.mul_f64(0.9 + 0.2 * jitter);
-        return (
-            SystemTime::UNIX_EPOCH + Duration::from_secs(attempt.at) + pause,
-            RenewalReason::Retry,
-        );
+        let ended = SystemTime::UNIX_EPOCH + Duration::from_secs(attempt.at);
+        // Never before the CA's own `Retry-After` (capped: a week at most).
+        let asked = attempt.retry_after.map(|at| {
+            (SystemTime::UNIX_EPOCH + Duration::from_secs(at)).min(ended + MAX_RETRY_AFTER)
+        });
+        return ((ended + pause).max(asked.unwrap_or(ended)), RenewalReason::Retry);
     }
     let Some((not_before, not_after)) = current else {
         return (now, RenewalReason::Missing);
@@ -419,6 +424,8 @@ impl Manager {
         };
         let mut directory = self.setup.acme.directory.clone();
         let mut result = Ok(());
+        // A `Retry-After` left from an earlier request (a refused ARI query) is not this try's.
+        self.setup.client.take_retry_after();
         if let Some(staging) = self.setup.acme.staging_directory.clone()
             && !self.saved.staging_passed.contains(&key)
         {
@@ -450,6 +457,12 @@ impl Manager {
             Err(_) => self.saved.last_attempt.as_ref().map_or(0, |a| a.failures_in_a_row) + 1,
         };
         let failure = result.err();
+        let retry_after = self
+            .setup
+            .client
+            .take_retry_after()
+            .filter(|_| failure.is_some())
+            .map(|retry_after| unix_seconds(retry_after.at(self.clock.now())));
         match &failure {
             Some(failure) => tracing::warn!(
                 kind = ?failure.kind, detail = %failure.detail, %directory, failures_in_a_row,
@@ -462,6 +475,7 @@ impl Manager {
             directory,
             failure,
             failures_in_a_row,
+            retry_after,
         };
         self.saved.last_attempt = Some(attempt.clone());
         self.saved.save(&self.setup.dir);
@@ -502,10 +516,18 @@ impl Manager {
     async fn account(&self, directory: &str) -> Result<Account, AcmeFailure> {
         let builder = Account::builder_with_http(Box::new(self.setup.client.clone()));
         let path = self.setup.dir.join(account_file(directory));
+        let production = directory == self.setup.acme.directory;
+        let known = |account: Account| {
+            if production {
+                let id = account.id().to_string();
+                self.acme.update(|status| status.account = Some(id));
+            }
+            account
+        };
         if let Ok(bytes) = std::fs::read(&path)
             && let Ok(credentials) = serde_json::from_slice::<AccountCredentials>(&bytes)
         {
-            return builder.from_credentials(credentials).await.map_err(classify);
+            return builder.from_credentials(credentials).await.map(known).map_err(classify);
         }
         let contact = self.setup.acme.contact.as_ref().map(|c| format!("mailto:{c}"));
         let contacts: Vec<&str> = contact.iter().map(String::as_str).collect();
@@ -526,7 +548,7 @@ impl Manager {
                 detail: format!("cannot save the ACME account ({}): {error}", path.display()),
             }
         })?;
-        Ok(account)
+        Ok(known(account))
     }
 
     /// An order at `directory`, trying the remembered challenge first, then the other. Returns
@@ -745,6 +767,7 @@ mod tests {
             directory: "https://ca.test/dir".into(),
             failure: Some(AcmeFailure { kind, detail: "x".into() }),
             failures_in_a_row: in_a_row,
+            retry_after: None,
         }
     }
 
@@ -801,6 +824,22 @@ mod tests {
         let (high, _) = next_due(at(0), None, Some(&attempt), None, None, 0.999);
         assert_eq!(low, at(216));
         assert!(high > at(263) && high <= at(264), "{high:?}");
+    }
+
+    #[test]
+    fn the_cas_retry_after_is_obeyed_up_to_a_week() {
+        let mut attempt = failed(10_000, 1, AcmeFailureKind::RateLimited);
+        let due =
+            |attempt: &AcmeAttempt| next_due(at(10_000), None, Some(attempt), None, None, 0.5);
+        // Later than the hour a rate limit waits anyway: the CA's time.
+        attempt.retry_after = Some(10_000 + 5 * 3600);
+        assert_eq!(due(&attempt), (at(10_000 + 5 * 3600), RenewalReason::Retry));
+        // Sooner than the backoff: the backoff.
+        attempt.retry_after = Some(10_060);
+        assert_eq!(due(&attempt), (at(10_000 + 3600), RenewalReason::Retry));
+        // Months away (a CA's mistake): a week at most.
+        attempt.retry_after = Some(10_000 + 90 * DAY);
+        assert_eq!(due(&attempt), (at(10_000 + 7 * DAY), RenewalReason::Retry));
     }
 
     #[test]

@@ -228,6 +228,8 @@ async fn tls_alpn_01_alone_gets_a_certificate_every_port_serves_and_https_serves
     let acme = relay.relay().acme.as_ref().unwrap().status();
     assert_eq!(acme.challenge, Some(Challenge::TlsAlpn01));
     assert_eq!(acme.last_attempt.as_ref().unwrap().failure, None);
+    let account = acme.account.as_deref().expect("the account URL, for a CAA accounturi");
+    assert!(account.starts_with("https://127.0.0.1:"), "pebble's account URL: {account}");
     assert_eq!(acme.next.as_ref().unwrap().reason, RenewalReason::TwoThirds, "pebble has no ARI");
     // 465 and 443 verify with the CA's root, for the mail host and the MTA-STS name.
     let https_address = SocketAddr::from((Ipv4Addr::LOCALHOST, https));
@@ -376,6 +378,7 @@ async fn a_name_pointing_elsewhere_fails_at_staging_backs_off_and_keeps_the_self
     let failure = attempt.failure.clone().expect("it failed");
     assert_eq!(failure.kind, AcmeFailureKind::ChallengeFailed, "{failure:?}");
     assert_eq!(attempt.directory, pebble.directory, "it failed at staging, not at the real CA");
+    assert_eq!(status.account, None, "no account at the real CA yet");
     let next = status.next.clone().unwrap();
     assert_eq!(next.reason, RenewalReason::Retry);
     assert!(

@@ -235,6 +235,7 @@ impl Checker {
             Kind::MX => RecordType::MX,
             Kind::TXT => RecordType::TXT,
             Kind::PTR => RecordType::PTR,
+            Kind::CAA => RecordType::CAA,
         };
         let found = match self.values(&record.name, kind).await {
             Ok(found) => found,
@@ -340,6 +341,18 @@ pub fn judge(record: &Record, found: &[String]) -> Status {
                 }
                 [_] => Status::Different { why: Mismatch::OtherValue },
                 _ => Status::Conflicting { why: Mismatch::Several { count: same_kind.len() } },
+            }
+        }
+        Kind::CAA => {
+            // Other properties beside ours (another CA, iodef) do not stop ours from working.
+            if found.is_empty() {
+                Status::Missing
+            } else if found.iter().any(|value| super::caa::same(value, &record.value)) {
+                Status::Ok
+            } else {
+                Status::Different {
+                    why: Mismatch::Found { found: found.to_vec(), expected: record.value.clone() },
+                }
             }
         }
         _ => {
@@ -455,6 +468,24 @@ mod tests {
         assert!(matches!(
             judge(&planned, &["v=DMARC1; p=sometimes".into()]),
             Status::Different { why: Mismatch::InvalidDmarc { .. } }
+        ));
+    }
+
+    #[test]
+    fn a_caa_record_is_read_as_a_ca_reads_it() {
+        let planned = record(
+            Kind::CAA,
+            &crate::dns::caa::record_value("letsencrypt.org", "https://ca.test/acct/1"),
+        );
+        assert_eq!(judge(&planned, &[]), Status::Missing);
+        let spaced = "0 issue \"letsencrypt.org;accounturi=https://ca.test/acct/1; validationmethods=tls-alpn-01,http-01\"";
+        assert_eq!(
+            judge(&planned, &[spaced.into(), "0 iodef \"mailto:me@example.com\"".into()]),
+            Status::Ok
+        );
+        assert!(matches!(
+            judge(&planned, &["0 issue \"letsencrypt.org\"".into()]),
+            Status::Different { why: Mismatch::Found { .. } }
         ));
     }
 

@@ -2,6 +2,7 @@
 //! live checks of them against the zone's authoritative servers ([`check`]).
 
 pub mod blocklists;
+pub mod caa;
 pub mod check;
 pub mod records;
 pub mod report;

@@ -59,6 +59,9 @@ pub struct Input {
     pub mta_sts_policy: Option<String>,
     /// Where TLS reports (RFC 8460) go: a mailbox the user reads.
     pub tls_reports: Option<String>,
+    /// Once a CA issued: the names on the certificate and the CAA value that lets only the
+    /// relay's account get the next one.
+    pub caa: Option<(Vec<String>, String)>,
 }
 
 /// What the domain already publishes (read by `check.rs` before planning).
@@ -87,6 +90,8 @@ pub enum Kind {
     TXT,
     /// Reverse DNS: set in the VPS provider's panel, not in the domain's zone.
     PTR,
+    /// Certification Authority Authorization (RFC 8659).
+    CAA,
 }
 
 /// Whether a record is needed for mail to pass.
@@ -98,6 +103,8 @@ pub enum Need {
     Required,
     /// Better with it.
     Recommended,
+    /// Worth having, with a consequence to understand first; not counted in the verdict.
+    Optional,
 }
 
 /// One record to publish.
@@ -150,6 +157,8 @@ pub enum Purpose {
     TlsReports,
     /// Points `autoconfig.<domain>` at the server, so mail programs set themselves up.
     AutoconfigHost,
+    /// Lets only the relay's account at its CA get certificates for a name (CAA, RFC 8657).
+    Caa,
 }
 
 impl Record {
@@ -326,6 +335,13 @@ pub fn plan(input: &Input, existing: &Existing) -> Plan {
             ));
         }
     }
+    // At each name on the certificate, not at the domain: a CAA record applies to the names
+    // below it too, and the user's website may get its certificates elsewhere.
+    if let Some((names, value)) = &input.caa {
+        for name in names {
+            records.push(record(Kind::CAA, name, value.clone(), Purpose::Caa, Need::Optional));
+        }
+    }
     let ptr_name = |ip: std::net::IpAddr| match ip {
         std::net::IpAddr::V4(_) => format!("{}.in-addr.arpa.", super::reversed(ip)),
         std::net::IpAddr::V6(_) => format!("{}.ip6.arpa.", super::reversed(ip)),
@@ -425,6 +441,7 @@ mod tests {
             dmarc_reports: Some("postmaster@example.com".into()),
             mta_sts_policy: None,
             tls_reports: None,
+            caa: None,
         }
     }
 
@@ -503,6 +520,21 @@ mod tests {
                 .iter()
                 .all(|r| r.purpose != Purpose::TlsReports)
         );
+    }
+
+    #[test]
+    fn the_optional_caa_record_is_at_each_certified_name_never_at_the_domain() {
+        assert!(plan(&input(), &Existing::default()).records.iter().all(|r| r.kind != Kind::CAA));
+        let value = crate::dns::caa::record_value("letsencrypt.org", "https://ca.test/acct/1");
+        let mut with = input();
+        with.caa = Some((vec!["mail.example.com".into(), "mta-sts.example.com".into()], value));
+        let planned = plan(&with, &Existing::default());
+        let caa: Vec<&Record> = planned.records.iter().filter(|r| r.kind == Kind::CAA).collect();
+        assert_eq!(caa.iter().map(|r| r.host.as_str()).collect::<Vec<_>>(), ["mail", "mta-sts"]);
+        assert!(caa.iter().all(|r| r.need == Need::Optional && r.purpose == Purpose::Caa));
+        assert!(zone_file(&planned).contains(
+            "mail.example.com.\t3600\tIN\tCAA\t0 issue \"letsencrypt.org; accounturi=https://ca.test/acct/1; validationmethods=tls-alpn-01,http-01\""
+        ));
     }
 
     #[test]

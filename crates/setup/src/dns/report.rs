@@ -143,9 +143,11 @@ pub fn verdict(lines: &[Line]) -> Verdict {
             .iter()
             .position(|line| line.checked.record.need == need && line.checked.status != Status::Ok)
     };
+    // Optional records are offered, not counted: "all right" never waits on them.
+    let counted = || lines.iter().filter(|line| line.checked.record.need != Need::Optional);
     Verdict {
-        right: lines.iter().filter(|line| line.checked.status == Status::Ok).count(),
-        total: lines.len(),
+        right: counted().filter(|line| line.checked.status == Status::Ok).count(),
+        total: counted().count(),
         spreading: lines.iter().filter(|line| line.propagation.is_some()).count(),
         next: not_right(Need::Required).or_else(|| not_right(Need::Recommended)),
     }
@@ -181,6 +183,7 @@ async fn propagation(
         Kind::A => RecordType::A,
         Kind::AAAA => RecordType::AAAA,
         Kind::MX => RecordType::MX,
+        Kind::CAA => RecordType::CAA,
         Kind::TXT | Kind::PTR => RecordType::TXT,
     };
     let mut seen_by = 0;
@@ -302,5 +305,15 @@ mod tests {
         ];
         lines[0].checked.record.need = Need::Recommended;
         assert_eq!(verdict(&lines).next, Some(1));
+    }
+
+    #[test]
+    fn optional_records_are_not_counted_nor_ever_next() {
+        let mut lines = vec![
+            line(Kind::TXT, "_dmarc", "v=DMARC1; p=none", Status::Ok),
+            line(Kind::CAA, "mail", "0 issue \"letsencrypt.org\"", Status::Missing),
+        ];
+        lines[1].checked.record.need = Need::Optional;
+        assert_eq!(verdict(&lines), Verdict { right: 1, total: 1, spreading: 0, next: None });
     }
 }

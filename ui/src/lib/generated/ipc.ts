@@ -27,7 +27,11 @@ failure?: AcmeFailure | null,
 /**
  * Failures in a row so far (0 after a success).
  */
-failuresInARow: number, };
+failuresInARow: number, 
+/**
+ * The CA's `Retry-After` with the failure (seconds since the epoch): no new try before.
+ */
+retryAfter?: number | null, };
 
 export type AcmeFailure = { 
 /**
@@ -71,7 +75,12 @@ lastAttempt?: AcmeAttempt | null,
 /**
  * The challenge that worked last time (tried first next time).
  */
-challenge?: Challenge | null, };
+challenge?: Challenge | null, 
+/**
+ * The relay's account URL at `directory` (RFC 8555 §7.3), once it has one: what a CAA
+ * record's `accounturi` names (RFC 8657) so that only this account may get certificates.
+ */
+account?: string | null, };
 
 export type Address = { 
 /**
@@ -116,6 +125,18 @@ program: string | null, } | { "kind": "portClosed",
  * The port.
  */
 port: number, } | { "kind": "caaForbids", 
+/**
+ * Where the record is.
+ */
+name: string, 
+/**
+ * Its values.
+ */
+found: Array<string>, 
+/**
+ * The CA that would be asked.
+ */
+ca: string, } | { "kind": "caaRestricts", 
 /**
  * Where the record is.
  */
@@ -175,6 +196,16 @@ program: string | null,
  */
 mailServer: MailServer | null, };
 
+export type CaaPin = { 
+/**
+ * The CA's domain, e.g. `letsencrypt.org`.
+ */
+issuer: string, 
+/**
+ * The account URL (RFC 8657 `accounturi`).
+ */
+account: string, };
+
 export type Carried = { 
 /**
  * The relay's version, read from the stamp inside the binary.
@@ -228,7 +259,12 @@ export type CertificateChoice = {
 /**
  * `mta-sts.<domain>` and `autoconfig.<domain>` when their DNS pointed at the server.
  */
-names: Array<string>, };
+names: Array<string>, 
+/**
+ * The CA and the relay's account there, once issued: what the optional CAA record of the
+ * DNS step names.
+ */
+caa?: CaaPin, };
 
 export type CertificateReport = { 
 /**
@@ -739,11 +775,11 @@ recipient: string,
  */
 record: DeliveryRecord, };
 
-export type RecordKind = "A" | "AAAA" | "MX" | "TXT" | "PTR";
+export type RecordKind = "A" | "AAAA" | "MX" | "TXT" | "PTR" | "CAA";
 
-export type RecordNeed = "required" | "recommended";
+export type RecordNeed = "required" | "recommended" | "optional";
 
-export type RecordPurpose = "address" | "ipv6Address" | "mx" | "spf" | "spfMailHost" | "dkim" | "dmarc" | "reverseDns" | "mtaStsHost" | "mtaSts" | "tlsReports" | "autoconfigHost";
+export type RecordPurpose = "address" | "ipv6Address" | "mx" | "spf" | "spfMailHost" | "dkim" | "dmarc" | "reverseDns" | "mtaStsHost" | "mtaSts" | "tlsReports" | "autoconfigHost" | "caa";
 
 export type RecordStatus = { "state": "ok" } | { "state": "missing" } | { "state": "different", 
 /**

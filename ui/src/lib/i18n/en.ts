@@ -256,6 +256,7 @@ export const en = {
   'dns.state.different': 'Different',
   'dns.state.conflicting': 'Conflicting',
   'dns.recommended': '(Recommended.)',
+  'dns.optional': '(Optional: not counted above.)',
   'dns.type': 'Type',
   'dns.host': 'Host',
   'dns.value': 'Value',
@@ -370,6 +371,8 @@ export const en = {
   'certificate.blocker.portClosed.fixGeneric': 'Open TCP ports 80 and 443 in your provider’s firewall (its control panel), then try again.',
   'certificate.blocker.caaForbids': 'A CAA record at {name} allows only other certificate authorities ({found}).',
   'certificate.blocker.caaForbids.fix': 'Add a CAA record at {name} that allows {ca} (0 issue "{ca}"), or remove the CAA records there.',
+  'certificate.blocker.caaRestricts': 'A CAA record at {name} lets {ca} issue certificates only to another account, or only by a check this server does not answer ({found}). It may have been made for an earlier server.',
+  'certificate.blocker.caaRestricts.fix': 'Remove that CAA record at {name} (or its accounturi and validationmethods parts) and try again. Once the certificate is issued, the DNS step shows the CAA record for this server.',
 
 
   // What happened and what to do, per error code (words.ts fills them in).
@@ -579,6 +582,7 @@ export const en = {
   'dns.label.mtaSts': 'MTA-STS announcement',
   'dns.label.tlsReports': 'TLS reports',
   'dns.label.autoconfigHost': 'Mail program setup ({host})',
+  'dns.label.caa': 'Certificate authority lock ({host})',
   'dns.purpose.address': 'Points your mail host name at your server.',
   'dns.purpose.ipv6Address': 'Points your mail host name at your server’s IPv6 address.',
   'dns.purpose.mx': 'Sends mail for your domain to your server.',
@@ -591,6 +595,7 @@ export const en = {
   'dns.purpose.mtaSts': 'Tells other servers your domain has an MTA-STS policy, and which version: Outpost changes the id whenever the policy changes.',
   'dns.purpose.tlsReports': 'Other servers send a daily report of encryption problems with mail to you to this address (TLS-RPT).',
   'dns.purpose.autoconfigHost': 'Lets mail programs such as Thunderbird set themselves up from your address alone. A CNAME to your mail host works too.',
+  'dns.purpose.caa': 'Lets only this server’s account at its certificate authority get certificates for this name, so nobody else can get one for it. Publish it only if this server is the one place that gets certificates for this name; if you move to a new server, remove it first.',
   'dns.mismatch.cutShort':
     'the value is cut short after {length} characters: paste it again whole, or as two quoted strings if your DNS panel needs that',
   'dns.mismatch.otherValue': 'the published value is not the one Outpost expects: replace it with the value shown',

@@ -118,6 +118,11 @@ export function blockerText(blocker: ipc.Blocker, firewallHow: string | null): {
         found: t('certificate.blocker.caaForbids', { name: blocker.name, found: list(blocker.found) }),
         fix: t('certificate.blocker.caaForbids.fix', { name: blocker.name, ca: blocker.ca }),
       };
+    case 'caaRestricts':
+      return {
+        found: t('certificate.blocker.caaRestricts', { name: blocker.name, found: list(blocker.found), ca: blocker.ca }),
+        fix: t('certificate.blocker.caaRestricts.fix', { name: blocker.name, ca: blocker.ca }),
+      };
   }
 }
 
