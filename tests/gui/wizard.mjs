@@ -293,6 +293,24 @@ try {
     assert.match(await driver.text('[data-testid=stepper-certificate]'), /✓/);
   });
 
+  await test('DNS after the certificate offers an optional CAA record for this server’s account, not counted, checked when published', async () => {
+    await driver.click('[data-testid=stepper-dns]');
+    await driver.waitForText('[data-testid=step-title]', 'DNS records');
+    const records = await waitForStates('dns-record', (row) => row.kind !== 'CAA' || row.state === 'missing', 60_000);
+    const caa = records.filter((row) => row.kind === 'CAA');
+    assert.deepEqual(caa.map((row) => row.label), ['Certificate authority lock (mail)']);
+    assert.match(caa[0].value, /^0 issue "pebble\.test; accounturi=https:\/\/.+; validationmethods=tls-alpn-01,http-01"$/);
+    const card = await driver.execute('return document.querySelector("[data-testid=dns-record][data-kind=CAA]").innerText');
+    assert.match(card, /Optional: not counted above/);
+    assert.match(card, /flags 0, tag issue, value pebble\.test; accounturi=/);
+    const counted = records.filter((row) => row.kind !== 'CAA').length + (await rows('dns-ptr')).length;
+    assert.match(await driver.text('[data-testid=dns-verdict]'), new RegExp(`of ${counted} records are right`));
+    publish(caa[0].name, 'CAA', caa[0].value);
+    await driver.click('[data-testid=dns-check]');
+    await waitForStates('dns-record', (row) => row.kind !== 'CAA' || ['ok', 'spreading'].includes(row.state));
+    await shot('28-dns-caa');
+  });
+
   await test('a server whose identity changed is a hard stop that explains itself', async () => {
     // As if the server were replaced (or impersonated) since the user confirmed it.
     await driver.stop();

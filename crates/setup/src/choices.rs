@@ -238,7 +238,7 @@ impl Domain {
             tls_reports: self.forward_to.clone(),
             caa: certificate.and_then(|choice| {
                 let pin = choice.caa.as_ref()?;
-                let value = crate::dns::caa::record_value(&pin.issuer, &pin.account);
+                let value = crate::dns::caa::issue_value(&pin.issuer, &pin.account);
                 Some((choice.all_names(self.mail_host.as_str()), value))
             }),
         }

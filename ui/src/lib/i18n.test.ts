@@ -4,7 +4,7 @@ import { en, type MessageKey } from './i18n/en';
 import { STEPS } from './steps';
 import { errorCodes } from './ipc';
 import type * as ipc from './ipc';
-import { blockerText, checkText, errorText, installDetail, problemText, verdictText } from './i18n/words';
+import { blockerText, checkText, errorText, fieldsText, installDetail, problemText, recordLabel, recordPurpose, verdictText } from './i18n/words';
 
 describe('the message catalogue', () => {
   it('titles and summarises every step', () => {
@@ -132,6 +132,7 @@ describe('the words for the engine’s data', () => {
       name: 'x.example.test.',
       host: 'x',
       value: 'v',
+      fields: [],
       ttl: 3600,
       purpose,
       need: 'required',
@@ -151,5 +152,26 @@ describe('the words for the engine’s data', () => {
       '1 of 2 records are right; next: the DKIM key — the value is cut short after 255 characters: paste it again whole, or as two quoted strings if your DNS panel needs that.',
     );
     expect(verdictText({ ...report, verdict: { right: 2, total: 2, spreading: 1, next: null } })).toMatch(/1 is still spreading/);
+  });
+
+  it('gives a record’s parts for panels with a field each', () => {
+    const caa: ipc.DnsRecord = {
+      kind: 'CAA',
+      name: 'mail.example.test.',
+      host: 'mail',
+      value: '0 issue "letsencrypt.org; accounturi=https://ca.test/acct/1"',
+      fields: ['0', 'issue', 'letsencrypt.org; accounturi=https://ca.test/acct/1'],
+      ttl: 3600,
+      purpose: 'caa',
+      need: 'optional',
+    };
+    expect(fieldsText(caa)).toBe(
+      'If your DNS panel has a field for each part: flags 0, tag issue, value letsencrypt.org; accounturi=https://ca.test/acct/1',
+    );
+    expect(fieldsText({ ...caa, kind: 'MX', fields: ['10', 'mail.example.test.'] })).toBe(
+      'If your DNS panel has a field for each part: priority 10, mail server mail.example.test.',
+    );
+    expectWords(recordLabel(caa));
+    expectWords(recordPurpose(caa));
   });
 });

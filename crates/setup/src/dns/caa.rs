@@ -75,10 +75,15 @@ pub fn verdict(values: &[String], ca: &str, account: Option<&str>) -> Verdict {
     }
 }
 
-/// The record that lets only `account` at the CA `issuer` get certificates, by the challenges
-/// the relay answers.
+/// The `issue` value that lets only `account` at the CA `issuer` get certificates, by the
+/// challenges the relay answers.
+pub fn issue_value(issuer: &str, account: &str) -> String {
+    format!("{issuer}; accounturi={account}; validationmethods={VALIDATION_METHODS}")
+}
+
+/// The whole record value (`0 issue "…"`), as a zone file has it.
 pub fn record_value(issuer: &str, account: &str) -> String {
-    format!("0 issue \"{issuer}; accounturi={account}; validationmethods={VALIDATION_METHODS}\"")
+    format!("0 issue \"{}\"", issue_value(issuer, account))
 }
 
 /// Whether a found value is `planned` (same issuer and parameters, however spaced).

@@ -421,6 +421,7 @@ mod tests {
             name: "x.example.com.".into(),
             host: "x".into(),
             value: value.into(),
+            fields: Vec::new(),
             ttl: 3600,
             purpose: crate::dns::records::Purpose::Spf,
             need: Need::Required,

@@ -59,8 +59,8 @@ pub struct Input {
     pub mta_sts_policy: Option<String>,
     /// Where TLS reports (RFC 8460) go: a mailbox the user reads.
     pub tls_reports: Option<String>,
-    /// Once a CA issued: the names on the certificate and the CAA value that lets only the
-    /// relay's account get the next one.
+    /// Once a CA issued: the names on the certificate and the CAA `issue` value (without flags
+    /// and tag) that lets only the relay's account get the next one.
     pub caa: Option<(Vec<String>, String)>,
 }
 
@@ -120,6 +120,9 @@ pub struct Record {
     pub host: String,
     /// The value as a person pastes it (a TXT value whole, without quotes).
     pub value: String,
+    /// The value's parts, for panels with a field each: MX `[preference, host]`, CAA
+    /// `[flags, tag, value]`; empty for the others.
+    pub fields: Vec<String>,
     /// Time to live, seconds.
     pub ttl: u32,
     /// What it is for (the UI's catalogue says it in words).
@@ -221,6 +224,7 @@ pub fn plan(input: &Input, existing: &Existing) -> Plan {
         name: fqdn(name),
         host: relative(name),
         value,
+        fields: Vec::new(),
         ttl: TTL,
         purpose,
         need,
@@ -250,7 +254,9 @@ pub fn plan(input: &Input, existing: &Existing) -> Plan {
         if !elsewhere.is_empty() {
             warnings.push(Warning::MxTakesMailAway { current: elsewhere });
         }
-        records.push(record(Kind::MX, &domain, format!("10 {ours}"), Purpose::Mx, Need::Required));
+        let mut mx = record(Kind::MX, &domain, format!("10 {ours}"), Purpose::Mx, Need::Required);
+        mx.fields = vec!["10".into(), ours];
+        records.push(mx);
     }
     records.push(record(
         Kind::TXT,
@@ -337,9 +343,12 @@ pub fn plan(input: &Input, existing: &Existing) -> Plan {
     }
     // At each name on the certificate, not at the domain: a CAA record applies to the names
     // below it too, and the user's website may get its certificates elsewhere.
-    if let Some((names, value)) = &input.caa {
+    if let Some((names, issue)) = &input.caa {
         for name in names {
-            records.push(record(Kind::CAA, name, value.clone(), Purpose::Caa, Need::Optional));
+            let value = format!("0 issue \"{issue}\"");
+            let mut caa = record(Kind::CAA, name, value, Purpose::Caa, Need::Optional);
+            caa.fields = vec!["0".into(), "issue".into(), issue.clone()];
+            records.push(caa);
         }
     }
     let ptr_name = |ip: std::net::IpAddr| match ip {
@@ -357,6 +366,7 @@ pub fn plan(input: &Input, existing: &Existing) -> Plan {
             name: ptr_name(ip),
             host: ip.to_string(),
             value: fqdn(&host),
+            fields: Vec::new(),
             ttl: TTL,
             purpose: Purpose::ReverseDns,
             need: Need::Required,
@@ -525,13 +535,15 @@ mod tests {
     #[test]
     fn the_optional_caa_record_is_at_each_certified_name_never_at_the_domain() {
         assert!(plan(&input(), &Existing::default()).records.iter().all(|r| r.kind != Kind::CAA));
-        let value = crate::dns::caa::record_value("letsencrypt.org", "https://ca.test/acct/1");
+        let issue = crate::dns::caa::issue_value("letsencrypt.org", "https://ca.test/acct/1");
         let mut with = input();
-        with.caa = Some((vec!["mail.example.com".into(), "mta-sts.example.com".into()], value));
+        with.caa = Some((vec!["mail.example.com".into(), "mta-sts.example.com".into()], issue));
         let planned = plan(&with, &Existing::default());
         let caa: Vec<&Record> = planned.records.iter().filter(|r| r.kind == Kind::CAA).collect();
         assert_eq!(caa.iter().map(|r| r.host.as_str()).collect::<Vec<_>>(), ["mail", "mta-sts"]);
         assert!(caa.iter().all(|r| r.need == Need::Optional && r.purpose == Purpose::Caa));
+        assert_eq!(caa[0].fields[..2], ["0", "issue"]);
+        assert!(crate::dns::caa::same(&caa[0].value, &format!("0 issue \"{}\"", caa[0].fields[2])));
         assert!(zone_file(&planned).contains(
             "mail.example.com.\t3600\tIN\tCAA\t0 issue \"letsencrypt.org; accounturi=https://ca.test/acct/1; validationmethods=tls-alpn-01,http-01\""
         ));
@@ -587,6 +599,7 @@ mod tests {
             Existing { mx: vec![(1, "aspmx.l.google.com.".into())], ..Default::default() };
         let plan = plan(&receiving, &existing);
         assert_eq!(find(&plan, Kind::MX, "@").value, "10 mail.example.com.");
+        assert_eq!(find(&plan, Kind::MX, "@").fields, ["10", "mail.example.com."]);
         assert_eq!(
             plan.warnings,
             vec![Warning::MxTakesMailAway { current: vec!["aspmx.l.google.com.".into()] }]

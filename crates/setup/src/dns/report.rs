@@ -266,6 +266,7 @@ mod tests {
             name: format!("{host}.example.com."),
             host: host.into(),
             value: value.into(),
+            fields: Vec::new(),
             ttl: 3600,
             purpose: records::Purpose::Dkim,
             need: Need::Required,

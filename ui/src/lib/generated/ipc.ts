@@ -396,6 +396,11 @@ host: string,
  */
 value: string, 
 /**
+ * The value's parts, for panels with a field each: MX `[preference, host]`, CAA
+ * `[flags, tag, value]`; empty for the others.
+ */
+fields: Array<string>, 
+/**
  * Time to live, seconds.
  */
 ttl: number, 

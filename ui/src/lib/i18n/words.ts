@@ -237,6 +237,18 @@ export function recordLabel(record: ipc.DnsRecord): string {
 }
 
 /** What a record is for, in a sentence. */
+/** The value's parts, for DNS panels with a field each (MX, CAA). */
+export function fieldsText(record: ipc.DnsRecord): string {
+  switch (record.kind) {
+    case 'MX':
+      return t('dns.fields.MX', { preference: record.fields[0] ?? '', host: record.fields[1] ?? '' });
+    case 'CAA':
+      return t('dns.fields.CAA', { flags: record.fields[0] ?? '', tag: record.fields[1] ?? '', value: record.fields[2] ?? '' });
+    default:
+      return '';
+  }
+}
+
 export function recordPurpose(record: ipc.DnsRecord): string {
   return t(`dns.purpose.${record.purpose}` as MessageKey);
 }
