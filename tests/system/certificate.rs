@@ -63,6 +63,8 @@ async fn wizard_profile(inbox: &Inbox, secrets: &TestSecrets) -> Result<Profile>
 fn settings(inbox: &Inbox, trusted: &std::path::Path) -> Settings {
     Settings {
         dns_finders: vec![std::net::SocketAddr::new(inbox.settings.dns_ip, 53)],
+        // The box's caching resolver stands in for the public ones: nothing leaves the box.
+        public_resolvers: vec![std::net::SocketAddr::new(inbox.settings.res_ip, 53)],
         acme_directory: Some(inbox.settings.acme_directory.clone()),
         acme_directory_root: Some(inbox.settings.box_ca.clone()),
         caa_identity: Some("pebble.test".into()),
