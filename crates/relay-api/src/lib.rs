@@ -364,6 +364,17 @@ pub enum ControlRequest {
     },
     /// Ask the CA for a new certificate now.
     CertRenew,
+    /// Keep the next message submitted with this Message-ID as signed and sent, with its
+    /// delivery records after it left the queue (the app's test email), for an hour.
+    TraceWatch {
+        /// The Message-ID, with or without its angle brackets.
+        message_id: String,
+    },
+    /// The trace of a watched message.
+    TraceShow {
+        /// The Message-ID.
+        message_id: String,
+    },
 }
 
 /// What the running relay did.
@@ -374,6 +385,40 @@ pub enum ControlReply {
     Retrying,
     /// An order has started; `status` follows it.
     Renewing,
+    /// Watching for the message.
+    Watching(TraceWatch),
+    /// What became of it.
+    Traced(Box<Trace>),
+}
+
+/// `trace watch`: the relay keeps the next message with this Message-ID.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct TraceWatch {
+    /// The Message-ID, without angle brackets.
+    pub message_id: String,
+    /// Until when a submission is looked for (seconds since the epoch).
+    pub until: u64,
+}
+
+/// `trace show`: a watched message followed through the relay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct Trace {
+    /// The Message-ID, without angle brackets.
+    pub message_id: String,
+    /// The queue id (also in the `250` reply and the relay's Received header).
+    pub queue_id: String,
+    /// When it was accepted (seconds since the epoch).
+    pub accepted: u64,
+    /// The message exactly as signed and sent, base64 (it may hold 8-bit bytes).
+    pub signed_base64: String,
+    /// Its envelope and every delivery attempt, while queued and after.
+    pub item: QueueItem,
+    /// Whether every recipient is settled (delivered, failed or given up).
+    pub finished: bool,
 }
 
 /// `cert renew --now`: an order has started.

@@ -95,6 +95,18 @@ enum Command {
         #[arg(long, global = true)]
         json: bool,
     },
+    /// Follow a test message: keep it as signed and sent, with its delivery records (the
+    /// Outpost app's test email).
+    Trace {
+        #[command(subcommand)]
+        action: TraceAction,
+        /// The config file.
+        #[arg(long, global = true, default_value = DEFAULT_PATH)]
+        config: PathBuf,
+        /// Print results as JSON.
+        #[arg(long, global = true)]
+        json: bool,
+    },
     /// Look at and nudge the queue.
     Queue {
         #[command(subcommand)]
@@ -168,6 +180,20 @@ enum CertAction {
 }
 
 #[derive(Debug, Subcommand)]
+enum TraceAction {
+    /// Keep the next message submitted with this Message-ID (for 15 minutes from now).
+    Watch {
+        /// The Message-ID.
+        message_id: String,
+    },
+    /// What became of it: the signed message and every delivery attempt (kept for an hour).
+    Show {
+        /// The Message-ID.
+        message_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum QueueAction {
     /// List queued messages.
     List,
@@ -200,6 +226,7 @@ pub fn main(arguments: impl IntoIterator<Item = impl Into<OsString> + Clone>) ->
             | Command::Dkim { json: true, .. }
             | Command::Status { json: true, .. }
             | Command::Queue { json: true, .. }
+            | Command::Trace { json: true, .. }
             | Command::Cert { json: true, .. }
             | Command::Lookup { json: true, .. }
     );
@@ -211,6 +238,7 @@ pub fn main(arguments: impl IntoIterator<Item = impl Into<OsString> + Clone>) ->
         Command::Dkim { action, config, .. } => dkim(action, &config, output),
         Command::Status { config, .. } => status(&config, output),
         Command::Queue { action, config, .. } => queue(action, &config, output),
+        Command::Trace { action, config, .. } => trace(action, &config, output),
         Command::Cert { action, config, .. } => cert(action, &config, output),
         Command::Lookup { names, .. } => lookup(&names, output),
     };
@@ -695,6 +723,50 @@ fn queue(action: QueueAction, config_path: &Path, output: Output) -> Result<Exit
             ask(&config, &api::ControlRequest::QueueRetry { id: id.clone() })?;
             output.report(api::QueueRetry { id }, |retry| {
                 format!("{}: the relay is trying again now", retry.id)
+            });
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn trace(action: TraceAction, config_path: &Path, output: Output) -> Result<ExitCode> {
+    let config = load_config(config_path)?;
+    let unexpected = || failure(api::ErrorKind::Other, "the relay answered something else");
+    match action {
+        TraceAction::Watch { message_id } => {
+            let api::ControlReply::Watching(watch) =
+                ask(&config, &api::ControlRequest::TraceWatch { message_id })?
+            else {
+                return Err(unexpected());
+            };
+            output.report(watch, |watch| {
+                format!(
+                    "keeping the next message <{}> submitted before {}",
+                    watch.message_id, watch.until
+                )
+            });
+        }
+        TraceAction::Show { message_id } => {
+            let api::ControlReply::Traced(trace) =
+                ask(&config, &api::ControlRequest::TraceShow { message_id })?
+            else {
+                return Err(unexpected());
+            };
+            output.report(*trace, |trace| {
+                let mut lines = vec![format!(
+                    "<{}>: queue id {}, accepted {}{}",
+                    trace.message_id,
+                    trace.queue_id,
+                    trace.accepted,
+                    if trace.finished { ", finished" } else { "" }
+                )];
+                for recipient in &trace.item.recipients {
+                    lines.push(format!("  {}: {:?}", recipient.address, recipient.status));
+                    for record in &recipient.records {
+                        lines.push(format!("    {} {}", record.at, attempt(record)));
+                    }
+                }
+                lines.join("\n")
             });
         }
     }

@@ -45,6 +45,11 @@ impl FakeClock {
     pub fn new(start: SystemTime) -> Self {
         FakeClock { now: Mutex::new(start) }
     }
+
+    /// Moves the time forward.
+    pub fn advance(&self, by: Duration) {
+        *self.now.lock().expect("clock lock") += by;
+    }
 }
 
 impl Clock for FakeClock {

@@ -104,6 +104,24 @@ fn act(request: ControlRequest, handles: &Handles) -> Response<ControlReply> {
                 })
             }
         }
+        ControlRequest::TraceWatch { message_id } => {
+            match handles.queue.traces().watch(&message_id) {
+                Ok(watch) => Response::ok(ControlReply::Watching(watch)),
+                Err(error) => Response::error(AdminError {
+                    kind: ErrorKind::InvalidArgument,
+                    message: error.to_string(),
+                }),
+            }
+        }
+        ControlRequest::TraceShow { message_id } => match handles.queue.trace(&message_id) {
+            Some(trace) => Response::ok(ControlReply::Traced(Box::new(trace))),
+            None => Response::error(AdminError {
+                kind: ErrorKind::NotFound,
+                message: format!(
+                    "no trace of {message_id}: not submitted yet, not announced with `trace watch`, or older than an hour"
+                ),
+            }),
+        },
         ControlRequest::CertRenew => match &handles.acme {
             Some(acme) => {
                 acme.renew_now();

@@ -110,18 +110,30 @@ pub enum HeaderProblem {
 /// The most `Received:` headers a message may carry before it is taken for a loop.
 pub const MAX_HOPS: usize = 50;
 
-/// Checks the header section and returns the `From:` header's address domain (lower-case).
-pub fn check_headers(message: &[u8]) -> Result<String, HeaderProblem> {
+/// What the relay needs from a message's header section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Headers {
+    /// The `From:` address's domain, lower case.
+    pub from_domain: String,
+    /// The `Message-ID:` (as written, brackets included), if there is one.
+    pub message_id: Option<String>,
+}
+
+/// Checks the header section and returns what the relay needs of it.
+pub fn check_headers(message: &[u8]) -> Result<Headers, HeaderProblem> {
     let mut from: Vec<String> = Vec::new();
     let mut received = 0;
+    let mut message_id = None;
     let mut current: Option<(String, String)> = None;
-    let finish =
+    let mut finish =
         |header: Option<(String, String)>, from: &mut Vec<String>, received: &mut usize| {
             if let Some((name, value)) = header {
                 if name.eq_ignore_ascii_case("from") {
                     from.push(value);
                 } else if name.eq_ignore_ascii_case("received") {
                     *received += 1;
+                } else if name.eq_ignore_ascii_case("message-id") {
+                    message_id.get_or_insert_with(|| value.trim().to_string());
                 }
             }
         };
@@ -159,7 +171,8 @@ pub fn check_headers(message: &[u8]) -> Result<String, HeaderProblem> {
     let domain = address
         .rsplit_once('@')
         .map(|(_, domain)| domain.trim().trim_end_matches(['>', ' ', ';']).to_lowercase());
-    domain.filter(|domain| !domain.is_empty()).ok_or(HeaderProblem::From)
+    let from_domain = domain.filter(|domain| !domain.is_empty()).ok_or(HeaderProblem::From)?;
+    Ok(Headers { from_domain, message_id })
 }
 
 #[cfg(test)]
@@ -240,9 +253,18 @@ mod tests {
 
     #[test]
     fn headers_are_checked_and_the_from_domain_found() {
-        let ok = b"From: Alice <alice@Example.COM>\r\nSubject: hi\r\n there\r\n\r\nbody\r\n";
-        assert_eq!(check_headers(ok), Ok("example.com".into()));
-        assert_eq!(check_headers(b"From: bob@example.org\r\n\r\n"), Ok("example.org".into()));
+        let ok = b"From: Alice <alice@Example.COM>\r\nSubject: hi\r\n there\r\nMessage-ID:\r\n <1@example.com>\r\n\r\nbody\r\n";
+        assert_eq!(
+            check_headers(ok),
+            Ok(Headers {
+                from_domain: "example.com".into(),
+                message_id: Some("<1@example.com>".into())
+            })
+        );
+        assert_eq!(
+            check_headers(b"From: bob@example.org\r\n\r\n").map(|h| h.from_domain),
+            Ok("example.org".into())
+        );
         // Conformance 33.
         assert!(matches!(
             check_headers(b"From: a@example.com\r\nthis is not a header\r\n\r\n"),

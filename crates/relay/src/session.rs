@@ -739,8 +739,8 @@ impl Session {
 
     /// Checks, signs and queues a received message, and replies.
     async fn accept(&mut self, message: Vec<u8>) -> Reply {
-        let from_domain = match data::check_headers(&message) {
-            Ok(domain) => domain,
+        let (from_domain, message_id) = match data::check_headers(&message) {
+            Ok(headers) => (headers.from_domain, headers.message_id),
             // (33)
             Err(HeaderProblem::Malformed(line)) => {
                 return Reply::new(
@@ -802,9 +802,15 @@ impl Session {
         let recipients: Vec<crate::queue::Destination> =
             self.recipients.iter().map(crate::queue::Destination::submitted).collect();
         let user = self.user.clone();
-        let queued =
-            tokio::task::spawn_blocking(move || queue.put(id, &from, &recipients, user, &stored))
-                .await;
+        // File work on a blocking thread: the queue's fsyncs, and a test message's trace.
+        // The trace first: a quick delivery must find it when the message leaves the queue.
+        let queued = tokio::task::spawn_blocking(move || {
+            queue.traces().keep(message_id.as_deref(), &id, &stored);
+            queue.put(id.clone(), &from, &recipients, user, &stored).inspect_err(|_| {
+                queue.traces().forget(&id);
+            })
+        })
+        .await;
         match queued {
             Ok(Ok(id)) => {
                 self.messages += 1;

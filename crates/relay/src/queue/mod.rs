@@ -8,6 +8,7 @@
 
 mod dsn;
 pub mod spool;
+pub mod trace;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,6 +22,7 @@ use crate::clock::{Clock, unix_seconds};
 use crate::courier::{Courier, DeliveryRecord, Outcome};
 use crate::envelope::domain_of;
 pub use spool::Spool;
+pub use trace::Traces;
 
 /// A queued message's envelope and state (`<id>.json`), one recipient of it, and where that
 /// recipient stands: the admin protocol's types, so `queue list|show` print what the spool holds.
@@ -102,6 +104,8 @@ pub struct Queue {
     active: Mutex<HashMap<String, Arc<Notify>>>,
     /// Delivery records of finished items, newest last, for `status`.
     recent: Mutex<Vec<(String, String, DeliveryRecord)>>,
+    /// Test messages the app follows.
+    traces: Traces,
     tasks: TaskTracker,
     shutdown: CancellationToken,
 }
@@ -131,6 +135,7 @@ impl Queue {
         shutdown: CancellationToken,
     ) -> Arc<Queue> {
         Arc::new(Queue {
+            traces: Traces::new(spool.dir(), clock.clone()),
             spool,
             courier,
             clock,
@@ -209,6 +214,16 @@ impl Queue {
             }
             None => false,
         }
+    }
+
+    /// The test messages the app follows (`trace watch|show`).
+    pub fn traces(&self) -> &Traces {
+        &self.traces
+    }
+
+    /// The trace of a watched message: its item from the spool while queued, kept after.
+    pub fn trace(&self, message_id: &str) -> Option<outpost_relay_api::Trace> {
+        self.traces.show(message_id, |id| self.spool.item(id).ok())
     }
 
     /// The latest finished deliveries: (queue id, recipient, record), newest last.
@@ -365,6 +380,7 @@ impl Queue {
         } else if !failed.is_empty() {
             tracing::info!(id = %item.id, "not bouncing a message from the null sender");
         }
+        self.traces.finished(&item);
         self.active.lock().expect("queue lock").remove(&item.id);
         if let Err(error) = self.spool.remove(&item.id) {
             tracing::error!(id = %item.id, %error, "cannot remove a finished message from the spool");

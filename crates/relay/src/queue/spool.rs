@@ -59,6 +59,12 @@ impl Spool {
         self.sync_dir()
     }
 
+    /// An item's state.
+    pub fn item(&self, id: &str) -> std::io::Result<Item> {
+        let json = fs::read(self.path(id, "json"))?;
+        serde_json::from_slice(&json).map_err(std::io::Error::other)
+    }
+
     /// An item's message bytes.
     pub fn message(&self, id: &str) -> std::io::Result<Vec<u8>> {
         fs::read(self.path(id, "msg"))

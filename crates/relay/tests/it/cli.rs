@@ -158,3 +158,81 @@ async fn queue_retry_reaches_the_running_relay_over_its_control_socket() {
     let output = relay(&["queue", "retry", "--json", "--config", config, "--", &id]);
     assert!(text(&output.stdout).contains(r#""kind":"not-running""#), "{}", text(&output.stdout));
 }
+
+/// The app's test email: announced with `trace watch`, submitted, then `trace show` gives the
+/// exact signed bytes and the delivery records after the message has left the queue; a message
+/// nobody announced leaves no trace.
+#[tokio::test]
+async fn trace_keeps_only_the_announced_message_as_signed_and_its_delivery() {
+    use crate::support::{Dialog, TestRelay, USER, message};
+    let running = TestRelay::start().await;
+    let config = running.config_file().to_str().unwrap().to_string();
+    let admin = |arguments: Vec<String>| {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || {
+            // Options first: everything after `--` is the Message-ID.
+            let mut all = vec!["--json".to_string(), "--config".to_string(), config];
+            all.splice(0..0, arguments[..2].iter().cloned());
+            all.extend(arguments[2..].iter().cloned());
+            let all: Vec<&str> = all.iter().map(String::as_str).collect();
+            relay(&all)
+        })
+    };
+    let watched =
+        admin(vec!["trace".into(), "watch".into(), "--".into(), "<traced@example.com>".into()])
+            .await
+            .unwrap();
+    assert!(watched.status.success(), "{}", text(&watched.stdout));
+    assert!(
+        text(&watched.stdout).contains(r#""messageId":"traced@example.com""#),
+        "{}",
+        text(&watched.stdout)
+    );
+    for subject in ["traced", "not traced"] {
+        let mut dialog = Dialog::logged_in(&running).await;
+        dialog.expect(&format!("MAIL FROM:<{USER}>"), "250").await;
+        dialog.expect("RCPT TO:<bob@example.net>", "250").await;
+        dialog.expect("DATA", "354").await;
+        dialog.send_raw(message(subject).as_bytes()).await;
+        dialog.expect(".", "250").await;
+    }
+    running.deliveries(2).await;
+    // Delivered: the trace outlives the spool entry.
+    let mut shown = None;
+    for _ in 0..100 {
+        let output =
+            admin(vec!["trace".into(), "show".into(), "--".into(), "traced@example.com".into()])
+                .await
+                .unwrap();
+        let response: outpost_relay_api::Response<outpost_relay_api::Trace> =
+            serde_json::from_slice(&output.stdout)
+                .unwrap_or_else(|error| panic!("{error}: {}", text(&output.stdout)));
+        if let outpost_relay_api::Reply::Ok(trace) = response.reply
+            && trace.finished
+        {
+            shown = Some(trace);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let trace = shown.expect("a finished trace within 5 s");
+    use base64::Engine;
+    let signed = base64::engine::general_purpose::STANDARD.decode(&trace.signed_base64).unwrap();
+    let delivered = running.courier.delivered.lock().unwrap().clone();
+    assert!(delivered.iter().any(|(_, _, bytes)| *bytes == signed), "the very bytes delivered");
+    assert!(text(&signed).starts_with("DKIM-Signature:"), "signed: {}", text(&signed));
+    let recipient = &trace.item.recipients[0];
+    assert_eq!(recipient.address, "bob@example.net");
+    assert_eq!(recipient.status, outpost_relay_api::RecipientStatus::Delivered);
+    assert!(!recipient.records.is_empty());
+    // Not announced: nothing kept.
+    let output =
+        admin(vec!["trace".into(), "show".into(), "--".into(), "not.traced@example.com".into()])
+            .await
+            .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stdout).contains(r#""kind":"not-found""#), "{}", text(&output.stdout));
+    let traces: Vec<_> = std::fs::read_dir(running.queue_dir().join("traces")).unwrap().collect();
+    assert_eq!(traces.len(), 3, "one message's three files");
+    running.stop().await;
+}
