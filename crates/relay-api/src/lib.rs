@@ -476,6 +476,38 @@ pub struct DeliveryRecord {
     pub tls_cipher: Option<String>,
     /// The server's reply (or what went wrong before one).
     pub reply: String,
+    /// What went wrong, as data (none when delivered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<DeliveryProblem>,
+    /// Whether the domain's MTA-STS policy (`enforce`) applied: only listed servers, only over
+    /// verified TLS.
+    #[serde(default)]
+    pub mta_sts: bool,
+}
+
+/// Why an attempt did not deliver, for the app to explain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum DeliveryProblem {
+    /// No server of the domain could be reached (every address refused or timed out): when it
+    /// happens for every domain, the provider blocks outgoing port 25.
+    Unreachable,
+    /// The domain's mail servers could not be found: it does not exist, accepts no mail, or
+    /// DNS failed.
+    NoMailServer,
+    /// The domain's MTA-STS policy could not be met (no listed server, or no verified TLS).
+    Policy,
+    /// The connection broke off during the conversation.
+    Interrupted,
+    /// The server answered with a refusal or a "try later".
+    Reply {
+        /// The reply code (4xx, 5xx).
+        code: u16,
+        /// The enhanced status code (`5.7.26`), when the server sent one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        enhanced: Option<String>,
+    },
 }
 
 /// A queued message's envelope and state: what `queue list|show` print, and what the relay

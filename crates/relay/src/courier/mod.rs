@@ -9,7 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 /// How an attempt ended and what it saw: admin-protocol types, kept in the spool as they are.
-pub use outpost_relay_api::{DeliveryRecord, Outcome};
+pub use outpost_relay_api::{DeliveryProblem, DeliveryRecord, Outcome};
 
 /// A future returned by a courier.
 pub type Delivery<'a> = Pin<Box<dyn Future<Output = Vec<DeliveryRecord>> + Send + 'a>>;

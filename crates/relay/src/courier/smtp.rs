@@ -21,7 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsConnector;
 
 use super::mta_sts::{self, Mode, Policies};
-use super::{Courier, Delivery, DeliveryRecord, Outcome};
+use super::{Courier, Delivery, DeliveryProblem, DeliveryRecord, Outcome};
 use crate::clock::{Clock, unix_seconds};
 use crate::connection::tls_version_name;
 
@@ -194,7 +194,7 @@ impl SmtpCourier {
         message: &[u8],
     ) -> Vec<DeliveryRecord> {
         let now = unix_seconds(self.clock.now());
-        let fail_all = |outcome, reply: String| {
+        let fail_all = |outcome, reply: String, problem: DeliveryProblem, mta_sts: bool| {
             recipients
                 .iter()
                 .map(|_| DeliveryRecord {
@@ -205,12 +205,16 @@ impl SmtpCourier {
                     tls_version: None,
                     tls_cipher: None,
                     reply: reply.clone(),
+                    problem: Some(problem.clone()),
+                    mta_sts,
                 })
                 .collect()
         };
         let mut hosts = match self.mail_servers(domain).await {
             Ok(hosts) => hosts,
-            Err((outcome, reason)) => return fail_all(outcome, reason),
+            Err((outcome, reason)) => {
+                return fail_all(outcome, reason, DeliveryProblem::NoMailServer, false);
+            }
         };
         // RFC 8461 §4: under an `enforce` policy, only listed servers, only over verified TLS.
         let enforced = match &self.policies {
@@ -226,6 +230,8 @@ impl SmtpCourier {
                 return fail_all(
                     Outcome::Temporary,
                     format!("none of the mail servers of {domain} is listed in its MTA-STS policy"),
+                    DeliveryProblem::Policy,
+                    true,
                 );
             }
         }
@@ -271,7 +277,11 @@ impl SmtpCourier {
                 }
             }
         }
-        fail_all(Outcome::Temporary, last_problem)
+        let (problem, mta_sts) = match enforced {
+            Some(_) => (DeliveryProblem::Policy, true),
+            None => (DeliveryProblem::Unreachable, false),
+        };
+        fail_all(Outcome::Temporary, last_problem, problem, mta_sts)
     }
 
     /// One SMTP conversation with one server address.
@@ -325,7 +335,16 @@ impl SmtpCourier {
                 .await
                 .map_err(|error| unreachable("EHLO after STARTTLS", &error))?;
             Ok(self
-                .transaction(&mut client, host, target.ip(), tls, from, recipients, message)
+                .transaction(
+                    &mut client,
+                    host,
+                    target.ip(),
+                    tls,
+                    tls_use == TlsUse::Verified,
+                    from,
+                    recipients,
+                    message,
+                )
                 .await)
         } else {
             Ok(self
@@ -334,6 +353,7 @@ impl SmtpCourier {
                     host,
                     target.ip(),
                     (None, None),
+                    false,
                     from,
                     recipients,
                     message,
@@ -350,11 +370,12 @@ impl SmtpCourier {
         host: &str,
         ip: IpAddr,
         tls: (Option<String>, Option<String>),
+        mta_sts: bool,
         from: &str,
         recipients: &[String],
         message: &[u8],
     ) -> Vec<DeliveryRecord> {
-        let record = |outcome, reply: String| DeliveryRecord {
+        let record = |outcome, reply: String, problem: Option<DeliveryProblem>| DeliveryRecord {
             at: unix_seconds(self.clock.now()),
             outcome,
             host: Some(host.to_string()),
@@ -362,23 +383,36 @@ impl SmtpCourier {
             tls_version: tls.0.clone(),
             tls_cipher: tls.1.clone(),
             reply,
+            problem,
+            mta_sts,
         };
-        let all = |outcome, reply: String| {
-            recipients.iter().map(|_| record(outcome, reply.clone())).collect::<Vec<_>>()
+        let refused = |reply: &smtp_proto::Response<String>| {
+            record(classify(reply.code()), reply_text(reply), Some(reply_problem(reply)))
         };
+        let all = |outcome, reply: String, problem: Option<DeliveryProblem>| {
+            recipients
+                .iter()
+                .map(|_| record(outcome, reply.clone(), problem.clone()))
+                .collect::<Vec<_>>()
+        };
+        let broke = Some(DeliveryProblem::Interrupted);
         let mail = match client.cmd(format!("MAIL FROM:<{from}>\r\n")).await {
             Ok(reply) => reply,
-            Err(error) => return all(Outcome::Temporary, format!("MAIL FROM failed: {error}")),
+            Err(error) => {
+                return all(Outcome::Temporary, format!("MAIL FROM failed: {error}"), broke);
+            }
         };
         if mail.code() / 100 != 2 {
-            return all(classify(mail.code()), reply_text(&mail));
+            return recipients.iter().map(|_| refused(&mail)).collect();
         }
         let mut results: Vec<Option<DeliveryRecord>> = Vec::with_capacity(recipients.len());
         for recipient in recipients {
             match client.cmd(format!("RCPT TO:<{recipient}>\r\n")).await {
                 Ok(reply) if reply.code() / 100 == 2 => results.push(None),
-                Ok(reply) => results.push(Some(record(classify(reply.code()), reply_text(&reply)))),
-                Err(error) => return all(Outcome::Temporary, format!("RCPT TO failed: {error}")),
+                Ok(reply) => results.push(Some(refused(&reply))),
+                Err(error) => {
+                    return all(Outcome::Temporary, format!("RCPT TO failed: {error}"), broke);
+                }
             }
         }
         if results.iter().all(Option::is_some) {
@@ -388,23 +422,22 @@ impl SmtpCourier {
         let final_reply = async {
             let data = client.cmd(b"DATA\r\n").await?;
             if data.code() != 354 {
-                return Ok::<_, mail_send::Error>((classify(data.code()), reply_text(&data)));
+                return Ok::<_, mail_send::Error>(refused(&data));
             }
             client.write_message(message).await?;
             let reply = client.read().await?;
-            let outcome =
-                if reply.code() / 100 == 2 { Outcome::Delivered } else { classify(reply.code()) };
-            Ok((outcome, reply_text(&reply)))
+            Ok(if reply.code() / 100 == 2 {
+                record(Outcome::Delivered, reply_text(&reply), None)
+            } else {
+                refused(&reply)
+            })
         }
         .await
         .unwrap_or_else(|error| {
-            (Outcome::Temporary, format!("sending the message failed: {error}"))
+            record(Outcome::Temporary, format!("sending the message failed: {error}"), broke)
         });
         let _ = client.cmd(b"QUIT\r\n").await;
-        results
-            .into_iter()
-            .map(|result| result.unwrap_or_else(|| record(final_reply.0, final_reply.1.clone())))
-            .collect()
+        results.into_iter().map(|result| result.unwrap_or_else(|| final_reply.clone())).collect()
     }
 }
 
@@ -416,6 +449,13 @@ fn reply_text(reply: &smtp_proto::Response<String>) -> String {
     } else {
         format!("{} {class}.{subject}.{detail} {}", reply.code(), reply.message())
     }
+}
+
+/// A refusal as data: its code and enhanced code.
+fn reply_problem(reply: &smtp_proto::Response<String>) -> DeliveryProblem {
+    let [class, subject, detail] = reply.esc;
+    let enhanced = (class != 0).then(|| format!("{class}.{subject}.{detail}"));
+    DeliveryProblem::Reply { code: reply.code(), enhanced }
 }
 
 /// 4xx is temporary, 5xx permanent (RFC 5321 §4.2.1).

@@ -65,6 +65,8 @@ impl Courier for ScriptedCourier {
                             Outcome::Temporary => "451 4.3.0 try later".into(),
                             Outcome::Permanent => "550 5.1.1 no such user".into(),
                         },
+                        problem: None,
+                        mta_sts: false,
                     }
                 })
                 .collect()

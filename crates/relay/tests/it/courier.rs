@@ -7,7 +7,7 @@ use std::str::FromStr;
 use hickory_server::proto::rr::rdata::{A, MX};
 use hickory_server::proto::rr::{Name, RData};
 use outpost_relay::courier::smtp::SmtpCourier;
-use outpost_relay::courier::{Courier, Outcome};
+use outpost_relay::courier::{Courier, DeliveryProblem, Outcome};
 use outpost_relay_config::Config;
 
 use crate::support::{Receiver, TestDns, record};
@@ -68,6 +68,7 @@ async fn a_null_mx_fails_for_good() {
     let record = deliver(&courier(dns.address, 9), "example.net").await;
     assert_eq!(record.outcome, Outcome::Permanent, "{record:?}");
     assert!(record.reply.contains("null MX"), "{}", record.reply);
+    assert_eq!(record.problem, Some(DeliveryProblem::NoMailServer));
     dns.stop().await;
 }
 
@@ -77,6 +78,7 @@ async fn a_domain_that_does_not_exist_fails_for_good() {
     let record = deliver(&courier(dns.address, 9), "nowhere.example.net").await;
     assert_eq!(record.outcome, Outcome::Permanent, "{record:?}");
     assert!(record.reply.contains("does not exist"), "{}", record.reply);
+    assert_eq!(record.problem, Some(DeliveryProblem::NoMailServer));
     dns.stop().await;
 }
 
@@ -91,6 +93,11 @@ async fn unreachable_servers_are_a_temporary_failure() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let record = deliver(&courier(dns.address, closed), "example.net").await;
     assert_eq!(record.outcome, Outcome::Temporary, "{record:?}");
+    assert_eq!(
+        record.problem,
+        Some(DeliveryProblem::Unreachable),
+        "what a blocked port 25 looks like"
+    );
     dns.stop().await;
 }
 
@@ -295,6 +302,7 @@ async fn mta_sts_enforce_delivers_over_verified_tls_to_a_listed_server() {
     let record = deliver(&courier, "example.net").await;
     assert_eq!(record.outcome, Outcome::Delivered, "{record:?}");
     assert_eq!(record.tls_version.as_deref(), Some("TLSv1.3"));
+    assert!(record.mta_sts && record.problem.is_none(), "{record:?}");
     assert_eq!(receiver.count(), 1);
     dns.stop().await;
 }
@@ -306,6 +314,7 @@ async fn mta_sts_enforce_refuses_a_server_it_does_not_list() {
     let record = deliver(&courier, "example.net").await;
     assert_eq!(record.outcome, Outcome::Temporary, "{record:?}");
     assert!(record.reply.contains("MTA-STS"), "{}", record.reply);
+    assert_eq!((record.problem.clone(), record.mta_sts), (Some(DeliveryProblem::Policy), true));
     assert_eq!(receiver.count(), 0);
     dns.stop().await;
 }

@@ -178,6 +178,14 @@ async fn a_refused_recipient_bounces_to_the_sender_with_the_original() {
     let (_, _, record) =
         recent.iter().find(|(_, recipient, _)| recipient == "nobody@example.net").unwrap();
     assert_eq!(record.outcome, Outcome::Permanent);
+    assert_eq!(
+        record.problem,
+        Some(outpost_relay_api::DeliveryProblem::Reply {
+            code: 550,
+            enhanced: Some("5.1.1".into())
+        }),
+        "the refusal as data: {record:?}"
+    );
     relay.stop().await;
     dns.stop().await;
 }

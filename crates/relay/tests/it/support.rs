@@ -53,6 +53,8 @@ impl Courier for RecordingCourier {
                     tls_version: None,
                     tls_cipher: None,
                     reply: "250 ok".into(),
+                    problem: None,
+                    mta_sts: false,
                 })
                 .collect()
         })
