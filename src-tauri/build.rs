@@ -22,6 +22,8 @@ fn main() {
         "smtp_password",
         "get_certificate",
         "relay_status",
+        "send_test_email",
+        "save_imap_password",
         "dns_report",
         "blocklists",
     ]);

@@ -41,6 +41,8 @@ pub fn run() {
             commands::dns::blocklists,
             commands::certificate::get_certificate,
             commands::certificate::relay_status,
+            commands::test_email::send_test_email,
+            commands::test_email::save_imap_password,
         ])
         .run(tauri::generate_context!())
         .expect("the Tauri runtime failed to start");

@@ -147,6 +147,11 @@ class Handler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        # A test makes this receiver refuse as Gmail would: the reply is in <state>/refuse.
+        refuse = os.path.join(self.state, "refuse")
+        if os.path.exists(refuse):
+            with open(refuse) as file:
+                return file.read().strip()
         content = envelope.original_content or envelope.content
         if isinstance(content, str):
             content = content.encode("utf-8", "surrogateescape")
@@ -189,8 +194,10 @@ class Handler:
         mail_dir = os.path.join(self.state, "mail")
         with open(os.path.join(mail_dir, message_id + ".eml"), "wb") as file:
             file.write(stored)
+        # Like a big mailbox provider: what fails DMARC goes to the spam folder.
+        folder = "" if dmarc_verdict["result"] == "pass" else ".Junk"
         for rcpt in envelope.rcpt_tos:
-            self.deliver_maildir(rcpt.split("@")[0].lower(), message_id, stored)
+            self.deliver_maildir(rcpt.split("@")[0].lower(), message_id, stored, folder)
         verdict = {
             "id": message_id,
             "received_at": received_at,
@@ -218,8 +225,12 @@ class Handler:
               f"iprev={iprev_verdict['result']} tls={tls and tls['version']}", flush=True)
         return verdict
 
-    def deliver_maildir(self, user, message_id, data):
-        home = os.path.join(self.state, "maildir", re.sub(r"[^a-z0-9._-]", "_", user))
+    def deliver_maildir(self, user, message_id, data, folder=""):
+        user_home = os.path.join(self.state, "maildir", re.sub(r"[^a-z0-9._-]", "_", user))
+        os.makedirs(user_home, exist_ok=True)
+        os.chown(user_home, self.mail_uid, self.mail_gid)
+        # Maildir++: a folder is a ".Name" directory inside the mailbox (dovecot's layout).
+        home = os.path.join(user_home, folder) if folder else user_home
         for sub in ("", "cur", "new", "tmp"):
             path = os.path.join(home, sub)
             os.makedirs(path, exist_ok=True)

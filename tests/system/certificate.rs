@@ -30,7 +30,7 @@ pub const SYSTEMD: &[Scenario] = &[(
 const MAIL_HOST: &str = "mail.example.test";
 
 /// pebble's issuing root (new at each pebble start), from its management API, as a file.
-fn issuing_root(inbox: &Inbox) -> Result<std::path::PathBuf> {
+pub(crate) fn issuing_root(inbox: &Inbox) -> Result<std::path::PathBuf> {
     let output = std::process::Command::new("curl")
         .args(["-sf", "--max-time", "5", "--cacert"])
         .arg(&inbox.settings.box_ca)
@@ -44,7 +44,7 @@ fn issuing_root(inbox: &Inbox) -> Result<std::path::PathBuf> {
 }
 
 /// What the wizard has after steps 3–6: the server, its login in the keychain, the domain.
-async fn wizard_profile(inbox: &Inbox, secrets: &TestSecrets) -> Result<Profile> {
+pub(crate) async fn wizard_profile(inbox: &Inbox, secrets: &TestSecrets) -> Result<Profile> {
     let host = inbox.settings.vps_ip.to_string();
     let server = Server {
         host: host.clone(),
@@ -60,7 +60,7 @@ async fn wizard_profile(inbox: &Inbox, secrets: &TestSecrets) -> Result<Profile>
     Ok(Profile { server: Some(server), domain: Some(domain), ..Profile::default() })
 }
 
-fn settings(inbox: &Inbox, trusted: &std::path::Path) -> Settings {
+pub(crate) fn settings(inbox: &Inbox, trusted: &std::path::Path) -> Settings {
     Settings {
         dns_finders: vec![std::net::SocketAddr::new(inbox.settings.dns_ip, 53)],
         // The box's caching resolver stands in for the public ones: nothing leaves the box.

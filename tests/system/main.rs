@@ -14,6 +14,7 @@ mod dns;
 mod relay;
 mod selftest;
 mod ssh;
+mod test_email;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
         .iter()
         .chain(relay::SYSTEMD)
         .chain(certificate::SYSTEMD)
+        .chain(test_email::SYSTEMD)
         .copied()
         .collect();
     let plain: Vec<Scenario> =

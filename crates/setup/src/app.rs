@@ -23,6 +23,7 @@ use crate::relay_admin::{self, RelayAdmin};
 use crate::secrets::{self, SecretName, SecretStore};
 use crate::settings::Settings;
 use crate::ssh::{self, Credentials, HostKey, Session, Target};
+use crate::test_email;
 
 /// Why a workflow stopped.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +93,14 @@ pub enum Error {
     /// An advanced setting could not be used (an unreadable file, say).
     #[error("{0}")]
     Settings(String),
+    /// The relay did not take the test email on port 587.
+    #[error("the relay did not take the test email: {detail}")]
+    Submit {
+        /// Why, as data.
+        failure: crate::test_email::SubmitFailure,
+        /// lettre's words.
+        detail: String,
+    },
 }
 
 /// What an earlier step should have left, and has not.
@@ -109,6 +118,8 @@ pub enum Missing {
     Domain,
     /// The relay is not installed yet.
     Install,
+    /// The relay has no certificate from a CA yet (step 8).
+    Certificate,
 }
 
 /// Where to connect, as typed on the Connect screen.
@@ -962,4 +973,234 @@ mod tests {
             Err(Error::NotReady(Missing::Domain))
         ));
     }
+}
+
+/// What the test email showed, hop by hop.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TestReport {
+    /// The message's Message-ID (without brackets).
+    pub message_id: String,
+    /// The recipient.
+    pub to: String,
+    /// Submitted: what the relay said, and the TLS this computer verified on port 587.
+    pub submitted: test_email::Submitted,
+    /// The TLS this computer saw on port 587 just before.
+    pub submission: probe::Submission,
+    /// The relay's queue id.
+    pub queue_id: String,
+    /// Signed: the DKIM signatures the relay added.
+    pub signatures: Vec<test_email::DkimVerdict>,
+    /// Delivered (or not yet, or refused).
+    pub delivery: test_email::Delivery,
+    /// Judged here as a receiver would, on the very bytes sent.
+    #[ts(optional)]
+    pub computed: Option<test_email::Verdict>,
+    /// Judged by the receiver, read back from the mailbox.
+    pub mailbox: test_email::Mailbox,
+    /// Whether both verdicts say the same (when both exist).
+    #[ts(optional)]
+    pub agree: Option<bool>,
+    /// What went wrong or is worth knowing, each with its fix.
+    pub findings: Vec<test_email::Finding>,
+    /// Gmail's sender requirements.
+    pub checklist: Vec<test_email::Checked>,
+    /// From the click to the verdict, milliseconds.
+    pub millis: u64,
+}
+
+/// Sends a test email through the relay and follows it: submitted on 587 from this computer,
+/// signed and delivered by the relay (its trace over SSH), judged here on the bytes it sent,
+/// and read back from the recipient's mailbox over IMAP when one is given.
+pub async fn send_test_email(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+    settings: &Settings,
+    request: &test_email::TestEmail,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<TestReport, Error> {
+    use test_email::{Delivery, Mailbox};
+    let started = std::time::Instant::now();
+    let (domain, installed) = domain_and_install(profile)?;
+    if profile.certificate.is_none() {
+        return Err(Error::NotReady(Missing::Certificate));
+    }
+    let to = crate::choices::email_address(&request.to)
+        .map_err(|problem| Error::Invalid(Invalid::new(Field::TestRecipient, problem)))?;
+    if let Some(account) = &request.imap
+        && account.host.parse::<IpAddr>().is_err()
+    {
+        crate::choices::domain_name(&account.host)
+            .map_err(|problem| Error::Invalid(Invalid::new(Field::ImapHost, problem)))?;
+    }
+    let (server, _) = saved_login(profile, secrets).await?;
+    let mail_host = domain.mail_host.to_string();
+    let extra_roots = settings.trusted_roots().map_err(Error::Settings)?;
+    let user = installed.smtp_user.to_ascii_lowercase();
+    let password = secrets
+        .get(&SecretName::SmtpPassword { user: user.clone() })
+        .await?
+        .ok_or(Error::NotReady(Missing::Install))?;
+    let token: String = (0..16).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect();
+    let message_id = format!("outpost-test-{token}@{}", domain.domain);
+
+    progress(Progress::Stage { id: Stage::TestSubmit });
+    let session_work = async |session: &Session| -> Result<TestReport, Error> {
+        let admin = RelayAdmin::new(session);
+        admin.trace_watch(&message_id).await?;
+        let trust =
+            probe::Trust::Chain { extra_roots: extra_roots.clone(), name: mail_host.clone() };
+        let submission = probe::submission(&server.host, 587, &trust).await?;
+        let submitted = test_email::submit(
+            &server.host,
+            &mail_host,
+            &extra_roots,
+            &user,
+            &password,
+            &to,
+            &message_id,
+            domain.domain.as_str(),
+        )
+        .await
+        .map_err(|(failure, detail)| Error::Submit { failure, detail })?;
+
+        // The relay's trace: signed at once, delivered (or not) after the first attempt.
+        let deadline = std::time::Instant::now() + test_email::DELIVERY_WAIT;
+        let mut signed_shown = false;
+        let (trace, delivery) = loop {
+            let trace = match admin.trace_show(&message_id).await {
+                Ok(trace) => Some(trace),
+                Err(crate::relay_admin::Error::Relay { error, .. })
+                    if error.kind == api::ErrorKind::NotFound =>
+                {
+                    None
+                }
+                Err(error) => return Err(error.into()),
+            };
+            if let Some(trace) = trace {
+                if !signed_shown {
+                    progress(Progress::Stage { id: Stage::TestSign });
+                    progress(Progress::Stage { id: Stage::TestDeliver });
+                    signed_shown = true;
+                }
+                let delivery = Delivery::of(&trace.item, &to);
+                let settled = match &delivery {
+                    Some(Delivery::Waiting { record, .. }) => record.is_some(),
+                    Some(_) => true,
+                    None => false,
+                };
+                if (settled || std::time::Instant::now() >= deadline)
+                    && let Some(delivery) = delivery
+                {
+                    break (trace, delivery);
+                }
+            } else if std::time::Instant::now() >= deadline {
+                return Err(Error::Admin(crate::relay_admin::Error::NoReply {
+                    command: "trace show",
+                    detail: "the relay kept no trace of the test email".into(),
+                }));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        };
+        use base64::Engine as _;
+        let signed =
+            base64::engine::general_purpose::STANDARD.decode(&trace.signed_base64).map_err(
+                |error| Error::Settings(format!("the relay's trace is unreadable: {error}")),
+            )?;
+
+        progress(Progress::Stage { id: Stage::TestJudge });
+        // The receiver saw the server's address of the family it was reached over.
+        let family_v6 = delivery.record().and_then(|r| r.ip).map(|ip| ip.is_ipv6());
+        let ip = installed
+            .addresses
+            .iter()
+            .find(|ip| family_v6.is_none_or(|v6| ip.is_ipv6() == v6))
+            .or(installed.addresses.first())
+            .copied();
+        let computed = match (&delivery, ip) {
+            (Delivery::Delivered { .. }, Some(ip)) => {
+                match crate::dns::authenticator(&settings.dns_finders) {
+                    Ok(authenticator) => {
+                        test_email::judge(&authenticator, &signed, ip, &mail_host, &trace.item.from)
+                            .await
+                    }
+                    Err(_) => None,
+                }
+            }
+            _ => None,
+        };
+        let listed =
+            match blocklists::check(session, &installed.addresses, domain.domain.as_str()).await {
+                Ok(entries) => Some(
+                    entries
+                        .iter()
+                        .any(|entry| matches!(entry.listing, blocklists::Listing::Listed { .. })),
+                ),
+                Err(_) => None,
+            };
+        let mut findings = test_email::findings(&delivery, computed.as_ref());
+        let checklist = test_email::checklist(&delivery, computed.as_ref(), listed, &signed);
+        let signatures = test_email::signatures(&signed);
+        Ok(TestReport {
+            message_id: message_id.clone(),
+            to: to.clone(),
+            submitted,
+            submission,
+            queue_id: trace.queue_id,
+            signatures,
+            delivery,
+            computed,
+            mailbox: Mailbox::NotAsked,
+            agree: None,
+            findings: std::mem::take(&mut findings),
+            checklist,
+            millis: 0,
+        })
+    };
+    let mut report = with_session(profile, secrets, session_work).await?;
+
+    // The receiver's own verdict, from the mailbox.
+    report.mailbox = match (&request.imap, &report.delivery) {
+        (None, _) => Mailbox::NotAsked,
+        (Some(_), delivery) if !matches!(delivery, Delivery::Delivered { .. }) => {
+            Mailbox::NotDelivered
+        }
+        (Some(account), _) => {
+            progress(Progress::Stage { id: Stage::TestMailbox });
+            let login = account.login();
+            match secrets.get(&SecretName::ImapPassword { login: login.clone() }).await? {
+                None => Mailbox::NoPassword { login },
+                Some(password) => {
+                    test_email::read_back(
+                        account,
+                        &password,
+                        &extra_roots,
+                        &format!("<{message_id}>"),
+                        test_email::MAILBOX_WAIT,
+                    )
+                    .await
+                }
+            }
+        }
+    };
+    if let Mailbox::Found { folder, spam, verdict, .. } = &report.mailbox {
+        if *spam {
+            report.findings.push(test_email::Finding::Spam { folder: folder.clone() });
+        }
+        if let (Some(theirs), Some(ours)) = (verdict, &report.computed) {
+            report.agree = Some(ours.agrees_with(theirs));
+        }
+    }
+    report.millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    Ok(report)
+}
+
+/// Keeps a mailbox's password in the keychain for the test email's read-back.
+pub async fn save_imap_password(
+    secrets: &dyn SecretStore,
+    account: &test_email::ImapAccount,
+    password: &str,
+) -> Result<(), Error> {
+    secrets.set(&SecretName::ImapPassword { login: account.login() }, password).await?;
+    Ok(())
 }

@@ -309,6 +309,10 @@ pub enum Field {
     Sender,
     /// Your domain: the forwarding mailbox.
     ForwardTo,
+    /// Test email: the recipient.
+    TestRecipient,
+    /// Test email: the mailbox's IMAP server.
+    ImapHost,
 }
 
 /// What is wrong with what was typed; the UI's catalogue says it, per field.

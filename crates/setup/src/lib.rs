@@ -35,3 +35,4 @@ pub mod remote;
 pub mod secrets;
 pub mod settings;
 pub mod ssh;
+pub mod test_email;

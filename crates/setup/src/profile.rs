@@ -86,6 +86,12 @@ pub struct Profile {
     /// The relay gets its certificate from a CA (step 8), for these names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<crate::certificate::CertificateChoice>,
+    /// The last test email's recipient and mailbox (its password in the keychain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_email: Option<crate::test_email::TestEmail>,
+    /// Whether a test email was delivered (step 9 done).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub test_delivered: bool,
 }
 
 /// What the last install left on the server.
@@ -114,6 +120,8 @@ impl Default for Profile {
             domain: None,
             installed: None,
             certificate: None,
+            test_email: None,
+            test_delivered: false,
         }
     }
 }
@@ -132,7 +140,10 @@ impl Profile {
     /// the old one says nothing about this one, so it is forgotten.
     pub fn connected(&mut self, server: crate::choices::Server) {
         if self.server.as_ref().is_some_and(|old| old.host != server.host) {
+            // A new server has none of the old one's install, certificate or delivered test.
             self.installed = None;
+            self.certificate = None;
+            self.test_delivered = false;
         }
         self.server = Some(server);
     }
@@ -284,12 +295,19 @@ mod tests {
             dkim: Vec::new(),
             smtp_user: "hello@example.com".into(),
         };
-        let mut profile = Profile { installed: Some(installed), ..Profile::default() };
+        let mut profile = Profile {
+            installed: Some(installed),
+            certificate: Some(Default::default()),
+            test_delivered: true,
+            ..Profile::default()
+        };
         profile.connected(server("198.51.100.10"));
         profile.connected(server("198.51.100.10"));
         assert!(profile.installed.is_some(), "the same server keeps its install");
+        assert!(profile.certificate.is_some() && profile.test_delivered);
         profile.connected(server("203.0.113.7"));
         assert!(profile.installed.is_none());
+        assert!(profile.certificate.is_none() && !profile.test_delivered);
     }
 
     #[test]

@@ -71,6 +71,16 @@ pub enum Stage {
     CertificateIssue,
     /// Certificate: served on every port, checked from this computer.
     CertificateServed,
+    /// Test email: sent from this computer through port 587.
+    TestSubmit,
+    /// Test email: the relay signed it (DKIM).
+    TestSign,
+    /// Test email: the relay delivers it to the recipient's server.
+    TestDeliver,
+    /// Test email: judged here as a receiver would.
+    TestJudge,
+    /// Test email: read back from the recipient's mailbox.
+    TestMailbox,
 }
 
 /// A progress sink that drops everything, for callers that do not care.

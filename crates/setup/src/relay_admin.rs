@@ -166,6 +166,16 @@ impl<'a, R: Remote> RelayAdmin<'a, R> {
         self.call("queue retry", &["queue", "retry", "--", id], &[], b"").await
     }
 
+    /// `trace watch`: the relay keeps the next message submitted with `message_id`.
+    pub async fn trace_watch(&self, message_id: &str) -> Result<api::TraceWatch, Error> {
+        self.call("trace watch", &["trace", "watch", "--", message_id], &[], b"").await
+    }
+
+    /// `trace show`: the watched message as signed and sent, with its delivery records.
+    pub async fn trace_show(&self, message_id: &str) -> Result<api::Trace, Error> {
+        self.call("trace show", &["trace", "show", "--", message_id], &[], b"").await
+    }
+
     /// `cert renew --now`: the relay asks its CA for a new certificate; `status` follows it.
     pub async fn cert_renew(&self) -> Result<api::CertRenewal, Error> {
         self.call("cert renew", &["cert", "renew", "--now"], &[], b"").await

@@ -42,6 +42,11 @@ pub enum SecretName {
         /// The server's host.
         server: String,
     },
+    /// The password of a mailbox the test email is read back from (IMAP).
+    ImapPassword {
+        /// `user@host`.
+        login: String,
+    },
 }
 
 impl SecretName {
@@ -53,6 +58,7 @@ impl SecretName {
             SecretName::SmtpPassword { user } => format!("smtp-password:{user}"),
             SecretName::DkimKey { record } => format!("dkim-key:{record}"),
             SecretName::AcmeAccounts { server } => format!("acme-accounts:{server}"),
+            SecretName::ImapPassword { login } => format!("imap-password:{login}"),
         }
     }
 }

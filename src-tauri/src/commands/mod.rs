@@ -10,3 +10,4 @@ pub mod profile;
 pub mod providers;
 pub mod relay;
 pub mod server;
+pub mod test_email;

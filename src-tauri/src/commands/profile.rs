@@ -30,6 +30,10 @@ pub struct ProfileView {
     pub installed: Option<Installed>,
     /// The relay gets its certificate from a CA (step 8 done).
     pub certificate: Option<outpost_setup::certificate::CertificateChoice>,
+    /// The last test email's recipient and mailbox.
+    pub test_email: Option<outpost_setup::test_email::TestEmail>,
+    /// Whether a test email was delivered (step 9 done).
+    pub test_delivered: bool,
 }
 
 impl ProfileView {
@@ -49,6 +53,8 @@ impl ProfileView {
             domain: profile.domain.clone(),
             installed: profile.installed.clone(),
             certificate: profile.certificate.clone(),
+            test_email: profile.test_email.clone(),
+            test_delivered: profile.test_delivered,
         }
     }
 }

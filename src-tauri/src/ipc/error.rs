@@ -65,6 +65,8 @@ pub enum IpcError {
     CertificateTimeout { seconds: u64 },
     /// An advanced setting could not be used.
     Settings { detail: String },
+    /// The relay did not take the test email on port 587.
+    TestNotSubmitted { failure: outpost_setup::test_email::SubmitFailure, detail: String },
 }
 
 /// Why an install stage failed.
@@ -229,6 +231,7 @@ impl From<app::Error> for IpcError {
             },
             E::CertificateTimeout { seconds, .. } => IpcError::CertificateTimeout { seconds },
             E::Settings(detail) => IpcError::Settings { detail },
+            E::Submit { failure, detail } => IpcError::TestNotSubmitted { failure, detail },
         }
     }
 }

@@ -53,6 +53,8 @@ fn generate() -> String {
     declarations.visit::<app::LoginForm>();
     declarations.visit::<app::InstallReport>();
     declarations.visit::<app::CertificateReport>();
+    declarations.visit::<app::TestReport>();
+    declarations.visit::<outpost_setup::test_email::TestEmail>();
     declarations.visit::<outpost_relay_api::Status>();
     declarations.visit::<checks::Check>();
     declarations.visit::<choices::Domain>();

@@ -25,3 +25,23 @@ pub fn reversed(ip: std::net::IpAddr) -> String {
             .join("."),
     }
 }
+
+/// mail-auth's checker asking `servers` (the system's resolvers when empty), without a cache:
+/// SPF, DKIM, DMARC and iprev as a receiver evaluates them.
+pub fn authenticator(
+    servers: &[std::net::SocketAddr],
+) -> Result<mail_auth::MessageAuthenticator, String> {
+    if servers.is_empty() {
+        return mail_auth::MessageAuthenticator::new_system_conf().map_err(|e| e.to_string());
+    }
+    let servers = servers.iter().map(|server| check::name_server(*server)).collect();
+    let mut options = hickory_resolver::config::ResolverOpts::default();
+    options.timeout = std::time::Duration::from_secs(3);
+    options.attempts = 2;
+    options.cache_size = 0;
+    mail_auth::MessageAuthenticator::new(
+        hickory_resolver::config::ResolverConfig::from_name_servers(servers),
+        options,
+    )
+    .map_err(|error| error.to_string())
+}

@@ -6,7 +6,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use hickory_resolver::proto::rr::{RData, RecordType};
-use mail_auth::MessageAuthenticator;
 use mail_auth::spf::verify::SpfParameters;
 use serde::Serialize;
 
@@ -229,20 +228,7 @@ async fn evaluate_spf(
     mail_host: &str,
     domain: &str,
 ) -> Vec<SpfVerdict> {
-    let authenticator = if finders.is_empty() {
-        MessageAuthenticator::new_system_conf()
-    } else {
-        let servers = finders.iter().map(|server| check::name_server(*server)).collect();
-        let mut options = hickory_resolver::config::ResolverOpts::default();
-        options.timeout = Duration::from_secs(3);
-        options.attempts = 2;
-        options.cache_size = 0;
-        MessageAuthenticator::new(
-            hickory_resolver::config::ResolverConfig::from_name_servers(servers),
-            options,
-        )
-    };
-    let Ok(authenticator) = authenticator else { return Vec::new() };
+    let Ok(authenticator) = super::authenticator(finders) else { return Vec::new() };
     let sender = format!("postmaster@{domain}");
     let mut verdicts = Vec::new();
     for ip in addresses {

@@ -330,7 +330,12 @@ pub async fn install_with<R: Remote>(
             | Stage::CertificateOrder
             | Stage::CertificateChallenge
             | Stage::CertificateIssue
-            | Stage::CertificateServed => {
+            | Stage::CertificateServed
+            | Stage::TestSubmit
+            | Stage::TestSign
+            | Stage::TestDeliver
+            | Stage::TestJudge
+            | Stage::TestMailbox => {
                 unreachable!("STAGES lists install stages only")
             }
         };

@@ -96,6 +96,8 @@ port: number,
  */
 user: string, };
 
+export type AuthResult = "pass" | "fail" | "softfail" | "neutral" | "none" | "temperror" | "permerror" | "other";
+
 export type Blocker = { "kind": "notPointing", 
 /**
  * The name.
@@ -326,6 +328,48 @@ mailHost: string | null, } | { "id": "clock", synchronised: boolean | null, } | 
 
 export type CheckVerdict = "pass" | "warn" | "fail";
 
+export type Checked = { 
+/**
+ * Which.
+ */
+requirement: Requirement, 
+/**
+ * How it stands.
+ */
+standing: Standing, };
+
+export type Delivery = { "state": "delivered", 
+/**
+ * The attempt that delivered.
+ */
+record: DeliveryRecord, } | { "state": "waiting", 
+/**
+ * The last attempt, if one ended.
+ */
+record?: DeliveryRecord, 
+/**
+ * Attempts so far.
+ */
+attempts: number, 
+/**
+ * When the relay tries again (seconds since the epoch).
+ */
+next_attempt: number, } | { "state": "refused", 
+/**
+ * The refusing attempt.
+ */
+record: DeliveryRecord, };
+
+export type DeliveryProblem = { "kind": "unreachable" } | { "kind": "no-mail-server" } | { "kind": "policy" } | { "kind": "interrupted" } | { "kind": "reply", 
+/**
+ * The reply code (4xx, 5xx).
+ */
+code: number, 
+/**
+ * The enhanced status code (`5.7.26`), when the server sent one.
+ */
+enhanced?: string | null, };
+
 export type DeliveryRecord = { 
 /**
  * When (seconds since the epoch).
@@ -354,9 +398,42 @@ tlsCipher: string | null,
 /**
  * The server's reply (or what went wrong before one).
  */
-reply: string, };
+reply: string, 
+/**
+ * What went wrong, as data (none when delivered).
+ */
+problem?: DeliveryProblem | null, 
+/**
+ * Whether the domain's MTA-STS policy (`enforce`) applied: only listed servers, only over
+ * verified TLS.
+ */
+mtaSts: boolean, };
 
 export type Detail = { "kind": "binaryCurrent", version: string, } | { "kind": "binaryInstalled", version: string, bytes: number, } | { "kind": "userExists" } | { "kind": "userCreated" } | { "kind": "configCurrent" } | { "kind": "configWritten", path: string, } | { "kind": "dkimPresent" } | { "kind": "dkimMade", records: Array<string>, } | { "kind": "smtpUserExists", user: string, } | { "kind": "smtpUserSet", user: string, } | { "kind": "unitCurrent" } | { "kind": "unitInstalled", path: string, } | { "kind": "noFirewall", ports: Array<number>, } | { "kind": "firewallOpen", manager: Firewall, ports: Array<number>, } | { "kind": "firewallOpened", manager: Firewall, ports: Array<number>, } | { "kind": "ipv6NotWanted" } | { "kind": "ipv6On" } | { "kind": "ipv6SwitchedOn", file: string, } | { "kind": "running" };
+
+export type DkimProblem = "keyMissing" | "keyUnusable" | "keyDifferent" | "bodyChanged" | "other";
+
+export type DkimVerdict = { 
+/**
+ * `d=`.
+ */
+domain: string, 
+/**
+ * `s=`.
+ */
+selector: string, 
+/**
+ * `a=`, e.g. `rsa-sha256`.
+ */
+algorithm: string, 
+/**
+ * The result.
+ */
+result: AuthResult, 
+/**
+ * Why it did not pass, when the app can tell.
+ */
+problem?: DkimProblem, };
 
 export type DmarcPolicy = "none" | "quarantine" | "reject";
 
@@ -499,7 +576,45 @@ dmarc: DmarcPolicy, };
 
 export type DomainForm = { domain: string, mailHost: string, sender: string, forwardTo: string, ipv6: boolean, dmarc: DmarcPolicy, };
 
-export type Field = "host" | "port" | "user" | "password" | "keyFile" | "passphrase" | "newKey" | "domain" | "mailHost" | "sender" | "forwardTo";
+export type Field = "host" | "port" | "user" | "password" | "keyFile" | "passphrase" | "newKey" | "domain" | "mailHost" | "sender" | "forwardTo" | "testRecipient" | "imapHost";
+
+export type Finding = { "kind": "port25Blocked" } | { "kind": "noMailServer" } | { "kind": "policy" } | { "kind": "tryLater", 
+/**
+ * Its reply.
+ */
+reply: string, 
+/**
+ * When the relay tries again (seconds since the epoch).
+ */
+retryAt: number, 
+/**
+ * What kind of "later".
+ */
+refusal: Refusal, } | { "kind": "refused", 
+/**
+ * Its reply.
+ */
+reply: string, 
+/**
+ * What it usually means.
+ */
+refusal: Refusal, } | { "kind": "dkim", 
+/**
+ * The record's name (`selector._domainkey.domain`).
+ */
+record: string, 
+/**
+ * Why.
+ */
+problem: DkimProblem, } | { "kind": "spf", 
+/**
+ * The result.
+ */
+result: AuthResult, } | { "kind": "dmarc" } | { "kind": "reverseDns" } | { "kind": "unencrypted" } | { "kind": "spam", 
+/**
+ * The folder.
+ */
+folder: string, };
 
 export type Firewall = "ufw" | "firewalld";
 
@@ -514,6 +629,20 @@ fingerprint: string,
 algorithm: string, };
 
 export type HowChecked = "docs" | "recalled";
+
+export type ImapAccount = { 
+/**
+ * The server, e.g. `imap.gmail.com`.
+ */
+host: string, 
+/**
+ * Its port (993).
+ */
+port: number, 
+/**
+ * The login, usually the address.
+ */
+user: string, };
 
 export type InstallFailure = { "kind": "diskFull", detail: string, } | { "kind": "damaged" } | { "kind": "doesNotRun", detail: string, } | { "kind": "didNotStart", detail: string, } | { "kind": "noCertificate" } | { "kind": "command", detail: string, } | { "kind": "config", detail: string, };
 
@@ -571,7 +700,7 @@ dkim: Array<[string, string]>,
  */
 smtpUser: string, };
 
-export type IpcError = { "code": "profileUnavailable", detail: string, } | { "code": "relayDamaged", detail: string, } | { "code": "internal", detail: string, } | { "code": "invalidInput", field: Field, problem: Problem, } | { "code": "notReady", missing: Missing, } | { "code": "unreachable", host: string, port: number, reason: NetworkFailure, } | { "code": "timeout", seconds: number, } | { "code": "hostKeyChanged", expected: string, found: string, } | { "code": "hostKeyNotShown", target: string, } | { "code": "loginRefused", user: string, } | { "code": "badKey", detail: string, } | { "code": "ssh", detail: string, } | { "code": "installFailed", stage: Stage, reason: InstallFailure, } | { "code": "rolledBack", version: string, journal: string, } | { "code": "relayOutdated", relay: number, needed: number, } | { "code": "relayCommand", command: string, detail: string, } | { "code": "keychain", detail: string, } | { "code": "submissionUnverified", reason: Unverified, detail: string, } | { "code": "cancelled" } | { "code": "dns", domain: string, detail: string, } | { "code": "certificateBlocked", blockers: Array<Blocker>, } | { "code": "certificateRefused", kind: AcmeFailureKind, detail: string, mailHost: string, } | { "code": "certificateTimeout", seconds: number, } | { "code": "settings", detail: string, };
+export type IpcError = { "code": "profileUnavailable", detail: string, } | { "code": "relayDamaged", detail: string, } | { "code": "internal", detail: string, } | { "code": "invalidInput", field: Field, problem: Problem, } | { "code": "notReady", missing: Missing, } | { "code": "unreachable", host: string, port: number, reason: NetworkFailure, } | { "code": "timeout", seconds: number, } | { "code": "hostKeyChanged", expected: string, found: string, } | { "code": "hostKeyNotShown", target: string, } | { "code": "loginRefused", user: string, } | { "code": "badKey", detail: string, } | { "code": "ssh", detail: string, } | { "code": "installFailed", stage: Stage, reason: InstallFailure, } | { "code": "rolledBack", version: string, journal: string, } | { "code": "relayOutdated", relay: number, needed: number, } | { "code": "relayCommand", command: string, detail: string, } | { "code": "keychain", detail: string, } | { "code": "submissionUnverified", reason: Unverified, detail: string, } | { "code": "cancelled" } | { "code": "dns", domain: string, detail: string, } | { "code": "certificateBlocked", blockers: Array<Blocker>, } | { "code": "certificateRefused", kind: AcmeFailureKind, detail: string, mailHost: string, } | { "code": "certificateTimeout", seconds: number, } | { "code": "settings", detail: string, } | { "code": "testNotSubmitted", failure: SubmitFailure, detail: string, };
 
 export type Keyed = "ip" | "domain";
 
@@ -619,13 +748,51 @@ passphrase?: string, };
 
 export type MailServer = "postfix" | "exim" | "sendmail" | "open-smtpd" | "chasquid";
 
+export type Mailbox = { "state": "notAsked" } | { "state": "noPassword", 
+/**
+ * `user@host`.
+ */
+login: string, } | { "state": "notDelivered" } | { "state": "found", 
+/**
+ * The folder it is in.
+ */
+folder: string, 
+/**
+ * Whether that is the spam folder.
+ */
+spam: boolean, 
+/**
+ * The receiver's `Authentication-Results`, read.
+ */
+verdict?: Verdict, 
+/**
+ * The receiver's header as written.
+ */
+authenticationResults?: string, 
+/**
+ * The TLS the receiver's `Received:` line names (`version=TLSv1.3 …`).
+ */
+receivedTls?: string, } | { "state": "notFound", 
+/**
+ * Seconds waited.
+ */
+waited: number, } | { "state": "loginRefused", 
+/**
+ * What it said.
+ */
+detail: string, } | { "state": "unreachable", 
+/**
+ * What went wrong.
+ */
+detail: string, };
+
 export type Mismatch = { "kind": "cutShort", length: number, } | { "kind": "otherValue" } | { "kind": "invalidDmarc", detail: string, } | { "kind": "dmarcPolicy", published: string, chosen: string, } | { "kind": "several", count: number, } | { "kind": "alias", target: string, } | { "kind": "extraValues", found: Array<string>, } | { "kind": "found", found: Array<string>, expected: string, } | { "kind": "notPointingBack", name: string, ip: string, } | { "kind": "lookupFailed", detail: string, };
 
 export type Missing = { "kind": "server" } | { "kind": "login", 
 /**
  * `user@host`.
  */
-login: string, } | { "kind": "domain" } | { "kind": "install" };
+login: string, } | { "kind": "domain" } | { "kind": "install" } | { "kind": "certificate" };
 
 export type NetworkFailure = { "kind": "refused" } | { "kind": "noRoute" } | { "kind": "timedOut" } | { "kind": "unknownName" } | { "kind": "other", 
 /**
@@ -675,7 +842,15 @@ installed: Installed | null,
 /**
  * The relay gets its certificate from a CA (step 8 done).
  */
-certificate: CertificateChoice | null, };
+certificate: CertificateChoice | null, 
+/**
+ * The last test email's recipient and mailbox.
+ */
+testEmail: TestEmail | null, 
+/**
+ * Whether a test email was delivered (step 9 done).
+ */
+testDelivered: boolean, };
 
 export type Progress = { "kind": "stage", 
 /**
@@ -796,6 +971,8 @@ why: Mismatch, } | { "state": "conflicting",
  */
 why: Mismatch, };
 
+export type Refusal = "unauthenticated" | "noReverseDns" | "blocked" | "rateOrReputation" | "tryLater" | "noSuchUser" | "mailboxFull" | "other";
+
 export type RelayStatus = { 
 /**
  * The running relay's version.
@@ -846,6 +1023,8 @@ reason: RenewalReason, };
 
 export type RenewalReason = "missing" | "ca-window" | "two-thirds" | "configured" | "retry" | "requested";
 
+export type Requirement = "reverseDns" | "tls" | "spf" | "dkim" | "dmarc" | "notListed" | "wellFormed";
+
 export type ReverseName = { 
 /**
  * The address.
@@ -888,7 +1067,9 @@ ip: string,
  */
 result: string, };
 
-export type Stage = "hash" | "binary" | "user" | "config" | "dkim" | "smtp-user" | "unit" | "firewall" | "ipv6" | "service" | "verify" | "stop-mail-servers" | "uninstall" | "certificate-checks" | "certificate-ports" | "certificate-order" | "certificate-challenge" | "certificate-issue" | "certificate-served";
+export type Stage = "hash" | "binary" | "user" | "config" | "dkim" | "smtp-user" | "unit" | "firewall" | "ipv6" | "service" | "verify" | "stop-mail-servers" | "uninstall" | "certificate-checks" | "certificate-ports" | "certificate-order" | "certificate-challenge" | "certificate-issue" | "certificate-served" | "test-submit" | "test-sign" | "test-deliver" | "test-judge" | "test-mailbox";
+
+export type Standing = "met" | "notMet" | "unknown";
 
 export type StepId = "welcome" | "provider" | "connect" | "check" | "domain" | "install" | "dns" | "certificate" | "test-email" | "dashboard";
 
@@ -910,6 +1091,82 @@ authBeforeTls: boolean,
  */
 trust: TrustKind, };
 
+export type SubmitFailure = { "kind": "login" } | { "kind": "refused", 
+/**
+ * Its reply code.
+ */
+code: number, } | { "kind": "unreachable" };
+
+export type Submitted = { 
+/**
+ * The relay's reply (`250 2.0.0 queued as …`).
+ */
+reply: string, };
+
+export type TestEmail = { 
+/**
+ * The recipient.
+ */
+to: string, 
+/**
+ * The recipient's mailbox over IMAP (its password in the keychain), when the user gave it.
+ */
+imap?: ImapAccount, };
+
+export type TestReport = { 
+/**
+ * The message's Message-ID (without brackets).
+ */
+messageId: string, 
+/**
+ * The recipient.
+ */
+to: string, 
+/**
+ * Submitted: what the relay said, and the TLS this computer verified on port 587.
+ */
+submitted: Submitted, 
+/**
+ * The TLS this computer saw on port 587 just before.
+ */
+submission: Submission, 
+/**
+ * The relay's queue id.
+ */
+queueId: string, 
+/**
+ * Signed: the DKIM signatures the relay added.
+ */
+signatures: Array<DkimVerdict>, 
+/**
+ * Delivered (or not yet, or refused).
+ */
+delivery: Delivery, 
+/**
+ * Judged here as a receiver would, on the very bytes sent.
+ */
+computed?: Verdict, 
+/**
+ * Judged by the receiver, read back from the mailbox.
+ */
+mailbox: Mailbox, 
+/**
+ * Whether both verdicts say the same (when both exist).
+ */
+agree?: boolean, 
+/**
+ * What went wrong or is worth knowing, each with its fix.
+ */
+findings: Array<Finding>, 
+/**
+ * Gmail's sender requirements.
+ */
+checklist: Array<Checked>, 
+/**
+ * From the click to the verdict, milliseconds.
+ */
+millis: number, };
+
 export type TrustKind = "pinned" | "chain";
 
 export type Unchecked = { "kind": "refused" } | { "kind": "resolverRewrites" } | { "kind": "lookupFailed", 
@@ -919,6 +1176,24 @@ export type Unchecked = { "kind": "refused" } | { "kind": "resolverRewrites" } |
 detail: string, };
 
 export type Unverified = "closed" | "wrongCertificate" | "untrusted" | "other";
+
+export type Verdict = { 
+/**
+ * SPF for the sending address and the envelope sender's domain.
+ */
+spf: AuthResult, 
+/**
+ * Each DKIM signature.
+ */
+dkim: Array<DkimVerdict>, 
+/**
+ * DMARC for the `From:` domain.
+ */
+dmarc: AuthResult, 
+/**
+ * Reverse DNS of the sending address, confirmed forward (iprev).
+ */
+iprev: AuthResult, };
 
 /** The install's stages, in the order they run (`install::STAGES`). */
 export const INSTALL_STAGES: readonly Stage[] = ["binary", "user", "config", "dkim", "smtp-user", "unit", "firewall", "ipv6", "service"];

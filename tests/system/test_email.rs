@@ -1,0 +1,224 @@
+//! Step 9 in the box: the engine's test email, from this machine (the desktop) through the
+//! installed, certified relay to `bob@gmail.test`, read back over IMAP from the box's dovecot.
+//! The app's own verdict must agree with the box's independent receiver (dkimpy, pyspf); then
+//! the things a user breaks, each with its explanation.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use outpost_setup::app::{self, TestReport};
+use outpost_setup::dns::records::Kind;
+use outpost_setup::secrets::{SecretName, SecretStore};
+use outpost_setup::test_email::{
+    AuthResult, Delivery, DkimProblem, Finding, ImapAccount, Mailbox, Refusal, Requirement,
+    Standing, TestEmail,
+};
+use outpost_system_tests::inbox::Inbox;
+
+use crate::Scenario;
+use crate::relay::TestSecrets;
+
+/// Scenarios with the systemd vps.
+pub const SYSTEMD: &[Scenario] = &[(
+    "t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree",
+    t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree,
+)];
+
+fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
+    inbox: &Inbox,
+) -> Result<()> {
+    crate::ssh::block_on(async {
+        let secrets = TestSecrets::default();
+        let mut profile = crate::certificate::wizard_profile(inbox, &secrets).await?;
+        // This computer trusts pebble's root (the relay's chain) and the box's CA (dovecot's).
+        let trusted = inbox.settings.state.join("t60-roots.pem");
+        let roots = [
+            std::fs::read(crate::certificate::issuing_root(inbox)?)?,
+            std::fs::read(&inbox.settings.box_ca)?,
+        ]
+        .concat();
+        std::fs::write(&trusted, roots)?;
+        let settings = crate::certificate::settings(inbox, &trusted);
+        let (_, installed) = app::install(&profile, &secrets, &settings, &mut |_| {}).await?;
+        profile.installed = Some(installed);
+        // The user publishes every record the DNS step shows (PTRs at the "provider").
+        let publish_all = async |profile: &outpost_setup::profile::Profile| -> Result<()> {
+            let report = app::dns_report(profile, &settings).await?;
+            for line in &report.lines {
+                let record = &line.checked.record;
+                if record.kind == Kind::CAA {
+                    continue;
+                }
+                let value = if record.kind == Kind::TXT {
+                    record.quoted_strings()
+                } else {
+                    record.value.clone()
+                };
+                inbox.publish(&record.name, &format!("{:?}", record.kind), 60, &[&value])?;
+            }
+            Ok(())
+        };
+        publish_all(&profile).await?;
+
+        // Without a certificate the step says so.
+        let request = TestEmail {
+            to: "bob@gmail.test".into(),
+            imap: Some(ImapAccount {
+                // By address: this computer's own resolver is outside the box.
+                host: inbox.settings.mx_ip.to_string(),
+                port: 993,
+                user: "bob".into(),
+            }),
+        };
+        let early =
+            app::send_test_email(&profile, &secrets, &settings, &request, &mut |_| {}).await;
+        ensure!(matches!(early, Err(app::Error::NotReady(app::Missing::Certificate))), "{early:?}");
+        let (_, choice) = app::get_certificate(&profile, &secrets, &settings, &mut |_| {}).await?;
+        profile.certificate = Some(choice);
+        publish_all(&profile).await?;
+        let login = request.imap.as_ref().context("imap")?.login();
+        secrets
+            .set(&SecretName::ImapPassword { login: login.clone() }, &inbox.settings.imap_password)
+            .await?;
+
+        let send = async |request: &TestEmail| -> Result<TestReport> {
+            let mut stages = Vec::new();
+            let started = std::time::Instant::now();
+            let report =
+                app::send_test_email(&profile, &secrets, &settings, request, &mut |event| {
+                    stages.push(format!("{event:?}"))
+                })
+                .await?;
+            eprintln!("t60: test email judged in {:?}; stages {stages:?}", started.elapsed());
+            Ok(report)
+        };
+
+        // All is right: delivered over TLS, signed, both verdicts pass and agree, in the inbox.
+        let report = send(&request).await?;
+        let Delivery::Delivered { record } = &report.delivery else {
+            anyhow::bail!("not delivered: {report:#?}");
+        };
+        ensure!(record.tls_version.as_deref() == Some("TLSv1.3"), "{record:?}");
+        ensure!(record.host.as_deref() == Some("mx.gmail.test"), "{record:?}");
+        ensure!(
+            report.signatures.iter().any(|s| s.domain == "example.test"),
+            "{:?}",
+            report.signatures
+        );
+        let computed = report.computed.as_ref().context("a computed verdict")?;
+        ensure!(
+            [computed.spf, computed.dkim_result(), computed.dmarc, computed.iprev]
+                == [AuthResult::Pass; 4],
+            "{computed:#?}"
+        );
+        let Mailbox::Found { folder, spam, verdict, received_tls, .. } = &report.mailbox else {
+            anyhow::bail!("not found in the mailbox: {:#?}", report.mailbox);
+        };
+        ensure!(folder == "INBOX" && !spam, "{folder}");
+        ensure!(
+            received_tls.as_deref().is_some_and(|tls| tls.contains("TLSv1.3")),
+            "{received_tls:?}"
+        );
+        ensure!(verdict.as_ref().is_some_and(|v| v.agrees_with(computed)), "{verdict:#?}");
+        ensure!(report.agree == Some(true), "{report:#?}");
+        // The box's independent receiver (dkimpy, pyspf) said the same.
+        let judged = inbox.wait_for_verdict("Outpost test email", Duration::from_secs(10))?;
+        ensure!(
+            [&judged.spf.result, &judged.dkim_result, &judged.dmarc.result, &judged.iprev.result]
+                == ["pass"; 4],
+            "{judged:#?}"
+        );
+        let standing = |report: &TestReport, requirement| {
+            report.checklist.iter().find(|c| c.requirement == requirement).map(|c| c.standing)
+        };
+        for requirement in [
+            Requirement::ReverseDns,
+            Requirement::Tls,
+            Requirement::Spf,
+            Requirement::Dkim,
+            Requirement::Dmarc,
+            Requirement::WellFormed,
+        ] {
+            ensure!(
+                standing(&report, requirement) == Some(Standing::Met),
+                "{requirement:?}: {:?}",
+                report.checklist
+            );
+        }
+        ensure!(report.findings.is_empty(), "{:?}", report.findings);
+        eprintln!("t60: click to judged {} ms", report.millis);
+
+        // The DKIM record cut at 255 characters by a DNS panel: named, and DMARC fails.
+        let dkim = app::dns_report(&profile, &settings)
+            .await?
+            .lines
+            .into_iter()
+            .map(|line| line.checked.record)
+            .find(|record| record.name.contains("._domainkey."))
+            .context("the DKIM record")?;
+        inbox.publish(&dkim.name, "TXT", 60, &[&format!("\"{}\"", &dkim.value[..255])])?;
+        let cut = send(&request).await?;
+        ensure!(
+            cut.findings
+                .iter()
+                .any(|f| matches!(f, Finding::Dkim { problem: DkimProblem::KeyUnusable, .. })),
+            "{:?}",
+            cut.findings
+        );
+        // Removed altogether: the key is missing; SPF still aligns, so DMARC passes.
+        inbox.remove(&dkim.name, "TXT")?;
+        let missing = send(&request).await?;
+        ensure!(
+            missing
+                .findings
+                .iter()
+                .any(|f| matches!(f, Finding::Dkim { problem: DkimProblem::KeyMissing, .. })),
+            "{:?}",
+            missing.findings
+        );
+        ensure!(missing.computed.as_ref().is_some_and(|v| v.dkim_result() != AuthResult::Pass));
+        if let (Some(ours), Mailbox::Found { verdict: Some(theirs), .. }) =
+            (&missing.computed, &missing.mailbox)
+        {
+            ensure!(ours.agrees_with(theirs), "ours {ours:#?} theirs {theirs:#?}");
+        } else {
+            anyhow::bail!("{:#?}", missing.mailbox);
+        }
+        inbox.publish(&dkim.name, "TXT", 60, &[&dkim.quoted_strings()])?;
+
+        // The receiver refuses as Gmail does an unauthenticated sender.
+        let refuse = inbox.settings.mx_mail.parent().context("mx state")?.join("refuse");
+        std::fs::write(
+            &refuse,
+            "550 5.7.26 This mail is unauthenticated, which poses a security risk to the sender and Gmail users\n",
+        )?;
+        let refused = send(&request).await;
+        std::fs::remove_file(&refuse)?;
+        let refused = refused?;
+        ensure!(matches!(refused.delivery, Delivery::Refused { .. }), "{:#?}", refused.delivery);
+        ensure!(
+            refused
+                .findings
+                .iter()
+                .any(|f| matches!(f, Finding::Refused { refusal: Refusal::Unauthenticated, .. })),
+            "{:?}",
+            refused.findings
+        );
+        ensure!(refused.mailbox == Mailbox::NotDelivered, "{:?}", refused.mailbox);
+
+        // A wrong IMAP password: said, and nothing hangs.
+        secrets.set(&SecretName::ImapPassword { login: login.clone() }, "not-the-password").await?;
+        let wrong = send(&request).await?;
+        ensure!(matches!(wrong.mailbox, Mailbox::LoginRefused { .. }), "{:?}", wrong.mailbox);
+        secrets.set(&SecretName::ImapPassword { login }, &inbox.settings.imap_password).await?;
+
+        // Outgoing port 25 blocked by the "provider": every mail server unreachable.
+        inbox.ssh("iptables -I OUTPUT -p tcp --dport 25 -j REJECT --reject-with tcp-reset")?;
+        let blocked = send(&request).await;
+        inbox.ssh("iptables -D OUTPUT -p tcp --dport 25 -j REJECT --reject-with tcp-reset")?;
+        let blocked = blocked?;
+        ensure!(matches!(blocked.delivery, Delivery::Waiting { .. }), "{:#?}", blocked.delivery);
+        ensure!(blocked.findings == [Finding::Port25Blocked], "{:?}", blocked.findings);
+        Ok(())
+    })
+}
