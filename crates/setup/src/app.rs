@@ -1117,7 +1117,7 @@ pub async fn send_test_email(
             .find(|ip| family_v6.is_none_or(|v6| ip.is_ipv6() == v6))
             .or(installed.addresses.first())
             .copied();
-        let computed = match (&delivery, ip) {
+        let mut computed = match (&delivery, ip) {
             (Delivery::Delivered { .. }, Some(ip)) => {
                 match crate::dns::authenticator(&settings.dns_finders) {
                     Ok(authenticator) => {
@@ -1129,6 +1129,24 @@ pub async fn send_test_email(
             }
             _ => None,
         };
+        // A key problem named precisely: what the zone's own servers publish at the record,
+        // against the record the relay's key needs.
+        if let Some(verdict) = computed.as_mut()
+            && let Ok(checker) = crate::dns::check::Checker::new(&settings.dns_finders)
+        {
+            for signature in &mut verdict.dkim {
+                let name = api::dkim_record_name(&signature.selector, &signature.domain);
+                let expected = installed.dkim.iter().find(|(record, _)| *record == name);
+                if let (Some(problem), Some((_, expected))) = (signature.problem, expected) {
+                    let published = checker
+                        .values(&name, hickory_resolver::proto::rr::RecordType::TXT)
+                        .await
+                        .unwrap_or_default();
+                    signature.problem =
+                        Some(test_email::refine_dkim(problem, &published, expected));
+                }
+            }
+        }
         let listed =
             match blocklists::check(session, &installed.addresses, domain.domain.as_str()).await {
                 Ok(entries) => Some(

@@ -94,8 +94,10 @@ impl AuthResult {
 pub enum DkimProblem {
     /// No key at `selector._domainkey.domain` (the DNS record is missing).
     KeyMissing,
-    /// A record is there but holds no usable key (cut short, mangled).
+    /// A record is there but holds no usable key (mangled).
     KeyUnusable,
+    /// The record stops short of the key: a DNS panel cut it after 255 characters.
+    KeyCut,
     /// The key there is not the one that signed (a stale record from an earlier key).
     KeyDifferent,
     /// The body changed after signing.
@@ -146,12 +148,14 @@ impl Verdict {
         }
     }
 
-    /// Whether two verdicts say the same on every method.
+    /// Whether two verdicts agree on every method: both pass, or both do not (receivers word a
+    /// failure differently: a missing DKIM key is `permerror` to one and `fail` to another).
     pub fn agrees_with(&self, other: &Verdict) -> bool {
-        self.spf == other.spf
-            && self.dkim_result() == other.dkim_result()
-            && self.dmarc == other.dmarc
-            && self.iprev == other.iprev
+        let passes = |verdict: &Verdict| {
+            [verdict.spf, verdict.dkim_result(), verdict.dmarc, verdict.iprev]
+                .map(|result| result == AuthResult::Pass)
+        };
+        passes(self) == passes(other)
     }
 }
 
@@ -276,6 +280,30 @@ fn dkim_result(result: &DkimResult) -> (AuthResult, Option<DkimProblem>) {
     }
 }
 
+/// A key problem made precise by what the domain's DNS publishes at the signature's record
+/// (`published`) compared with the record the relay's key needs (`expected`).
+pub fn refine_dkim(problem: DkimProblem, published: &[String], expected: &str) -> DkimProblem {
+    if !matches!(
+        problem,
+        DkimProblem::KeyMissing | DkimProblem::KeyUnusable | DkimProblem::KeyDifferent
+    ) {
+        return problem;
+    }
+    let squash = |text: &str| text.split_whitespace().collect::<String>();
+    let expected = squash(expected);
+    let keys: Vec<String> = published
+        .iter()
+        .map(|value| squash(value))
+        .filter(|value| value.starts_with("v=DKIM1"))
+        .collect();
+    match keys.as_slice() {
+        [] => DkimProblem::KeyMissing,
+        [one] if *one == expected => problem,
+        [one] if expected.starts_with(one.as_str()) => DkimProblem::KeyCut,
+        _ => DkimProblem::KeyDifferent,
+    }
+}
+
 /// Reads an `Authentication-Results` header (RFC 8601): the receiver's verdict.
 pub fn parse_authentication_results(value: &str) -> Verdict {
     let mut verdict = Verdict {
@@ -332,7 +360,7 @@ fn strip_comments(text: &str) -> String {
 
 /// Where the relay's delivery stands, from its trace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
-#[serde(tag = "state", rename_all = "camelCase")]
+#[serde(tag = "state", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Delivery {
     /// The recipient's server took it.
     Delivered {
@@ -925,6 +953,23 @@ mod tests {
         let verdict = parse_authentication_results(gmail);
         assert_eq!((verdict.spf, verdict.dmarc), (AuthResult::SoftFail, AuthResult::Fail));
         assert_eq!(verdict.iprev, AuthResult::None, "not reported");
+    }
+
+    #[test]
+    fn a_key_problem_is_named_from_what_dns_publishes() {
+        let expected = format!("v=DKIM1; k=rsa; p={}", "A".repeat(392));
+        let cut = expected[..255].to_string();
+        assert_eq!(refine_dkim(DkimProblem::KeyDifferent, &[cut], &expected), DkimProblem::KeyCut);
+        assert_eq!(refine_dkim(DkimProblem::KeyUnusable, &[], &expected), DkimProblem::KeyMissing);
+        assert_eq!(
+            refine_dkim(DkimProblem::KeyDifferent, &["v=DKIM1; k=rsa; p=BBBB".into()], &expected),
+            DkimProblem::KeyDifferent
+        );
+        assert_eq!(
+            refine_dkim(DkimProblem::BodyChanged, &[], &expected),
+            DkimProblem::BodyChanged,
+            "not a key problem"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ import { en, type MessageKey } from './i18n/en';
 import { STEPS } from './steps';
 import { errorCodes } from './ipc';
 import type * as ipc from './ipc';
-import { blockerText, checkText, errorText, fieldsText, installDetail, problemText, recordLabel, recordPurpose, verdictText } from './i18n/words';
+import { blockerText, checkText, errorText, fieldsText, findingText, installDetail, mailboxText, problemText, recordLabel, recordPurpose, resultText, verdictText } from './i18n/words';
 
 describe('the message catalogue', () => {
   it('titles and summarises every step', () => {
@@ -152,6 +152,53 @@ describe('the words for the engine’s data', () => {
       '1 of 2 records are right; next: the DKIM key — the value is cut short after 255 characters: paste it again whole, or as two quoted strings if your DNS panel needs that.',
     );
     expect(verdictText({ ...report, verdict: { right: 2, total: 2, spreading: 1, next: null } })).toMatch(/1 is still spreading/);
+  });
+
+  it('words every test-email finding, refusal, mailbox state and requirement', () => {
+    const refusals: ipc.Refusal[] = ['unauthenticated', 'noReverseDns', 'blocked', 'rateOrReputation', 'tryLater', 'noSuchUser', 'mailboxFull', 'other'];
+    const problems: ipc.DkimProblem[] = ['keyMissing', 'keyUnusable', 'keyCut', 'keyDifferent', 'bodyChanged', 'other'];
+    const findings: ipc.Finding[] = [
+      { kind: 'port25Blocked' },
+      { kind: 'noMailServer' },
+      { kind: 'policy' },
+      { kind: 'dmarc' },
+      { kind: 'reverseDns' },
+      { kind: 'unencrypted' },
+      { kind: 'spf', result: 'softfail' },
+      { kind: 'spam', folder: 'Junk' },
+      ...refusals.map((refusal): ipc.Finding => ({ kind: 'refused', reply: '550 5.7.26 no', refusal })),
+      ...refusals.map((refusal): ipc.Finding => ({ kind: 'tryLater', reply: '451 later', retryAt: 1_800_000_000, refusal })),
+      ...problems.map((problem): ipc.Finding => ({ kind: 'dkim', record: 'outpost._domainkey.example.test', problem })),
+    ];
+    for (const finding of findings) {
+      const text = findingText(finding);
+      expectWords(text.found);
+      expectWords(text.fix);
+    }
+    expect(findingText({ kind: 'dkim', record: 'outpost._domainkey.example.test', problem: 'keyCut' }).found).toMatch(/cut it after 255/);
+    expect(findingText({ kind: 'port25Blocked' }).step).toBe('provider');
+    const mailboxes: ipc.Mailbox[] = [
+      { state: 'notAsked' },
+      { state: 'notDelivered' },
+      { state: 'noPassword', login: 'bob@imap.gmail.com' },
+      { state: 'found', folder: 'INBOX', spam: false },
+      { state: 'found', folder: '[Gmail]/Spam', spam: true },
+      { state: 'notFound', waited: 30 },
+      { state: 'loginRefused', detail: 'AUTHENTICATIONFAILED' },
+      { state: 'unreachable', detail: 'timed out' },
+    ];
+    for (const mailbox of mailboxes) expectWords(mailboxText(mailbox));
+    for (const result of ['pass', 'fail', 'softfail', 'neutral', 'none', 'temperror', 'permerror', 'other'] as ipc.AuthResult[]) {
+      expectWords(resultText(result));
+    }
+    for (const requirement of ['reverseDns', 'tls', 'spf', 'dkim', 'dmarc', 'notListed', 'wellFormed'] as ipc.Requirement[]) {
+      expectWords(t(`test.requirement.${requirement}` as MessageKey));
+    }
+    for (const failure of [{ kind: 'login' }, { kind: 'refused', code: 554 }, { kind: 'unreachable' }] as ipc.SubmitFailure[]) {
+      const text = errorText({ code: 'testNotSubmitted', failure, detail: 'x' });
+      expectWords(text.message);
+      expectWords(text.hint);
+    }
   });
 
   it('gives a record’s parts for panels with a field each', () => {

@@ -26,6 +26,9 @@ import type {
   Progress,
   Provider,
   RelayStatus,
+  ImapAccount,
+  TestEmail,
+  TestReport,
 } from './generated/ipc';
 
 /** Stable error codes: the `code` of every `IpcError` variant. */
@@ -57,6 +60,7 @@ const ERROR_CODES: Record<ErrorCode, true> = {
   certificateRefused: true,
   certificateTimeout: true,
   settings: true,
+  testNotSubmitted: true,
 };
 
 export const errorCodes = Object.keys(ERROR_CODES) as ErrorCode[];
@@ -146,6 +150,14 @@ export const getCertificate = (onProgress: (event: Progress) => void): Promise<C
 
 /** What the relay on the server reports now: its certificates and their renewal. */
 export const relayStatus = (): Promise<RelayStatus> => call('relay_status');
+
+/** Sends a test email through the relay and follows it to the mailbox, hop by hop. */
+export const sendTestEmail = (request: TestEmail, onProgress: (event: Progress) => void): Promise<TestReport> =>
+  call('send_test_email', { request, onProgress: channel(onProgress) });
+
+/** Keeps a mailbox's IMAP password in the keychain (never in the profile). */
+export const saveImapPassword = (account: ImapAccount, password: string): Promise<void> =>
+  call('save_imap_password', { account, password });
 
 /** The DNS records, checked at the zone's servers and public resolvers. */
 export const dnsReport = (): Promise<DnsReport> => call('dns_report');

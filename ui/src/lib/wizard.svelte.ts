@@ -13,6 +13,8 @@ export class Wizard {
   domain = $state<ipc.Domain | null>(null);
   installed = $state<ipc.Installed | null>(null);
   certificate = $state<ipc.CertificateChoice | null>(null);
+  testEmail = $state<ipc.TestEmail | null>(null);
+  testDelivered = $state(false);
   loaded = $state(false);
   private task = new Task();
   notice = $state<{ setAside: string | null; unreadable: string | null } | null>(null);
@@ -65,6 +67,8 @@ export class Wizard {
     this.domain = view.domain;
     this.installed = view.installed;
     this.certificate = view.certificate;
+    this.testEmail = view.testEmail;
+    this.testDelivered = view.testDelivered;
   }
 
   /** Takes a profile the Rust side returned after a step's own command. */
@@ -96,7 +100,8 @@ export class Wizard {
   isDone(step: StepId): boolean {
     // A certificate can come later (the relay keeps trying): Next stays open, the tick waits.
     if (step === 'certificate') return this.certificate !== null;
-    if (step === 'test-email' || step === 'dashboard') return false;
+    if (step === 'test-email') return this.testDelivered;
+    if (step === 'dashboard') return false;
     return this.made(step) ?? canVisit(nextStep(step) ?? step, this.reached);
   }
 

@@ -15,6 +15,8 @@ const view = (): ProfileView => ({
   domain: null,
   installed: null,
   certificate: null,
+  testEmail: null,
+  testDelivered: false,
 });
 
 vi.mock('./ipc', async (importOriginal) => ({

@@ -354,7 +354,7 @@ attempts: number,
 /**
  * When the relay tries again (seconds since the epoch).
  */
-next_attempt: number, } | { "state": "refused", 
+nextAttempt: number, } | { "state": "refused", 
 /**
  * The refusing attempt.
  */
@@ -411,7 +411,7 @@ mtaSts: boolean, };
 
 export type Detail = { "kind": "binaryCurrent", version: string, } | { "kind": "binaryInstalled", version: string, bytes: number, } | { "kind": "userExists" } | { "kind": "userCreated" } | { "kind": "configCurrent" } | { "kind": "configWritten", path: string, } | { "kind": "dkimPresent" } | { "kind": "dkimMade", records: Array<string>, } | { "kind": "smtpUserExists", user: string, } | { "kind": "smtpUserSet", user: string, } | { "kind": "unitCurrent" } | { "kind": "unitInstalled", path: string, } | { "kind": "noFirewall", ports: Array<number>, } | { "kind": "firewallOpen", manager: Firewall, ports: Array<number>, } | { "kind": "firewallOpened", manager: Firewall, ports: Array<number>, } | { "kind": "ipv6NotWanted" } | { "kind": "ipv6On" } | { "kind": "ipv6SwitchedOn", file: string, } | { "kind": "running" };
 
-export type DkimProblem = "keyMissing" | "keyUnusable" | "keyDifferent" | "bodyChanged" | "other";
+export type DkimProblem = "keyMissing" | "keyUnusable" | "keyCut" | "keyDifferent" | "bodyChanged" | "other";
 
 export type DkimVerdict = { 
 /**

@@ -6,6 +6,7 @@
 import { t, type MessageKey, type Params } from './index.svelte';
 import { en } from './en';
 import type * as ipc from '../ipc';
+import type { StepId } from '../steps';
 
 /** `key` if the catalogue has it, else `fallback`. */
 function either(key: string, fallback: MessageKey): MessageKey {
@@ -90,8 +91,79 @@ export function errorText(error: ipc.IpcError): ErrorText {
       return say('error.certificateTimeout', { seconds: error.seconds });
     case 'settings':
       return say('error.settings');
+    case 'testNotSubmitted':
+      return say(`error.testNotSubmitted.${error.failure.kind}`, error.failure.kind === 'refused' ? { code: error.failure.code } : {});
   }
 }
+
+/** An authentication result as a short word; `null` when it could not be seen. */
+export function resultText(result: ipc.AuthResult | null): string {
+  return result ? t(`test.result.${result}` as MessageKey as MessageKey) : t('test.result.unseen');
+}
+
+/** What the mailbox showed, in one sentence. */
+export function mailboxText(mailbox: ipc.Mailbox): string {
+  switch (mailbox.state) {
+    case 'found':
+      return t(mailbox.spam ? 'test.mailbox.spam' : 'test.mailbox.inbox', { folder: mailbox.folder });
+    case 'noPassword':
+      return t('test.mailbox.noPassword', { login: mailbox.login });
+    case 'notFound':
+      return t('test.mailbox.notFound', { seconds: mailbox.waited });
+    case 'loginRefused':
+      return t('test.mailbox.loginRefused', { detail: mailbox.detail });
+    case 'unreachable':
+      return t('test.mailbox.unreachable', { detail: mailbox.detail });
+    case 'notAsked':
+    case 'notDelivered':
+      return t(`test.mailbox.${mailbox.state}` as MessageKey);
+  }
+}
+
+/** A test-email finding: what was found, its fix, and the step that fixes it. */
+export function findingText(finding: ipc.Finding): { found: string; fix: string; step: StepId | null } {
+  switch (finding.kind) {
+    case 'port25Blocked':
+      return { found: t('test.finding.port25Blocked'), fix: t('test.finding.port25Blocked.fix'), step: 'provider' };
+    case 'noMailServer':
+    case 'policy':
+    case 'dmarc':
+    case 'reverseDns':
+    case 'unencrypted': {
+      const step: Record<string, StepId | null> = { noMailServer: null, policy: null, dmarc: 'dns', reverseDns: 'dns', unencrypted: null };
+      return { found: t(`test.finding.${finding.kind}` as MessageKey), fix: t(`test.finding.${finding.kind}.fix` as MessageKey), step: step[finding.kind] ?? null };
+    }
+    case 'tryLater':
+      return {
+        found: t('test.finding.tryLater', { reply: finding.reply }),
+        fix: t(`test.refusal.${finding.refusal}` as MessageKey, { when: new Date(finding.retryAt * 1000).toLocaleTimeString(undefined, { timeStyle: 'short' }) }),
+        step: null,
+      };
+    case 'refused':
+      return {
+        found: t('test.finding.refused', { reply: finding.reply }),
+        fix: t(`test.refusal.${finding.refusal}` as MessageKey, { when: '' }),
+        step: refusalStep[finding.refusal],
+      };
+    case 'dkim':
+      return { found: t(`test.finding.dkim.${finding.problem}` as MessageKey, { record: finding.record }), fix: t('test.finding.dkim.fix'), step: 'dns' };
+    case 'spf':
+      return { found: t('test.finding.spf', { result: resultText(finding.result) }), fix: t('test.finding.spf.fix'), step: 'dns' };
+    case 'spam':
+      return { found: t('test.finding.spam', { folder: finding.folder }), fix: t('test.finding.spam.fix'), step: null };
+  }
+}
+
+const refusalStep: Record<ipc.Refusal, StepId | null> = {
+  unauthenticated: 'dns',
+  noReverseDns: 'dns',
+  blocked: 'dns',
+  rateOrReputation: null,
+  tryLater: null,
+  noSuchUser: null,
+  mailboxFull: null,
+  other: null,
+};
 
 /** What stops a certificate, and its fix; `firewallHow` is the provider's own instructions. */
 export function blockerText(blocker: ipc.Blocker, firewallHow: string | null): { found: string; fix: string } {
