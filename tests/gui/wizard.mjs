@@ -347,7 +347,12 @@ try {
     assert.match(await driver.text('[data-testid=test-mailbox]'), /landed in INBOX/);
     assert.equal(await driver.execute('return document.querySelectorAll("[data-testid^=test-requirement-][data-standing=notMet]").length'), 0);
     await shot('30-test-email-judged');
+    await driver.execute('document.querySelector("[data-testid=test-checklist]").scrollIntoView({ block: "end" })');
+    await shot('31-test-email-checklist');
     assert.equal(profile().testDelivered, true);
+    // The sidebar ticks the step once a test email was delivered (seen from the next step).
+    await driver.click('[data-testid=nav-next]');
+    await driver.waitForText('[data-testid=step-title]', 'Dashboard');
     assert.match(await driver.text('[data-testid=stepper-test-email]'), /✓/);
   });
 

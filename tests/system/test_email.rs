@@ -11,7 +11,7 @@ use outpost_setup::dns::records::Kind;
 use outpost_setup::secrets::{SecretName, SecretStore};
 use outpost_setup::test_email::{
     AuthResult, Delivery, DkimProblem, Finding, ImapAccount, Mailbox, Refusal, Requirement,
-    Standing, TestEmail,
+    Standing, SubmitFailure, TestEmail,
 };
 use outpost_system_tests::inbox::Inbox;
 
@@ -198,6 +198,33 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
         }
         inbox.publish(&dkim.name, "TXT", 60, &[&dkim.quoted_strings()])?;
 
+        // DKIM gone and SPF refusing the server: DMARC fails, and the receiver files it as spam.
+        let spf = app::dns_report(&profile, &settings)
+            .await?
+            .lines
+            .into_iter()
+            .map(|line| line.checked.record)
+            .find(|record| record.host == "@" && record.value.starts_with("v=spf1"))
+            .context("the SPF record")?;
+        inbox.remove(&dkim.name, "TXT")?;
+        inbox.publish(&spf.name, "TXT", 60, &["\"v=spf1 -all\""])?;
+        let spam = send(&request).await;
+        inbox.publish(&spf.name, "TXT", 60, &[&spf.quoted_strings()])?;
+        inbox.publish(&dkim.name, "TXT", 60, &[&dkim.quoted_strings()])?;
+        let spam = spam?;
+        ensure!(
+            matches!(&spam.mailbox, Mailbox::Found { spam: true, folder, .. } if folder == "Junk"),
+            "{:?}",
+            spam.mailbox
+        );
+        ensure!(
+            spam.findings.iter().any(|f| matches!(f, Finding::Spam { .. })),
+            "{:?}",
+            spam.findings
+        );
+        ensure!(spam.findings.iter().any(|f| matches!(f, Finding::Dmarc)), "{:?}", spam.findings);
+        ensure!(spam.agree == Some(true), "{spam:#?}");
+
         // The receiver refuses as Gmail does an unauthenticated sender.
         let refuse = inbox.settings.mx_mail.parent().context("mx state")?.join("refuse");
         std::fs::write(
@@ -223,6 +250,34 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
         let wrong = send(&request).await?;
         ensure!(matches!(wrong.mailbox, Mailbox::LoginRefused { .. }), "{:?}", wrong.mailbox);
         secrets.set(&SecretName::ImapPassword { login }, &inbox.settings.imap_password).await?;
+
+        // The SMTP password in the keychain no longer the server's: said, with Install to repair.
+        let user = profile.installed.as_ref().context("installed")?.smtp_user.to_ascii_lowercase();
+        let smtp = SecretName::SmtpPassword { user };
+        let kept = secrets.get(&smtp).await?.context("the SMTP password")?;
+        secrets.set(&smtp, "not-the-password").await?;
+        let refused_login = send(&request).await;
+        secrets.set(&smtp, &kept).await?;
+        ensure!(
+            matches!(
+                refused_login,
+                Err(ref error) if matches!(error.downcast_ref::<app::Error>(), Some(app::Error::Submit { failure: SubmitFailure::Login, .. }))
+            ),
+            "{refused_login:?}"
+        );
+        // The relay stopped: the submission fails, named as unreachable.
+        inbox.ssh("systemctl stop outpost-relay")?;
+        let stopped = send(&request).await;
+        inbox.ssh("systemctl start outpost-relay")?;
+        ensure!(
+            matches!(
+                stopped,
+                Err(ref error) if matches!(error.downcast_ref::<app::Error>(), Some(app::Error::Submit { failure: SubmitFailure::Unreachable, .. }))
+            ),
+            "{stopped:?}"
+        );
+        // Give the restarted relay a moment to listen again.
+        tokio::time::sleep(Duration::from_secs(2)).await;
 
         // Outgoing port 25 blocked by the "provider": every mail server unreachable.
         let block = "OUTPUT -p tcp --dport 25 -j REJECT --reject-with tcp-reset";

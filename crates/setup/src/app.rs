@@ -1050,7 +1050,15 @@ pub async fn send_test_email(
         admin.trace_watch(&message_id).await?;
         let trust =
             probe::Trust::Chain { extra_roots: extra_roots.clone(), name: mail_host.clone() };
-        let submission = probe::submission(&server.host, 587, &trust).await?;
+        // A relay that does not answer on 587 is a submission that failed: Install repairs it.
+        let submission =
+            probe::submission(&server.host, 587, &trust).await.map_err(|error| match error {
+                probe::Error::Unreachable { .. } | probe::Error::Timeout { .. } => Error::Submit {
+                    failure: test_email::SubmitFailure::Unreachable,
+                    detail: error.to_string(),
+                },
+                other => Error::Probe(other),
+            })?;
         let submitted = test_email::submit(
             &server.host,
             &mail_host,
