@@ -39,7 +39,12 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
         .concat();
         std::fs::write(&trusted, roots)?;
         let settings = crate::certificate::settings(inbox, &trusted);
-        let (_, installed) = app::install(&profile, &secrets, &settings, &mut |_| {}).await?;
+        // After t50 the relay serves a CA certificate; this install (no certificate chosen yet)
+        // goes back to its self-signed one (kept from before: `status` must still call it
+        // self-signed) and checks 587 against the relay it just restarted.
+        let (_, installed) = app::install(&profile, &secrets, &settings, &mut |_| {})
+            .await
+            .context("the install")?;
         profile.installed = Some(installed);
         // The user publishes every record the DNS step shows (PTRs at the "provider").
         let publish_all = async |profile: &outpost_setup::profile::Profile| -> Result<()> {
@@ -73,7 +78,9 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
         let early =
             app::send_test_email(&profile, &secrets, &settings, &request, &mut |_| {}).await;
         ensure!(matches!(early, Err(app::Error::NotReady(app::Missing::Certificate))), "{early:?}");
-        let (_, choice) = app::get_certificate(&profile, &secrets, &settings, &mut |_| {}).await?;
+        let (_, choice) = app::get_certificate(&profile, &secrets, &settings, &mut |_| {})
+            .await
+            .context("the Certificate step")?;
         profile.certificate = Some(choice);
         publish_all(&profile).await?;
         let login = request.imap.as_ref().context("imap")?.login();

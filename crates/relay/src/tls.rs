@@ -95,25 +95,8 @@ impl Certificates {
         key: &Path,
         default: bool,
     ) -> Result<CertificateInfo, Error> {
-        let read = |path: &Path| {
-            std::fs::read(path)
-                .map_err(|source| Error::Read { path: path.display().to_string(), source })
-        };
-        let invalid = |path: &Path, reason: String| Error::Invalid {
-            path: path.display().to_string(),
-            reason,
-        };
-        let chain_pem = read(chain)?;
-        let key_pem = read(key)?;
         let source = CertificateSource::Files { chain: chain.display().to_string() };
-        let (certified, info) = certified_key(&chain_pem, &key_pem, source).map_err(|reason| {
-            // The key's problems name the key file, the chain's the chain.
-            if reason.starts_with("key: ") {
-                invalid(key, reason.trim_start_matches("key: ").to_string())
-            } else {
-                invalid(chain, reason)
-            }
-        })?;
+        let (certified, info) = load_files(chain, key, source)?;
         self.install(certified, info.clone(), default);
         Ok(info)
     }
@@ -128,12 +111,14 @@ impl Certificates {
     ) -> Result<CertificateInfo, Error> {
         let chain = directory.join("self-signed.pem");
         let key = directory.join("self-signed.key");
+        // Installed as what it is: `status` must say self-signed, so the app pins it.
         if chain.exists()
             && key.exists()
-            && let Ok(info) = self.install_files(&chain, &key, true)
+            && let Ok((certified, info)) = load_files(&chain, &key, CertificateSource::SelfSigned)
             && info.names.iter().any(|name| name == hostname)
         {
-            return Ok(CertificateInfo { source: CertificateSource::SelfSigned, ..info });
+            self.install(certified, info.clone(), true);
+            return Ok(info);
         }
         let key_pair =
             rcgen::KeyPair::generate().map_err(|error| Error::Setup(error.to_string()))?;
@@ -331,6 +316,30 @@ pub fn describe(
     Ok(CertificateInfo { names, not_after, source, sha256, issuer, serial, not_before })
 }
 
+/// A PEM chain and key read from files, with what `status` says of them.
+fn load_files(
+    chain: &Path,
+    key: &Path,
+    source: CertificateSource,
+) -> Result<(CertifiedKey, CertificateInfo), Error> {
+    let read = |path: &Path| {
+        std::fs::read(path)
+            .map_err(|source| Error::Read { path: path.display().to_string(), source })
+    };
+    let invalid =
+        |path: &Path, reason: String| Error::Invalid { path: path.display().to_string(), reason };
+    let chain_pem = read(chain)?;
+    let key_pem = read(key)?;
+    certified_key(&chain_pem, &key_pem, source).map_err(|reason| {
+        // The key's problems name the key file, the chain's the chain.
+        if reason.starts_with("key: ") {
+            invalid(key, reason.trim_start_matches("key: ").to_string())
+        } else {
+            invalid(chain, reason)
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,7 +359,7 @@ mod tests {
         assert!(first.is_self_signed());
         let pem = std::fs::read(directory.path().join("self-signed.pem")).unwrap();
         let again = Certificates::default();
-        again
+        let reloaded = again
             .install_self_signed(
                 "mail.example.com",
                 directory.path(),
@@ -362,6 +371,10 @@ mod tests {
             pem,
             "the same certificate is reused"
         );
+        // After a restart it is still self-signed to `status` (the app pins it, never
+        // checking it against a CA).
+        assert!(reloaded.is_self_signed());
+        assert!(again.list().iter().all(CertificateInfo::is_self_signed), "{:?}", again.list());
         // A new host name gets a new certificate.
         let renamed = Certificates::default()
             .install_self_signed(

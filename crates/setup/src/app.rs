@@ -1033,7 +1033,8 @@ pub async fn send_test_email(
         crate::choices::domain_name(&account.host)
             .map_err(|problem| Error::Invalid(Invalid::new(Field::ImapHost, problem)))?;
     }
-    let (server, _) = saved_login(profile, secrets).await?;
+    // The login is read once, by the session below.
+    let server = profile.server.clone().ok_or(Error::NotReady(Missing::Server))?;
     let mail_host = domain.mail_host.to_string();
     let extra_roots = settings.trusted_roots().map_err(Error::Settings)?;
     let user = installed.smtp_user.to_ascii_lowercase();
@@ -1047,7 +1048,16 @@ pub async fn send_test_email(
     progress(Progress::Stage { id: Stage::TestSubmit });
     let session_work = async |session: &Session| -> Result<TestReport, Error> {
         let admin = RelayAdmin::new(session);
-        admin.trace_watch(&message_id).await?;
+        // A stopped relay is a submission that cannot happen: Install starts it again.
+        admin.trace_watch(&message_id).await.map_err(|error| match error {
+            relay_admin::Error::Relay { error, .. } if error.kind == api::ErrorKind::NotRunning => {
+                Error::Submit {
+                    failure: test_email::SubmitFailure::Unreachable,
+                    detail: error.message,
+                }
+            }
+            other => other.into(),
+        })?;
         let trust =
             probe::Trust::Chain { extra_roots: extra_roots.clone(), name: mail_host.clone() };
         // A relay that does not answer on 587 is a submission that failed: Install repairs it.

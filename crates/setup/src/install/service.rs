@@ -56,11 +56,23 @@ pub(super) async fn start<R: Remote>(
     Err(Error::DidNotStart { journal })
 }
 
-/// Waits (up to 10 s) for the service to be active and report itself running.
+/// Waits (up to 10 s) for the service to be active and report itself running — the process
+/// systemd started, not a status the previous one left behind (whose certificate, say, the new
+/// one may no longer serve).
 pub(super) async fn wait_running<R: Remote>(remote: &R) -> Result<bool, Error> {
     for _ in 0..50 {
-        let (active, _) = probe(remote, "systemctl is-active --quiet outpost-relay").await?;
-        if active && RelayAdmin::new(remote).status().await.is_ok_and(|status| status.running) {
+        let (active, main_pid) = probe(
+            remote,
+            "systemctl is-active --quiet outpost-relay && systemctl show -p MainPID --value outpost-relay",
+        )
+        .await?;
+        let main_pid: Option<u32> = main_pid.trim().parse().ok();
+        if active
+            && RelayAdmin::new(remote)
+                .status()
+                .await
+                .is_ok_and(|status| status.running && Some(status.pid) == main_pid)
+        {
             return Ok(true);
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;

@@ -38,6 +38,7 @@ fn fresh_server() -> FakeServer {
         .answer("'user' 'list'", 0, r#"{"api":1,"ok":{"users":[]}}"#)
         .answer("'user' 'add'", 0, r#"{"api":1,"ok":{"user":"hello@example.com","action":"added"}}"#)
         .answer("'status'", 0, RUNNING)
+        .answer("MainPID", 0, "7\n")
 }
 
 /// A server where this very install already ran.
@@ -50,6 +51,7 @@ fn installed_server(input: &Input) -> FakeServer {
         .answer("'user' 'list'", 0, r#"{"api":1,"ok":{"users":["hello@example.com"]}}"#)
         .answer("cat '/etc/systemd/system/outpost-relay.service'", 0, UNIT_TEXT)
         .answer("'status'", 0, RUNNING)
+        .answer("MainPID", 0, "7\n")
 }
 
 async fn run(
