@@ -177,6 +177,10 @@ describe('the words for the engine’s data', () => {
     }
     expect(findingText({ kind: 'dkim', record: 'outpost._domainkey.example.test', problem: 'keyCut' }).found).toMatch(/cut it after 255/);
     expect(findingText({ kind: 'port25Blocked' }).step).toBe('provider');
+    // A "try later" says when the server tries again, as its own sentence.
+    const later = findingText({ kind: 'tryLater', reply: '421 4.7.0 slow down', retryAt: 1_800_000_000, refusal: 'rateOrReputation' }).fix;
+    expect(later).toMatch(/reputation\. Your server tries again by itself at \S/);
+    for (const finding of findings) expect(findingText(finding).fix).not.toMatch(/[{}]|\w\d{1,2}:\d\d/);
     const mailboxes: ipc.Mailbox[] = [
       { state: 'notAsked' },
       { state: 'notDelivered' },

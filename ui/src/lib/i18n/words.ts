@@ -136,13 +136,13 @@ export function findingText(finding: ipc.Finding): { found: string; fix: string;
     case 'tryLater':
       return {
         found: t('test.finding.tryLater', { reply: finding.reply }),
-        fix: t(`test.refusal.${finding.refusal}` as MessageKey, { when: new Date(finding.retryAt * 1000).toLocaleTimeString(undefined, { timeStyle: 'short' }) }),
+        fix: `${t(`test.refusal.${finding.refusal}` as MessageKey)} ${t('test.retryAt', { when: new Date(finding.retryAt * 1000).toLocaleTimeString(undefined, { timeStyle: 'short' }) })}`,
         step: null,
       };
     case 'refused':
       return {
         found: t('test.finding.refused', { reply: finding.reply }),
-        fix: t(`test.refusal.${finding.refusal}` as MessageKey, { when: '' }),
+        fix: t(`test.refusal.${finding.refusal}` as MessageKey),
         step: refusalStep[finding.refusal],
       };
     case 'dkim':
