@@ -315,7 +315,7 @@ try {
     await shot('28-dns-caa');
   });
 
-  await test('Test email: sent, signed, delivered, judged twice alike and found in the inbox; a wrong mailbox password is said', async () => {
+  await test('Test email: sent, signed, delivered, judged twice alike and found in the inbox; then a wrong mailbox password is said', async () => {
     // The DNS step's ZEN listing of the server, delisted (as after a removal request).
     execFileSync(inbox, ['dns', 'update delete 10.100.51.198.zen.spamhaus.org A'], { encoding: 'utf8' });
     await driver.click('[data-testid=stepper-test-email]');
@@ -324,14 +324,8 @@ try {
     // By address: this computer's own resolver is outside the box.
     await driver.type('[data-testid=test-imap-host]', env('INBOX_MX_IP'));
     await driver.type('[data-testid=test-imap-user]', 'bob');
-    await driver.type('[data-testid=test-imap-password]', 'not-the-password');
-    await shot('29-test-email-form');
-    await driver.click('[data-testid=test-send]');
-    await driver.waitFor('[data-testid=test-report]', { timeoutMs: 120_000 });
-    assert.match(await driver.text('[data-testid=test-mailbox]'), /refused the login/);
-    assert.equal(await driver.execute('return document.querySelector("[data-testid=test-mailbox]").dataset.state'), 'loginRefused');
-    assert.doesNotMatch(JSON.stringify(profile()), /not-the-password/, 'the IMAP password is not in the profile');
     await driver.type('[data-testid=test-imap-password]', env('INBOX_IMAP_PASSWORD'));
+    await shot('29-test-email-form');
     const started = Date.now();
     await driver.click('[data-testid=test-send]');
     // When each stage starts, as the window shows it (for BENCHMARKS.md: where the time goes).
@@ -359,6 +353,13 @@ try {
     await driver.execute('document.querySelector("[data-testid=test-checklist]").scrollIntoView({ block: "end" })');
     await shot('31-test-email-checklist');
     assert.equal(profile().testDelivered, true);
+    // A wrong mailbox password (after the right one: dovecot delays logins from an address that
+    // just failed, which would blur the figure above).
+    await driver.type('[data-testid=test-imap-password]', 'not-the-password');
+    await driver.click('[data-testid=test-send]');
+    await driver.waitFor('[data-testid=test-mailbox][data-state=loginRefused]', { timeoutMs: 120_000 });
+    assert.match(await driver.text('[data-testid=test-mailbox]'), /refused the login/);
+    assert.doesNotMatch(JSON.stringify(profile()), /not-the-password|inbox-imap-pw/, 'no IMAP password in the profile');
     // The sidebar ticks the step once a test email was delivered (seen from the next step).
     await driver.click('[data-testid=nav-next]');
     await driver.waitForText('[data-testid=step-title]', 'Dashboard');
