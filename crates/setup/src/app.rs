@@ -1174,7 +1174,7 @@ pub async fn send_test_email(
                 ),
                 Err(_) => None,
             };
-        let mut findings = test_email::findings(&delivery, computed.as_ref());
+        let findings = test_email::findings(&delivery, computed.as_ref());
         let checklist = test_email::checklist(&delivery, computed.as_ref(), listed, &signed);
         let signatures = test_email::signatures(&signed);
         Ok(TestReport {
@@ -1188,7 +1188,7 @@ pub async fn send_test_email(
             computed,
             mailbox: Mailbox::NotAsked,
             agree: None,
-            findings: std::mem::take(&mut findings),
+            findings,
             checklist,
             millis: 0,
         })
