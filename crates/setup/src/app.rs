@@ -678,6 +678,9 @@ async fn server_time(session: &Session) -> Result<u64, Error> {
 
 /// Follows the relay's order through its status until the CA's certificate for `mail_host` is
 /// served, the relay reports a failure after `since`, or [`CERTIFICATE_WAIT`] passes.
+/// How long [`follow_order`] waits, once the certificate is served, for its renewal plan.
+const PLAN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 async fn follow_order<R: crate::remote::Remote>(
     admin: &RelayAdmin<'_, R>,
     mail_host: &str,
@@ -688,6 +691,7 @@ async fn follow_order<R: crate::remote::Remote>(
     let mut nudged = false;
     let mut shown = Stage::CertificateOrder;
     let mut phase = api::AcmePhase::Waiting;
+    let mut issued_at = None;
     while std::time::Instant::now() < deadline {
         let status = admin.status().await?;
         if let Some(acme) = &status.acme {
@@ -712,7 +716,23 @@ async fn follow_order<R: crate::remote::Remote>(
                     && certificate.names.iter().any(|name| name == mail_host)
             });
             if let Some(certificate) = issued {
-                return Ok((certificate.clone(), acme.clone()));
+                // The relay serves the certificate a moment before its ACME manager plans the
+                // renewal: wait for the plan (briefly), so the step shows when it will renew.
+                let planned = acme.phase == api::AcmePhase::Waiting
+                    && acme.next.as_ref().is_some_and(|next| {
+                        !matches!(
+                            next.reason,
+                            api::RenewalReason::Missing | api::RenewalReason::Requested
+                        )
+                    });
+                if planned
+                    || issued_at.is_some_and(|at: std::time::Instant| at.elapsed() > PLAN_WAIT)
+                {
+                    return Ok((certificate.clone(), acme.clone()));
+                }
+                issued_at.get_or_insert_with(std::time::Instant::now);
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
             }
             if let Some(attempt) = &acme.last_attempt
                 && attempt.at >= since
