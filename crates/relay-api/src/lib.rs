@@ -117,6 +117,125 @@ pub struct Status {
     pub queued: usize,
     /// The latest finished deliveries, newest last.
     pub recent_deliveries: Vec<RecentDelivery>,
+    /// Mail received for the relay's domains, when it listens on port 25.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbound: Option<InboundStatus>,
+}
+
+/// What arrived on port 25 since the relay started: what was forwarded, what was refused and why.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct InboundStatus {
+    /// When counting began: the relay's start (seconds since the epoch).
+    pub since: u64,
+    /// Messages accepted and queued for forwarding.
+    pub forwarded: u64,
+    /// Refusals, one entry per reason that happened.
+    pub refused: Vec<RefusalCount>,
+    /// The latest forwarded messages, newest last.
+    pub recent: Vec<ForwardedMessage>,
+}
+
+/// How often one kind of refusal happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct RefusalCount {
+    /// Why.
+    pub reason: InboundRefusal,
+    /// How many times.
+    pub count: u64,
+}
+
+/// Why inbound mail was refused, during the SMTP session (never accepted and then dropped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "kebab-case")]
+pub enum InboundRefusal {
+    /// A recipient at another domain: the relay is never an open relay.
+    Relaying,
+    /// No such address at our domain, and no catch-all.
+    UnknownRecipient,
+    /// A bounce address (SRS) this server did not make, or one that has expired.
+    ForgedBounceAddress,
+    /// The client's address is on a DNS blocklist (Spamhaus ZEN).
+    Blocklisted,
+    /// The sender's domain publishes DMARC `p=reject` and the message failed it.
+    DmarcReject,
+    /// SPF failed for the sender's domain, with no aligned DKIM signature to vouch instead.
+    SpfFail,
+    /// Too many messages from one address this hour.
+    RateLimited,
+    /// Larger than the relay accepts.
+    TooBig,
+    /// Malformed headers (no From:, a broken line, a mail loop).
+    Malformed,
+}
+
+/// One message forwarded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct ForwardedMessage {
+    /// When it arrived (seconds since the epoch).
+    pub at: u64,
+    /// The queue id.
+    pub id: String,
+    /// The envelope sender as it arrived (empty for a bounce).
+    pub from: String,
+    /// The address in its `From:` header.
+    pub header_from: String,
+    /// The addresses it was sent to, at our domains.
+    pub to: Vec<String>,
+    /// Where it was forwarded.
+    pub destinations: Vec<String>,
+}
+
+/// `alias list`: every address the relay accepts mail for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct AliasList {
+    /// The aliases file's entries, in file order.
+    pub aliases: Vec<Alias>,
+    /// Who gets postmaster@ and abuse@ where no alias says otherwise.
+    pub owner: Option<String>,
+}
+
+/// One address at the relay's domains (or `*@domain`, the catch-all) and where its mail goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct Alias {
+    /// `hello@example.com`, or `*@example.com` for every other address there.
+    pub address: String,
+    /// Where it is forwarded.
+    pub destinations: Vec<String>,
+}
+
+/// `alias add|remove`: what changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct AliasChange {
+    /// The alias, lower case.
+    pub address: String,
+    /// What was done.
+    pub action: AliasAction,
+}
+
+/// What `alias add|remove` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "kebab-case")]
+pub enum AliasAction {
+    /// A new alias.
+    Added,
+    /// An existing alias got new destinations.
+    Changed,
+    /// The alias is gone.
+    Removed,
 }
 
 /// One listening socket.

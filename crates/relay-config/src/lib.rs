@@ -20,10 +20,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use model::{
-    Acme, CertificateFiles, Config, Delivery, DkimAlgorithm, DkimKey, Dns, Limits, Listeners, Log,
-    LogLevel, MtaSts, MtaStsMode, Queue, Server, Tls, Users,
+    Acme, CertificateFiles, Config, Delivery, DkimAlgorithm, DkimKey, Dns, Inbound, Limits,
+    Listeners, Log, LogLevel, MtaSts, MtaStsMode, Queue, Server, Tls, Users,
 };
-pub use value::{AbsolutePath, ByteSize, DomainName, Duration, Selector, check_label};
+pub use value::{AbsolutePath, ByteSize, DomainName, Duration, MailAddress, Selector, check_label};
 
 /// Where the relay looks for its config unless told otherwise.
 pub const DEFAULT_PATH: &str = "/etc/outpost/relay.toml";
@@ -90,6 +90,7 @@ impl Config {
             dns: Dns::default(),
             delivery: Delivery::default(),
             mta_sts: MtaSts::default(),
+            inbound: Inbound::default(),
         }
     }
 
@@ -135,11 +136,29 @@ impl Config {
                 "list at least one domain to send for",
             ));
         }
-        // Parsed but not served yet: refused, so a setting never looks as if it worked.
         if !self.listeners.inbound.is_empty() {
+            match &self.inbound.owner {
+                None => {
+                    return Err(Problem::new(
+                        &["inbound", "owner"],
+                        "receiving mail needs an owner: the address that gets postmaster@ and abuse@ (inbound.owner = \"you@example.com\")",
+                    ));
+                }
+                Some(owner) if self.server.domains.contains(owner.domain()) => {
+                    return Err(Problem::new(
+                        &["inbound", "owner"],
+                        format!(
+                            "`{owner}` is at one of this relay's own domains, which it only forwards; give an address elsewhere (your existing mailbox)"
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        if self.inbound.messages_per_address_per_hour == 0 {
             return Err(Problem::new(
-                &["listeners", "inbound"],
-                "this version of the relay cannot serve it yet; leave the list empty",
+                &["inbound", "messages_per_address_per_hour"],
+                "must be at least 1",
             ));
         }
         if let Some(acme) = &self.tls.acme {

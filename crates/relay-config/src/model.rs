@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::value::{AbsolutePath, ByteSize, DomainName, Duration, Selector};
+use crate::value::{AbsolutePath, ByteSize, DomainName, Duration, MailAddress, Selector};
 
 /// The whole file (`/etc/outpost/relay.toml`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +43,9 @@ pub struct Config {
     /// The MTA-STS policy served over HTTPS.
     #[serde(default)]
     pub mta_sts: MtaSts,
+    /// Mail for the relay's own domains (port 25): where it is forwarded, and what is refused.
+    #[serde(default)]
+    pub inbound: Inbound,
 }
 
 /// `[server]`
@@ -403,6 +406,43 @@ impl Default for Delivery {
             mta_sts: true,
             https_port: 443,
             extra_roots: None,
+        }
+    }
+}
+
+/// `[inbound]`: mail that arrives on `listeners.inbound` for `server.domains`. The relay keeps
+/// no mailboxes: every address it accepts is forwarded (aliases, a catch-all), with the envelope
+/// sender rewritten (SRS) so the destination's SPF check passes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Inbound {
+    /// Who gets `postmaster@` and `abuse@` at every domain (RFC 5321 §4.5.1, RFC 2142) unless
+    /// the aliases file says otherwise. Required when `listeners.inbound` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<MailAddress>,
+    /// The aliases file (`address: destination, ...` lines; `*@domain` is the catch-all),
+    /// managed with `outpost-relay alias ...` and re-read when it changes.
+    pub aliases_file: AbsolutePath,
+    /// The SRS secrets (newest first), made on first start, rotated with `outpost-relay srs rotate`.
+    pub srs_secrets_file: AbsolutePath,
+    /// DNS blocklists asked about every client address; a listed client is refused.
+    pub blocklists: Vec<DomainName>,
+    /// Seal forwarded mail with ARC (RFC 8617) using the domain's DKIM key, so the destination
+    /// can trust the checks this relay made.
+    pub arc: bool,
+    /// Messages one client address may send here per hour.
+    pub messages_per_address_per_hour: u32,
+}
+
+impl Default for Inbound {
+    fn default() -> Self {
+        Inbound {
+            owner: None,
+            aliases_file: absolute("/etc/outpost/aliases"),
+            srs_secrets_file: absolute("/var/lib/outpost/srs-secrets"),
+            blocklists: vec!["zen.spamhaus.org".parse().expect("a valid built-in name")],
+            arc: true,
+            messages_per_address_per_hour: 200,
         }
     }
 }

@@ -148,12 +148,7 @@ fn load_reports_an_unreadable_file() {
 }
 
 #[test]
-fn settings_the_relay_cannot_serve_yet_are_refused_not_ignored() {
-    check_refused(
-        &format!("{MINIMAL}[listeners]\ninbound = [\"0.0.0.0:25\"]\n"),
-        6,
-        "cannot serve it yet",
-    );
+fn port_80_without_acme_is_allowed() {
     // Port 80 without ACME only redirects to HTTPS: allowed (the app checks the ports are
     // reachable before it asks for a certificate).
     parse(&format!("{MINIMAL}[listeners]\nacme_http = [\"0.0.0.0:80\"]\n")).unwrap();
@@ -198,4 +193,25 @@ fn a_config_built_in_memory_is_checked_like_a_file() {
     assert_eq!(parse(&config.to_toml()).unwrap(), config, "what is built is what is parsed");
     let error = Config::new(Server { domains: Vec::new(), ..server }).check().unwrap_err();
     assert!(error.reason.starts_with("server.domains: list at least one domain"), "{error}");
+}
+
+#[test]
+fn receiving_needs_an_owner_outside_the_relays_own_domains() {
+    let listening = "[listeners]\ninbound = [\"0.0.0.0:25\"]\n";
+    let error = parse(&format!("{MINIMAL}{listening}")).unwrap_err();
+    assert!(error.reason.contains("inbound.owner"), "{error}");
+    let own =
+        parse(&format!("{MINIMAL}{listening}[inbound]\nowner = \"me@example.com\"\n")).unwrap_err();
+    assert!(own.reason.contains("only forwards"), "{own}");
+    let config =
+        parse(&format!("{MINIMAL}{listening}[inbound]\nowner = \"Me@Mail.Example.NET\"\n"))
+            .unwrap();
+    let owner = config.inbound.owner.unwrap();
+    assert_eq!(owner.to_string(), "Me@mail.example.net");
+    assert_eq!(config.inbound.blocklists[0].as_str(), "zen.spamhaus.org");
+    assert!(config.inbound.arc);
+    for bad in ["nobody", "a b@example.net", "@example.net", "a@localhost", "a..b@example.net"] {
+        let text = format!("{MINIMAL}{listening}[inbound]\nowner = \"{bad}\"\n");
+        assert!(parse(&text).is_err(), "{bad} was accepted");
+    }
 }

@@ -123,6 +123,53 @@ impl FromStr for Selector {
 
 string_value!(Selector, "a DKIM selector such as `outpost`");
 
+/// A mail address `local@domain`: an ASCII local part without spaces, quotes or brackets (what
+/// a forwarding destination or an owner's address looks like), and a [`DomainName`]. The domain is
+/// stored lower-case; the local part as given.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MailAddress {
+    local: String,
+    domain: DomainName,
+}
+
+impl MailAddress {
+    /// The part before the `@`.
+    pub fn local(&self) -> &str {
+        &self.local
+    }
+
+    /// The domain.
+    pub fn domain(&self) -> &DomainName {
+        &self.domain
+    }
+
+    fn write(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}@{}", self.local, self.domain)
+    }
+}
+
+impl FromStr for MailAddress {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let (local, domain) = text.rsplit_once('@').ok_or_else(|| format!("`{text}` has no @"))?;
+        let plain = |c: char| c.is_ascii_graphic() && !"<>()[]\\,;:@\"".contains(c);
+        if local.is_empty() || local.len() > 64 || !local.chars().all(plain) {
+            return Err(format!("`{text}` does not have a usable part before the @"));
+        }
+        if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+            return Err(format!(
+                "`{text}`: the part before the @ cannot start, end or repeat a dot"
+            ));
+        }
+        let domain = domain.parse().map_err(|reason| format!("`{text}`: {reason}"))?;
+        Ok(MailAddress { local: local.to_string(), domain })
+    }
+}
+
+string_value!(MailAddress, "an address such as `you@example.com`");
+
 /// An absolute file system path on the server. Relative paths are refused because the relay's
 /// working directory under systemd is not something a reader of the config should have to know.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

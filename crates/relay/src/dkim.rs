@@ -9,6 +9,7 @@ use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use mail_auth::arc::ArcSealer;
 use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256};
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dkim::generate::DkimKeyPair;
@@ -186,9 +187,17 @@ enum KeySigner {
     Ed25519(DkimSigner<Ed25519Key, Done>),
 }
 
-/// Signs mail with every key configured for its domain.
+/// One configured key, ready to seal (ARC, RFC 8617).
+enum KeySealer {
+    Rsa(ArcSealer<RsaKey<Sha256>, Done>),
+    Ed25519(ArcSealer<Ed25519Key, Done>),
+}
+
+/// Signs mail with every key configured for its domain, and seals forwarded mail with the
+/// domain's first key.
 pub struct Signer {
     keys: Vec<(String, KeySigner)>,
+    sealers: Vec<(String, KeySealer)>,
 }
 
 impl std::fmt::Debug for Signer {
@@ -203,12 +212,31 @@ impl Signer {
     /// refuses to start rather than send unsigned mail).
     pub fn load(keys: &[DkimKey]) -> Result<Signer, Error> {
         let mut loaded = Vec::new();
+        let mut sealers = Vec::new();
         for key in keys {
             let path = key.key_file.to_string();
             let text = std::fs::read_to_string(key.key_file.as_path())
                 .map_err(|source| Error::Read { path: path.clone(), source })?;
             let domain = key.domain.as_str().to_string();
             let selector = key.selector.as_str().to_string();
+            if !sealers.iter().any(|(known, _)| *known == domain) {
+                let headers = SIGNED_HEADERS.iter().copied().chain(["DKIM-Signature"]);
+                let sealer = match load(&text, key.algorithm, &path)? {
+                    Key::Rsa(rsa) => KeySealer::Rsa(
+                        ArcSealer::from_key(rsa)
+                            .domain(domain.clone())
+                            .selector(selector.clone())
+                            .headers(headers),
+                    ),
+                    Key::Ed25519(ed25519) => KeySealer::Ed25519(
+                        ArcSealer::from_key(ed25519)
+                            .domain(domain.clone())
+                            .selector(selector.clone())
+                            .headers(headers),
+                    ),
+                };
+                sealers.push((domain.clone(), sealer));
+            }
             let signer = match load(&text, key.algorithm, &path)? {
                 Key::Rsa(rsa) => KeySigner::Rsa(
                     DkimSigner::from_key(rsa)
@@ -225,7 +253,36 @@ impl Signer {
             };
             loaded.push((domain, signer));
         }
-        Ok(Signer { keys: loaded })
+        Ok(Signer { keys: loaded, sealers })
+    }
+
+    /// The ARC set (`ARC-Seal`, `ARC-Message-Signature`, `ARC-Authentication-Results`, each
+    /// ending in CRLF) to prepend to a message forwarded through `domain`, recording `results`.
+    /// `None` when there is no key for the domain or the chain cannot be sealed (it already
+    /// failed: RFC 8617 §5.1.2 says not to extend a failed chain).
+    pub fn seal(
+        &self,
+        domain: &str,
+        message: &mail_auth::AuthenticatedMessage<'_>,
+        results: &mail_auth::AuthenticationResults<'_>,
+        arc: &mail_auth::ArcOutput<'_>,
+    ) -> Option<String> {
+        let (_, sealer) =
+            self.sealers.iter().find(|(key_domain, _)| key_domain.eq_ignore_ascii_case(domain))?;
+        if !arc.can_be_sealed() {
+            return None;
+        }
+        let set = match sealer {
+            KeySealer::Rsa(sealer) => sealer.seal(message, results, arc),
+            KeySealer::Ed25519(sealer) => sealer.seal(message, results, arc),
+        };
+        match set {
+            Ok(set) => Some(set.to_header()),
+            Err(error) => {
+                tracing::warn!(%error, domain, "cannot ARC-seal a forwarded message; forwarding it unsealed");
+                None
+            }
+        }
     }
 
     /// Whether a key exists for `domain`.

@@ -22,12 +22,14 @@ pub mod courier;
 pub mod data;
 pub mod dkim;
 pub mod envelope;
+pub mod inbound;
 pub mod limits;
 pub mod queue;
 pub mod server;
 pub mod session;
 pub mod tls;
 pub mod users;
+pub mod watched;
 pub mod web;
 
 /// The relay's version, as Cargo knows it.

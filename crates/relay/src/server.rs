@@ -70,6 +70,9 @@ pub enum Error {
     /// DNS resolution could not be set up.
     #[error("{0}")]
     Courier(#[from] crate::courier::smtp::SetupError),
+    /// Receiving could not be set up: the aliases file or the SRS secrets are unusable.
+    #[error("inbound: {0}")]
+    Inbound(String),
 }
 
 /// A started relay.
@@ -83,6 +86,8 @@ pub struct Relay {
     pub certificates: Certificates,
     /// The ACME manager, when the config has `[tls.acme]`.
     pub acme: Option<Acme>,
+    /// Receiving, when the relay listens on port 25.
+    pub inbound: Option<Arc<crate::inbound::Inbound>>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 }
@@ -167,6 +172,50 @@ impl Relay {
         let bounce_signer = signer.clone();
         let bounce_domain = first_domain.clone();
         let clock_for_status = clock.clone();
+        let domains: Vec<String> = config.server.domains.iter().map(ToString::to_string).collect();
+        let router = match (&config.inbound.owner, config.listeners.inbound.is_empty()) {
+            (Some(owner), false) => Some(Arc::new(
+                crate::inbound::Router::new(
+                    domains.clone(),
+                    owner.clone(),
+                    config.inbound.aliases_file.as_path(),
+                    config.inbound.srs_secrets_file.as_path(),
+                    clock.now(),
+                )
+                .map_err(Error::Inbound)?,
+            )),
+            _ => None,
+        };
+        let sign_bounce: crate::queue::BounceSigner =
+            Arc::new(move |bounce: &[u8]| bounce_signer.sign(&bounce_domain, bounce).ok());
+        let bounces = match &router {
+            // A bounce for a forwarded message goes back to its original sender, through SRS.
+            Some(router) => {
+                let router = router.clone();
+                let clock = clock.clone();
+                crate::queue::Bounces {
+                    sign: sign_bounce,
+                    return_path: Arc::new(move |sender: &str| {
+                        router.return_path(sender, clock.now())
+                    }),
+                }
+            }
+            None => crate::queue::Bounces::to_sender(sign_bounce),
+        };
+        let inbound = match &router {
+            Some(router) => Some(Arc::new(crate::inbound::Inbound::new(
+                router.clone(),
+                crate::inbound::Checker::new(
+                    crate::courier::smtp::resolver(&config.dns)?,
+                    config.inbound.blocklists.iter().map(ToString::to_string).collect(),
+                    config.server.hostname.to_string(),
+                ),
+                config.inbound.arc,
+                config.inbound.messages_per_address_per_hour,
+                clock.clone(),
+            ))),
+            None => None,
+        };
         let queue = Queue::new(
             spool,
             courier,
@@ -181,12 +230,12 @@ impl Relay {
                 hostname: config.server.hostname.to_string(),
                 address: format!("postmaster@{first_domain}"),
             },
-            Arc::new(move |bounce: &[u8]| bounce_signer.sign(&bounce_domain, bounce).ok()),
+            bounces,
             shutdown.clone(),
         );
         let context = Arc::new(Context {
             hostname: config.server.hostname.to_string(),
-            local_domains: config.server.domains.iter().map(ToString::to_string).collect(),
+            local_domains: domains,
             max_message_size: config.limits.max_message_size.bytes() as usize,
             max_recipients: config.limits.max_recipients as usize,
             tls: acceptor,
@@ -204,6 +253,7 @@ impl Relay {
             login_deadline: config.limits.login_deadline.get(),
             shutdown: shutdown.clone(),
             clock: clock_for_status.clone(),
+            inbound: inbound.clone(),
         });
 
         // Bind everything before serving anything: a port in use is a startup error.
@@ -211,6 +261,7 @@ impl Relay {
         for (name, list, port) in [
             ("submission", &config.listeners.submission, ListenerMode::Submission),
             ("submissions", &config.listeners.submissions, ListenerMode::Submissions),
+            ("inbound", &config.listeners.inbound, ListenerMode::Inbound),
             ("https", &config.listeners.https, ListenerMode::Https),
             ("acme_http", &config.listeners.acme_http, ListenerMode::Http),
         ] {
@@ -252,7 +303,7 @@ impl Relay {
                 tasks.clone(),
             ));
         }
-        let relay = Relay { listeners, queue, certificates, acme, shutdown, tasks };
+        let relay = Relay { listeners, queue, certificates, acme, inbound, shutdown, tasks };
         if let Some(root) = config.tls.state_dir.as_path().parent() {
             let handles =
                 crate::control::Handles { queue: relay.queue.clone(), acme: relay.acme.clone() };
@@ -272,8 +323,14 @@ impl Relay {
         Ok(relay)
     }
 
-    fn snapshot_parts(&self) -> (Vec<Listener>, Arc<Queue>, Certificates, Option<Acme>) {
-        (self.listeners.clone(), self.queue.clone(), self.certificates.clone(), self.acme.clone())
+    fn snapshot_parts(&self) -> StatusParts {
+        StatusParts {
+            listeners: self.listeners.clone(),
+            queue: self.queue.clone(),
+            certificates: self.certificates.clone(),
+            acme: self.acme.clone(),
+            inbound: self.inbound.clone(),
+        }
     }
 
     /// The address a listener is bound to (the first one of that name).
@@ -419,14 +476,23 @@ pub const STATUS_FILE: &str = "status.json";
 /// What `outpost-relay status` shows: the admin protocol's type, written as the status file.
 pub use outpost_relay_api::Status;
 
+/// What the status file is made of.
+struct StatusParts {
+    listeners: Vec<Listener>,
+    queue: Arc<Queue>,
+    certificates: Certificates,
+    acme: Option<Acme>,
+    inbound: Option<Arc<crate::inbound::Inbound>>,
+}
+
 async fn write_status_forever(
     path: PathBuf,
-    parts: (Vec<Listener>, Arc<Queue>, Certificates, Option<Acme>),
+    parts: StatusParts,
     clock: Arc<dyn Clock>,
     changed: Arc<tokio::sync::Notify>,
     shutdown: CancellationToken,
 ) {
-    let (listeners, queue, certificates, acme) = parts;
+    let StatusParts { listeners, queue, certificates, acme, inbound } = parts;
     loop {
         let status = Status {
             version: crate::VERSION.into(),
@@ -447,6 +513,7 @@ async fn write_status_forever(
                     record,
                 })
                 .collect(),
+            inbound: inbound.as_ref().map(|inbound| inbound.status()),
         };
         if let Ok(json) = serde_json::to_vec_pretty(&status) {
             // Readable by the admin commands; not worth a directory fsync every 2 s.

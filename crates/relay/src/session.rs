@@ -22,9 +22,11 @@ use crate::connection::{Connection, ReadError, TlsInfo};
 use crate::data::{self, HeaderProblem};
 use crate::dkim::Signer;
 use crate::envelope::{self, AddressError};
+use crate::inbound::Routed;
 use crate::limits::{AuthThrottle, SendRate};
 use crate::queue::{self, PutError, Queue};
 use crate::users::{Authenticator, Login};
+use outpost_relay_api::InboundRefusal;
 
 /// RFC 5321 §4.5.3.2.7: the server waits at least five minutes for a command.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(5 * 60);
@@ -219,6 +221,8 @@ pub struct Context {
     pub shutdown: tokio_util::sync::CancellationToken,
     /// The time, for the Received header.
     pub clock: Arc<dyn crate::clock::Clock>,
+    /// Mail for our own domains (port 25), when the relay receives.
+    pub inbound: Option<Arc<crate::inbound::Inbound>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -244,7 +248,10 @@ struct Session {
     user: Option<String>,
     tls: Option<TlsInfo>,
     mail_from: Option<String>,
-    recipients: Vec<String>,
+    /// The addresses given at RCPT.
+    rcpt_to: Vec<String>,
+    /// Where the message goes: those addresses, or (inbound) where they forward to.
+    recipients: Vec<crate::queue::Destination>,
     errors: u32,
     commands: u32,
     messages: u32,
@@ -278,6 +285,7 @@ pub async fn run(
         user: None,
         tls,
         mail_from: None,
+        rcpt_to: Vec::new(),
         recipients: Vec::new(),
         errors: 0,
         commands: 0,
@@ -377,7 +385,7 @@ impl Session {
             Command::Hello { extended, host } => self.hello(extended, host).into(),
             Command::StartTls => self.starttls().await?,
             Command::Auth(argument) => self.auth(argument).await?.into(),
-            Command::Mail(argument) => self.mail(argument).into(),
+            Command::Mail(argument) => self.mail(argument).await.into(),
             Command::Rcpt(argument) => self.rcpt(argument).into(),
             Command::Data => self.data().await?,
             Command::Rset => {
@@ -413,7 +421,22 @@ impl Session {
 
     fn reset(&mut self) {
         self.mail_from = None;
+        self.rcpt_to.clear();
         self.recipients.clear();
+    }
+
+    /// The inbound handling, on a port that receives.
+    fn inbound(&self) -> Option<Arc<crate::inbound::Inbound>> {
+        self.context.inbound.clone().filter(|_| self.port == ListenerMode::Inbound)
+    }
+
+    /// A refusal of inbound mail: counted for `status`, then said.
+    fn refuse(&self, reason: outpost_relay_api::InboundRefusal, reply: Reply) -> Reply {
+        if let Some(inbound) = self.inbound() {
+            inbound.refused(reason);
+            tracing::info!(peer = %self.peer, ?reason, "refused inbound mail");
+        }
+        reply
     }
 
     fn hello(&mut self, extended: bool, host: &str) -> Reply {
@@ -603,7 +626,7 @@ impl Session {
         }
     }
 
-    fn mail(&mut self, argument: &str) -> Reply {
+    async fn mail(&mut self, argument: &str) -> Reply {
         if self.helo.is_none() {
             return Reply::new(503, "5.5.1", "send EHLO first");
         }
@@ -652,6 +675,33 @@ impl Session {
                 "you have sent too many messages this hour; try again later",
             );
         }
+        if let Some(inbound) = self.inbound() {
+            let ip = self.peer.ip();
+            if let Some(listing) = inbound.checker.blocklisted(ip).await {
+                return self.refuse(
+                    InboundRefusal::Blocklisted,
+                    Reply::new(
+                        550,
+                        "5.7.1",
+                        format!(
+                            "your address {ip} is listed by {} ({}); see https://check.spamhaus.org/",
+                            listing.list, listing.code
+                        ),
+                    ),
+                );
+            }
+            let block = crate::limits::client_block(ip).to_string();
+            if !inbound.rate.allow(&block) {
+                return self.refuse(
+                    InboundRefusal::RateLimited,
+                    Reply::new(
+                        451,
+                        "4.7.1",
+                        "too many messages from your address this hour; try again later",
+                    ),
+                );
+            }
+        }
         self.mail_from = Some(path.address);
         Reply::new(250, "2.1.0", "OK")
     }
@@ -676,18 +726,66 @@ impl Session {
         let local_only = self.policy.local_recipients_only || self.user.is_none();
         if local_only && !self.context.is_local(&envelope::domain_of(&path.address)) {
             // (24): never an open relay. (Submission needs AUTH before MAIL anyway.)
-            return Reply::new(550, "5.7.1", "relaying denied");
+            return self
+                .refuse(InboundRefusal::Relaying, Reply::new(550, "5.7.1", "relaying denied"));
         }
-        if self.recipients.len() >= self.context.max_recipients {
+        if self.rcpt_to.len() >= self.context.max_recipients {
             // (26)
             return Reply::new(452, "4.5.3", "too many recipients");
         }
-        self.recipients.push(path.address);
+        let destinations = match self.inbound() {
+            None => vec![crate::queue::Destination::submitted(path.address.clone())],
+            Some(inbound) => {
+                match inbound.router.route(&path.address, inbound.now()) {
+                    Routed::Forward(destinations) => destinations,
+                    Routed::NotLocal => {
+                        return self.refuse(
+                            InboundRefusal::Relaying,
+                            Reply::new(550, "5.7.1", "relaying denied"),
+                        );
+                    }
+                    // (25): refused now, never accepted and bounced later (no backscatter).
+                    Routed::Unknown => {
+                        return self.refuse(
+                            InboundRefusal::UnknownRecipient,
+                            Reply::new(550, "5.1.1", "no such address here"),
+                        );
+                    }
+                    Routed::Forged(error) => {
+                        return self.refuse(
+                        InboundRefusal::ForgedBounceAddress,
+                        Reply::new(
+                            550,
+                            "5.1.1",
+                            format!("{error}: this server sent no mail that this could be a bounce of"),
+                        ),
+                    );
+                    }
+                    Routed::Unavailable => {
+                        return Reply::new(
+                            451,
+                            "4.4.3",
+                            "cannot look addresses up right now; try again later",
+                        );
+                    }
+                }
+            }
+        };
+        for destination in destinations {
+            if !self
+                .recipients
+                .iter()
+                .any(|known| known.address.eq_ignore_ascii_case(&destination.address))
+            {
+                self.recipients.push(destination);
+            }
+        }
+        self.rcpt_to.push(path.address);
         Reply::new(250, "2.1.5", "OK")
     }
 
     async fn data(&mut self) -> std::io::Result<Outcome> {
-        if self.helo.is_none() || self.mail_from.is_none() || self.recipients.is_empty() {
+        if self.helo.is_none() || self.mail_from.is_none() || self.rcpt_to.is_empty() {
             // (20)
             return Ok(Reply::new(503, "5.5.1", "send EHLO, MAIL and RCPT first").into());
         }
@@ -716,6 +814,9 @@ impl Session {
                 data::Outcome::TooBig => {
                     // (31)
                     self.reset();
+                    if let Some(inbound) = self.inbound() {
+                        inbound.refused(outpost_relay_api::InboundRefusal::TooBig);
+                    }
                     return Ok(Reply::new(
                         552,
                         "5.3.4",
@@ -741,22 +842,28 @@ impl Session {
     async fn accept(&mut self, message: Vec<u8>) -> Reply {
         let (from_domain, message_id) = match data::check_headers(&message) {
             Ok(headers) => (headers.from_domain, headers.message_id),
-            // (33)
-            Err(HeaderProblem::Malformed(line)) => {
-                return Reply::new(
-                    554,
-                    "5.6.0",
-                    format!("malformed header line: {}", printable(&line)),
-                );
-            }
-            Err(HeaderProblem::From) => {
-                return Reply::new(554, "5.6.0", "the message needs exactly one From: header");
-            }
-            // (34)
-            Err(HeaderProblem::Loop) => {
-                return Reply::new(554, "5.4.6", "loop detected: too many Received headers");
+            Err(problem) => {
+                let reply = match problem {
+                    // (33)
+                    HeaderProblem::Malformed(line) => Reply::new(
+                        554,
+                        "5.6.0",
+                        format!("malformed header line: {}", printable(&line)),
+                    ),
+                    HeaderProblem::From => {
+                        Reply::new(554, "5.6.0", "the message needs exactly one From: header")
+                    }
+                    // (34)
+                    HeaderProblem::Loop => {
+                        Reply::new(554, "5.4.6", "loop detected: too many Received headers")
+                    }
+                };
+                return self.refuse(InboundRefusal::Malformed, reply);
             }
         };
+        if let Some(inbound) = self.inbound() {
+            return self.forward(&inbound, message).await;
+        }
         if self.policy.signs && !self.context.is_local(&from_domain) {
             // The From: a reader sees must be one this relay signs for: never a phishing relay.
             return Reply::new(
@@ -797,10 +904,70 @@ impl Session {
                 }
             }
         }
-        let queue = self.context.queue.clone();
         let from = self.mail_from.clone().unwrap_or_default();
-        let recipients: Vec<crate::queue::Destination> =
-            self.recipients.iter().map(crate::queue::Destination::submitted).collect();
+        self.enqueue(id, from, stored, message_id).await
+    }
+
+    /// Checks, seals and queues a message that arrived for our domains, to be forwarded.
+    async fn forward(&mut self, inbound: &crate::inbound::Inbound, message: Vec<u8>) -> Reply {
+        let now = self.context.clock.now();
+        let id = queue::new_id(now);
+        let ip = self.peer.ip();
+        let helo = self.helo.clone().unwrap_or_default();
+        let mail_from = self.mail_from.clone().unwrap_or_default();
+        let tls = self.tls.as_ref().map_or(String::new(), |tls| {
+            format!(" (version={} cipher={})", tls.version, tls.cipher)
+        });
+        let only = match self.rcpt_to.as_slice() {
+            [only] => format!("\r\n\tfor <{only}>"),
+            _ => String::new(),
+        };
+        // (35) for mail from outside: the client's name and address, as every MTA records them.
+        let received = format!(
+            "Received: from {helo} ([{ip}])\r\n\tby {host} (Outpost relay) with {with} id {id}{tls}{only};\r\n\t{date}\r\n",
+            helo = printable(&helo),
+            host = self.context.hostname,
+            with = if self.tls.is_some() { "ESMTPS" } else { "ESMTP" },
+            date = crate::clock::rfc5322(now),
+        );
+        let mut stored = received.into_bytes();
+        stored.extend_from_slice(&message);
+        // Sealed and rewritten for the domain the mail was sent to.
+        let domain = envelope::domain_of(&self.rcpt_to[0]);
+        let sealing = inbound.arc.then_some((&*self.context.signer, domain.as_str()));
+        let examined = inbound.checker.examine(ip, &helo, &mail_from, &stored, sealing).await;
+        if let Some(refusal) = examined.refusal {
+            return self.refuse(refusal.reason, Reply::new(550, "5.7.1", refusal.text));
+        }
+        let Some(from) = inbound.router.rewrite_sender(&mail_from, &domain, now) else {
+            tracing::error!("cannot read the SRS secrets; refusing to forward for now");
+            return Reply::new(451, "4.3.0", "cannot forward mail right now; try again later");
+        };
+        let stored = [examined.headers.as_bytes(), &stored].concat();
+        let reply = self.enqueue(id.clone(), from, stored, None).await;
+        if reply.code == 250 {
+            inbound.forwarded(outpost_relay_api::ForwardedMessage {
+                at: crate::clock::unix_seconds(now),
+                id,
+                from: mail_from,
+                header_from: examined.header_from,
+                to: self.rcpt_to.clone(),
+                destinations: self.recipients.iter().map(|r| r.address.clone()).collect(),
+            });
+        }
+        reply
+    }
+
+    /// Puts a message in the queue for this session's recipients, and replies.
+    async fn enqueue(
+        &mut self,
+        id: String,
+        from: String,
+        stored: Vec<u8>,
+        message_id: Option<String>,
+    ) -> Reply {
+        let queue = self.context.queue.clone();
+        let recipients = self.recipients.clone();
         let user = self.user.clone();
         // File work on a blocking thread: the queue's fsyncs, and a test message's trace.
         // The trace first: a quick delivery must find it when the message leaves the queue.
@@ -814,7 +981,7 @@ impl Session {
         match queued {
             Ok(Ok(id)) => {
                 self.messages += 1;
-                tracing::info!(peer = %self.peer, user = self.user.as_deref().unwrap_or("-"), %id, recipients = self.recipients.len(), "queued");
+                tracing::info!(peer = %self.peer, user = self.user.as_deref().unwrap_or("-"), %id, recipients = self.recipients.len(), inbound = self.port == ListenerMode::Inbound, "queued");
                 // (27): the envelope resets and the session goes on.
                 Reply::new(250, "2.0.0", format!("queued as {id}"))
             }

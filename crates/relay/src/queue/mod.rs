@@ -92,6 +92,32 @@ pub struct Postmaster {
 /// Signs outgoing bounces (the DKIM signer, behind a closure so the queue does not know it).
 pub type BounceSigner = Arc<dyn Fn(&[u8]) -> Option<String> + Send + Sync>;
 
+/// Where the bounce for an envelope sender goes: the sender itself, or for a forwarded message
+/// (an SRS address of ours) the original sender; `None` sends none (a forged SRS address).
+pub type ReturnPath = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// How the queue makes bounces.
+#[derive(Clone)]
+pub struct Bounces {
+    /// Signs them.
+    pub sign: BounceSigner,
+    /// Addresses them.
+    pub return_path: ReturnPath,
+}
+
+impl std::fmt::Debug for Bounces {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("Bounces").finish_non_exhaustive()
+    }
+}
+
+impl Bounces {
+    /// Bounces signed by `sign`, to the envelope sender as it is (a relay that does not forward).
+    pub fn to_sender(sign: BounceSigner) -> Bounces {
+        Bounces { sign, return_path: Arc::new(|sender: &str| Some(sender.to_string())) }
+    }
+}
+
 /// The queue.
 pub struct Queue {
     spool: Spool,
@@ -99,7 +125,7 @@ pub struct Queue {
     clock: Arc<dyn Clock>,
     schedule: Schedule,
     postmaster: Postmaster,
-    sign_bounce: BounceSigner,
+    bounces: Bounces,
     /// Items being worked on, by id, with a way to wake their task early (`queue retry`).
     active: Mutex<HashMap<String, Arc<Notify>>>,
     /// Delivery records of finished items, newest last, for `status`.
@@ -131,7 +157,7 @@ impl Queue {
         clock: Arc<dyn Clock>,
         schedule: Schedule,
         postmaster: Postmaster,
-        sign_bounce: BounceSigner,
+        bounces: Bounces,
         shutdown: CancellationToken,
     ) -> Arc<Queue> {
         Arc::new(Queue {
@@ -141,7 +167,7 @@ impl Queue {
             clock,
             schedule,
             postmaster,
-            sign_bounce,
+            bounces,
             active: Mutex::new(HashMap::new()),
             recent: Mutex::new(Vec::new()),
             tasks: TaskTracker::new(),
@@ -353,7 +379,9 @@ impl Queue {
             .iter()
             .filter(|recipient| matches!(recipient.status, Status::Failed | Status::GaveUp))
             .collect();
-        if !failed.is_empty() && !item.from.is_empty() {
+        let return_path =
+            (!item.from.is_empty()).then(|| (self.bounces.return_path)(&item.from)).flatten();
+        if let (false, Some(return_path)) = (failed.is_empty(), return_path) {
             let bounce_id = new_id(self.clock.now());
             let bounce = dsn::render(
                 &self.postmaster,
@@ -363,22 +391,24 @@ impl Queue {
                 &bounce_id,
                 self.clock.now(),
             );
-            let signed = match (self.sign_bounce)(&bounce) {
+            let signed = match (self.bounces.sign)(&bounce) {
                 Some(headers) => [headers.as_bytes(), &bounce].concat(),
                 None => bounce,
             };
-            let to =
-                Destination { route: Route::Bounce, ..Destination::submitted(item.from.clone()) };
+            let original = (return_path != item.from).then(|| item.from.clone());
+            let to = Destination { address: return_path.clone(), original, route: Route::Bounce };
             match self.put(bounce_id, "", &[to], None, &signed) {
                 Ok(id) => {
-                    tracing::info!(id = %item.id, bounce = %id, to = %item.from, "sent a delivery status notification")
+                    tracing::info!(id = %item.id, bounce = %id, to = %return_path, "sent a delivery status notification")
                 }
                 Err(error) => {
                     tracing::error!(id = %item.id, %error, "cannot queue the delivery status notification")
                 }
             }
-        } else if !failed.is_empty() {
+        } else if !failed.is_empty() && item.from.is_empty() {
             tracing::info!(id = %item.id, "not bouncing a message from the null sender");
+        } else if !failed.is_empty() {
+            tracing::warn!(id = %item.id, from = %item.from, "not bouncing: the sender is an SRS address that does not check out");
         }
         self.traces.finished(&item);
         self.active.lock().expect("queue lock").remove(&item.id);

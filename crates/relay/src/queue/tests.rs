@@ -93,7 +93,7 @@ fn queue(directory: &std::path::Path, courier: Arc<ScriptedCourier>) -> Arc<Queu
             hostname: "mail.example.com".into(),
             address: "postmaster@example.com".into(),
         },
-        Arc::new(|_: &[u8]| Some("DKIM-Signature: v=1; test\r\n".to_string())),
+        Bounces::to_sender(Arc::new(|_: &[u8]| Some("DKIM-Signature: v=1; test\r\n".to_string()))),
         CancellationToken::new(),
     )
 }
@@ -242,7 +242,7 @@ async fn queued_messages_are_delivered_after_a_restart() {
         Arc::new(FakeClock::new(SystemTime::UNIX_EPOCH)),
         schedule(),
         Postmaster { hostname: "h".into(), address: "p@example.com".into() },
-        Arc::new(|_: &[u8]| None),
+        Bounces::to_sender(Arc::new(|_: &[u8]| None)),
         stopped,
     );
     let id = first
@@ -278,7 +278,7 @@ async fn a_full_queue_refuses_new_messages() {
         Arc::new(FakeClock::new(SystemTime::UNIX_EPOCH)),
         Schedule { max_messages: 2, ..schedule() },
         Postmaster { hostname: "h".into(), address: "p@example.com".into() },
-        Arc::new(|_: &[u8]| None),
+        Bounces::to_sender(Arc::new(|_: &[u8]| None)),
         stopped,
     );
     for _ in 0..2 {
@@ -302,4 +302,57 @@ async fn a_full_queue_refuses_new_messages() {
         ),
         Err(PutError::Full)
     ));
+}
+
+#[tokio::test]
+async fn a_forwarded_message_bounces_to_its_original_sender_and_a_bad_srs_sender_to_nobody() {
+    let directory = tempfile::tempdir().unwrap();
+    let courier = ScriptedCourier::with(&[Outcome::Permanent, Outcome::Permanent]);
+    let queue = Queue::new(
+        Spool::open(directory.path()).unwrap(),
+        courier.clone(),
+        Arc::new(FakeClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000))),
+        schedule(),
+        Postmaster {
+            hostname: "mail.example.com".into(),
+            address: "postmaster@example.com".into(),
+        },
+        Bounces {
+            sign: Arc::new(|_: &[u8]| None),
+            // What the inbound router does: our SRS address back to the original sender.
+            return_path: Arc::new(|sender: &str| match sender {
+                "SRS0=good=AA=sender.test=alice@example.com" => Some("alice@sender.test".into()),
+                _ => None,
+            }),
+        },
+        CancellationToken::new(),
+    );
+    let forwarded = Destination {
+        address: "me@gmail.test".into(),
+        original: Some("hello@example.com".into()),
+        route: Route::Forwarded,
+    };
+    for from in ["SRS0=good=AA=sender.test=alice@example.com", "SRS0=bad=AA=x.test=y@example.com"] {
+        queue
+            .put(
+                new_id(SystemTime::UNIX_EPOCH),
+                from,
+                std::slice::from_ref(&forwarded),
+                None,
+                MESSAGE,
+            )
+            .unwrap();
+    }
+    settle(&queue).await;
+    let bounces: Vec<(String, String)> = courier
+        .deliveries()
+        .into_iter()
+        .filter(|(from, _, _)| from.is_empty())
+        .map(|(from, to, _)| (from, to))
+        .collect();
+    assert_eq!(
+        bounces,
+        [(String::new(), "alice@sender.test".to_string())],
+        "one bounce, to the original sender; none for an SRS address that does not check out"
+    );
 }

@@ -20,5 +20,7 @@ mod support;
 mod crash;
 // What the relay writes to its log: plain text, and client input that cannot forge a line.
 mod logs;
+// Receiving on port 25: aliases, SRS, the checks before forwarding, ARC.
+mod inbound;
 // Properties of the DATA reader and the address parser over generated input.
 mod properties;

@@ -106,7 +106,8 @@ impl TestRelay {
             root = root.display(),
             queue = options.queue_toml,
             listeners = options.listeners_toml,
-            extra = options.extra_toml,
+            // `{root}` in a test's own sections is this relay's directory.
+            extra = options.extra_toml.replace("{root}", &root.display().to_string()),
         );
         // Also on disk, for the admin commands run as processes.
         std::fs::write(root.join("relay.toml"), &text).unwrap();
@@ -351,7 +352,9 @@ impl TestDns {
 
         let mut catalog = Catalog::new();
         let mut zones = Vec::new();
-        for zone in ["example.net.", "example.com."] {
+        // The top-level zones too, as on the internet: a lookup above the test's domains (a
+        // DMARC tree walk asks `_dmarc.net`) gets "no such name", not "refused".
+        for zone in ["example.net.", "example.com.", "net.", "com."] {
             let origin = Name::from_str(zone).unwrap();
             let mut handler = InMemoryZoneHandler::<TokioRuntimeProvider>::empty(
                 origin.clone(),
