@@ -225,6 +225,17 @@ pub struct AliasChange {
     pub action: AliasAction,
 }
 
+/// `srs rotate`: a new signing secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct SrsRotation {
+    /// Secrets that verify now, the new one included.
+    pub secrets: usize,
+    /// When the new one was made (seconds since the epoch).
+    pub made: u64,
+}
+
 /// What `alias add|remove` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(TS))]

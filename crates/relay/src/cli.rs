@@ -64,6 +64,29 @@ enum Command {
         #[arg(long, global = true)]
         json: bool,
     },
+    /// Addresses at your domains and where their mail is forwarded (port 25). Changes take
+    /// effect at once, without a restart.
+    Alias {
+        #[command(subcommand)]
+        action: AliasAction,
+        /// The config file (for the aliases file's location).
+        #[arg(long, global = true, default_value = DEFAULT_PATH)]
+        config: PathBuf,
+        /// Print results as JSON.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// The secret that signs forwarded mail's rewritten sender addresses (SRS).
+    Srs {
+        #[command(subcommand)]
+        action: SrsAction,
+        /// The config file (for the secrets file's location).
+        #[arg(long, global = true, default_value = DEFAULT_PATH)]
+        config: PathBuf,
+        /// Print results as JSON.
+        #[arg(long, global = true)]
+        json: bool,
+    },
     /// Make and show DKIM keys.
     Dkim {
         #[command(subcommand)]
@@ -139,6 +162,32 @@ enum UserAction {
         /// The user's address.
         address: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum AliasAction {
+    /// Forward an address (or `*@domain`, every other address there) to one or more others;
+    /// replaces the destinations of an existing alias.
+    Add {
+        /// The address at one of your domains, e.g. hello@example.com, or *@example.com.
+        address: String,
+        /// Where its mail goes, e.g. you@gmail.com.
+        #[arg(required = true)]
+        destinations: Vec<String>,
+    },
+    /// Stop accepting mail for an address.
+    Remove {
+        /// The address.
+        address: String,
+    },
+    /// List the aliases.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum SrsAction {
+    /// Start signing with a new secret; the old ones keep verifying bounces for 21 days.
+    Rotate,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -223,6 +272,8 @@ pub fn main(arguments: impl IntoIterator<Item = impl Into<OsString> + Clone>) ->
         &arguments.command,
         Command::CheckConfig { json: true, .. }
             | Command::User { json: true, .. }
+            | Command::Alias { json: true, .. }
+            | Command::Srs { json: true, .. }
             | Command::Dkim { json: true, .. }
             | Command::Status { json: true, .. }
             | Command::Queue { json: true, .. }
@@ -235,6 +286,8 @@ pub fn main(arguments: impl IntoIterator<Item = impl Into<OsString> + Clone>) ->
         Command::Serve { config } => serve(&config),
         Command::CheckConfig { file, .. } => return check_config(&file, output),
         Command::User { action, config, .. } => user(action, &config, output),
+        Command::Alias { action, config, .. } => alias(action, &config, output),
+        Command::Srs { action, config, .. } => srs(action, &config, output),
         Command::Dkim { action, config, .. } => dkim(action, &config, output),
         Command::Status { config, .. } => status(&config, output),
         Command::Queue { action, config, .. } => queue(action, &config, output),
@@ -431,6 +484,107 @@ fn user(action: UserAction, config_path: &Path, output: Output) -> Result<ExitCo
             if !accepted {
                 return Ok(ExitCode::from(1));
             }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn alias(action: AliasAction, config_path: &Path, output: Output) -> Result<ExitCode> {
+    use crate::inbound::aliases::{Aliases, Error as AliasError};
+    let config = load_config(config_path)?;
+    let path = config.inbound.aliases_file.as_path();
+    let kind = |error: &AliasError| match error {
+        AliasError::Io { .. } => api::ErrorKind::Io,
+        AliasError::NoSuchAlias(_) => api::ErrorKind::NotFound,
+        AliasError::Malformed { .. } => api::ErrorKind::Config,
+        AliasError::Invalid(_) => api::ErrorKind::InvalidArgument,
+    };
+    let fail = |error: AliasError| failure(kind(&error), error.to_string());
+    let mut aliases = Aliases::load(path).map_err(fail)?;
+    let changed = |change: &api::AliasChange| {
+        let action = match change.action {
+            api::AliasAction::Added => "added",
+            api::AliasAction::Changed => "changed",
+            api::AliasAction::Removed => "removed",
+        };
+        format!("{}: {action}", change.address)
+    };
+    match action {
+        AliasAction::Add { address, destinations } => {
+            let domain = address.rsplit_once('@').map_or("", |(_, domain)| domain);
+            if !config.server.domains.iter().any(|ours| ours.as_str().eq_ignore_ascii_case(domain))
+            {
+                let ours: Vec<String> =
+                    config.server.domains.iter().map(ToString::to_string).collect();
+                return Err(failure(
+                    api::ErrorKind::InvalidArgument,
+                    format!(
+                        "`{address}` is not at one of this relay's domains ({})",
+                        ours.join(", ")
+                    ),
+                ));
+            }
+            if crate::inbound::srs::is_srs(address.rsplit_once('@').map_or("", |(local, _)| local))
+            {
+                return Err(failure(
+                    api::ErrorKind::InvalidArgument,
+                    "addresses starting SRS0 or SRS1 are the relay's own bounce addresses",
+                ));
+            }
+            let existed = aliases.set(&address, &destinations).map_err(fail)?;
+            aliases.save(path).map_err(fail)?;
+            let action = if existed { api::AliasAction::Changed } else { api::AliasAction::Added };
+            output.report(
+                api::AliasChange { address: address.trim().to_lowercase(), action },
+                changed,
+            );
+        }
+        AliasAction::Remove { address } => {
+            aliases.remove(&address).map_err(fail)?;
+            aliases.save(path).map_err(fail)?;
+            let action = api::AliasAction::Removed;
+            output.report(
+                api::AliasChange { address: address.trim().to_lowercase(), action },
+                changed,
+            );
+        }
+        AliasAction::List => {
+            let owner = config.inbound.owner.as_ref().map(ToString::to_string);
+            output.report(api::AliasList { aliases: aliases.list(), owner }, |list| {
+                let mut lines: Vec<String> = list
+                    .aliases
+                    .iter()
+                    .map(|alias| format!("{} → {}", alias.address, alias.destinations.join(", ")))
+                    .collect();
+                if let Some(owner) = &list.owner {
+                    lines.push(format!("postmaster@, abuse@ → {owner} (unless listed above)"));
+                }
+                lines.join("\n")
+            });
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn srs(action: SrsAction, config_path: &Path, output: Output) -> Result<ExitCode> {
+    use crate::clock::Clock;
+    use crate::inbound::Secrets;
+    let config = load_config(config_path)?;
+    let path = config.inbound.srs_secrets_file.as_path();
+    let io =
+        |error: crate::inbound::srs::SecretsError| failure(api::ErrorKind::Io, error.to_string());
+    match action {
+        SrsAction::Rotate => {
+            let now = crate::clock::SystemClock.now();
+            let rotated = Secrets::load_or_create(path, now).map_err(io)?.rotated(now);
+            rotated.save(path, outpost_safe_file::Existing::ReplaceKeepingOwner).map_err(io)?;
+            let report = api::SrsRotation { secrets: rotated.len(), made: rotated.newest_made() };
+            output.report(report, |report| {
+                format!(
+                    "signing with a new secret; {} older one(s) still verify bounces",
+                    report.secrets - 1
+                )
+            });
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -649,6 +803,12 @@ fn describe_status(status: &api::Status) -> String {
         }
     }
     lines.push(format!("  queued messages: {}", status.queued));
+    if let Some(inbound) = &status.inbound {
+        lines.push(format!("  forwarded since start: {}", inbound.forwarded));
+        for refused in &inbound.refused {
+            lines.push(format!("    refused ({:?}): {}", refused.reason, refused.count));
+        }
+    }
     for delivery in status.recent_deliveries.iter().rev().take(10) {
         lines.push(format!(
             "  {} → {}: {}",

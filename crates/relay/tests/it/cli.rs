@@ -236,3 +236,82 @@ async fn trace_keeps_only_the_announced_message_as_signed_and_its_delivery() {
     assert_eq!(traces.len(), 3, "one message's three files");
     running.stop().await;
 }
+
+#[test]
+fn aliases_are_added_listed_changed_and_removed_as_typed_json() {
+    use outpost_relay_api::{AliasAction, AliasChange, AliasList, Reply, Response};
+    let directory = tempfile::tempdir().unwrap();
+    let root = directory.path().display();
+    let config = directory.path().join("relay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nhostname = \"mail.example.com\"\ndomains = [\"example.com\"]\n\
+             [inbound]\nowner = \"me@gmail.test\"\naliases_file = \"{root}/aliases\"\n\
+             srs_secrets_file = \"{root}/srs-secrets\"\n"
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let run = |arguments: &[&str]| {
+        let mut all = vec!["alias", "--config", config, "--json"];
+        all.extend_from_slice(arguments);
+        relay(&all)
+    };
+    let change = |output: Output| -> AliasChange {
+        let response: Response<AliasChange> = serde_json::from_slice(&output.stdout).unwrap();
+        match response.reply {
+            Reply::Ok(change) => change,
+            Reply::Error(error) => panic!("{error:?}"),
+        }
+    };
+    assert_eq!(
+        change(run(&["add", "Hello@example.com", "me@gmail.test"])).action,
+        AliasAction::Added
+    );
+    assert_eq!(
+        change(run(&["add", "*@example.com", "me@gmail.test", "friend@example.org"])).action,
+        AliasAction::Added
+    );
+    assert_eq!(
+        change(run(&["add", "hello@example.com", "other@gmail.test"])).action,
+        AliasAction::Changed
+    );
+    let listed: Response<AliasList> = serde_json::from_slice(&run(&["list"]).stdout).unwrap();
+    let Reply::Ok(list) = listed.reply else { panic!("{:?}", listed.reply) };
+    assert_eq!(list.owner.as_deref(), Some("me@gmail.test"));
+    assert_eq!(list.aliases.len(), 2);
+    assert_eq!(list.aliases[0].address, "hello@example.com");
+    assert_eq!(list.aliases[0].destinations, ["other@gmail.test"]);
+    assert_eq!(list.aliases[1].destinations, ["me@gmail.test", "friend@example.org"]);
+    // Refused with the reason: another domain, an SRS-shaped name, a bad destination, a missing alias.
+    for (arguments, kind) in [
+        (vec!["add", "x@other.test", "me@gmail.test"], "invalid-argument"),
+        (vec!["add", "SRS0=x@example.com", "me@gmail.test"], "invalid-argument"),
+        (vec!["add", "x@example.com", "not an address"], "invalid-argument"),
+        (vec!["remove", "nobody@example.com"], "not-found"),
+    ] {
+        let output = run(&arguments);
+        assert_eq!(output.status.code(), Some(1), "{arguments:?}");
+        assert!(
+            text(&output.stdout).contains(&format!("\"kind\":\"{kind}\"")),
+            "{arguments:?}: {}",
+            text(&output.stdout)
+        );
+    }
+    assert_eq!(change(run(&["remove", "HELLO@example.com"])).action, AliasAction::Removed);
+    // The text form, for a person.
+    let people = relay(&["alias", "--config", config, "list"]);
+    assert_eq!(
+        text(&people.stdout),
+        "*@example.com → me@gmail.test, friend@example.org\npostmaster@, abuse@ → me@gmail.test (unless listed above)\n"
+    );
+    // SRS rotation keeps the old secrets verifying (the first run makes the first secret too).
+    let rotated = relay(&["srs", "--config", config, "rotate"]);
+    assert!(rotated.status.success(), "{}", text(&rotated.stderr));
+    let rotated = relay(&["srs", "--config", config, "rotate"]);
+    assert_eq!(
+        text(&rotated.stdout),
+        "signing with a new secret; 2 older one(s) still verify bounces\n"
+    );
+}

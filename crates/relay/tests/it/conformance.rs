@@ -1,5 +1,6 @@
 //! `relay-conformance.md`, item by item, as raw dialogs with a relay on loopback. Each test is
-//! named after its item. Items about inbound port 25, aliases and ACME belong to later work.
+//! named after its item. Port 25, aliases and SRS (25, 43–45, 54–57) are shown in `inbound.rs`,
+//! ACME in `acme.rs`.
 
 use std::time::{Duration, Instant};
 
