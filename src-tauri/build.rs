@@ -23,6 +23,7 @@ fn main() {
         "get_certificate",
         "relay_status",
         "send_test_email",
+        "send_mail_as",
         "save_imap_password",
         "dns_report",
         "blocklists",

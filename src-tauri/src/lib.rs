@@ -43,6 +43,7 @@ pub fn run() {
             commands::certificate::relay_status,
             commands::test_email::send_test_email,
             commands::test_email::save_imap_password,
+            commands::test_email::send_mail_as,
         ])
         .run(tauri::generate_context!())
         .expect("the Tauri runtime failed to start");

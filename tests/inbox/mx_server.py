@@ -61,11 +61,21 @@ class Judge:
         result, explanation = spf.check2(i=ip, s=sender, h=helo, querytime=5)
         return {"result": result, "explanation": explanation, "domain": sender.rpartition("@")[2].lower()}
 
-    def dkim(self, message):
-        def dnsfunc(name, timeout=5):
-            records = self.txt(name.decode() if isinstance(name, bytes) else name)
-            return records[0].encode() if records else b""
+    def dnsfunc(self, name, timeout=5):
+        records = self.txt(name.decode() if isinstance(name, bytes) else name)
+        return records[0].encode() if records else b""
 
+    def arc(self, message):
+        """The ARC chain (RFC 8617) as dkimpy verifies it: none, pass or fail."""
+        try:
+            cv, _results, comment = dkim.arc_verify(message, dnsfunc=self.dnsfunc)
+        except dkim.DKIMException as error:
+            return {"result": "fail", "reason": str(error)}
+        cv = cv.decode() if isinstance(cv, bytes) else str(cv)
+        return {"result": cv.lower(), "reason": comment or ""}
+
+    def dkim(self, message):
+        dnsfunc = self.dnsfunc
         signatures = [v for k, v in BytesHeaderParser().parsebytes(message).items() if k.lower() == "dkim-signature"]
         results = []
         for index, header in enumerate(signatures):
@@ -178,11 +188,13 @@ class Handler:
         dkim_result = "none" if not dkim_verdicts else ("pass" if any(d["result"] == "pass" for d in dkim_verdicts) else "fail")
         dmarc_verdict = self.judge.dmarc(header_from_domain, spf_verdict, dkim_verdicts)
         iprev_verdict = self.judge.iprev(peer)
+        arc_verdict = self.judge.arc(content)
 
         results = [f"iprev={iprev_verdict['result']} policy.iprev={peer}",
                    f"spf={spf_verdict['result']} smtp.mailfrom={mail_from or '<>'} smtp.helo={helo}"]
         results += [f"dkim={d['result']} header.d={d['domain']} header.s={d['selector']} header.a={d['algorithm']}" for d in dkim_verdicts] or ["dkim=none"]
         results.append(f"dmarc={dmarc_verdict['result']} header.from={header_from_domain or '(none)'}")
+        results.append(f"arc={arc_verdict['result']}")
         tls_text = f" (version={tls['version']} cipher={tls['cipher']})" if tls else ""
         received_at = email.utils.formatdate(localtime=False)
         prepended = (
@@ -215,6 +227,7 @@ class Handler:
             "dkim_result": dkim_result,
             "dmarc": dmarc_verdict,
             "iprev": iprev_verdict,
+            "arc": arc_verdict,
         }
         temporary = os.path.join(mail_dir, "." + message_id + ".json.tmp")
         with open(temporary, "w") as file:

@@ -164,6 +164,49 @@ pub struct Verdict {
     pub dmarc: Dmarc,
     /// Reverse DNS of the sender, forward-confirmed.
     pub iprev: Iprev,
+    /// The ARC chain (dkimpy's `arc_verify`).
+    pub arc: Arc,
+}
+
+/// An ARC result.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Arc {
+    /// `none`, `pass` or `fail`.
+    pub result: String,
+    /// dkimpy's comment.
+    pub reason: String,
+}
+
+/// What a sending mail server of the box heard from the server it delivered to
+/// (`remote_mta.py`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Sent {
+    /// The MX host it found.
+    pub server: String,
+    /// Its reply to MAIL.
+    pub mail: Option<String>,
+    /// Its reply to each RCPT.
+    #[serde(default)]
+    pub rcpt: Vec<String>,
+    /// Its reply at the end of DATA, when every RCPT was taken.
+    pub data: Option<String>,
+    /// The message as sent.
+    pub message: String,
+}
+
+/// A message for [`Inbox::send_from`].
+#[derive(Debug, Clone)]
+pub struct Outgoing<'a> {
+    /// The envelope sender (empty: a bounce).
+    pub mail_from: &'a str,
+    /// The `From:` header.
+    pub from_header: &'a str,
+    /// The recipients.
+    pub to: &'a [&'a str],
+    /// The subject.
+    pub subject: &'a str,
+    /// DKIM-sign it as gmail.test with the box's key.
+    pub signed: bool,
 }
 
 /// TLS details of a received message.
@@ -294,6 +337,35 @@ impl Inbox {
         let mut arguments = vec!["exec", host.name()];
         arguments.extend_from_slice(command);
         Command::new(SCRIPT).args(&arguments).output().context("running the inbox script")
+    }
+
+    /// Sends `message` from `host` as a remote mail server would (MX lookup in the box's DNS,
+    /// STARTTLS), and returns every reply.
+    pub fn send_from(&self, host: Host, message: &Outgoing<'_>) -> Result<Sent> {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/inbox/remote_mta.py");
+        let dns = self.settings.dns_ip.to_string();
+        let key = self.settings.state.join("mx/dkim.key");
+        let key = key.to_str().context("the key's path")?;
+        let mut command = vec![
+            "/usr/bin/python3",
+            script,
+            "--dns",
+            &dns,
+            "--mail-from",
+            message.mail_from,
+            "--from-header",
+            message.from_header,
+            "--subject",
+            message.subject,
+        ];
+        for to in message.to {
+            command.extend(["--to", to]);
+        }
+        if message.signed {
+            command.extend(["--sign-key", key]);
+        }
+        let output = self.exec(host, &command)?;
+        serde_json::from_str(&output).with_context(|| format!("remote_mta.py said {output:?}"))
     }
 
     /// Runs a shell command on the vps over SSH as root, with the test key.

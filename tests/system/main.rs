@@ -11,6 +11,7 @@
 mod capture;
 mod certificate;
 mod dns;
+mod receiving;
 mod relay;
 mod selftest;
 mod ssh;
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         .chain(relay::SYSTEMD)
         .chain(certificate::SYSTEMD)
         .chain(test_email::SYSTEMD)
+        .chain(receiving::SYSTEMD)
         .copied()
         .collect();
     let plain: Vec<Scenario> =

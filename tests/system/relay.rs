@@ -270,7 +270,11 @@ fn engine_input() -> Result<outpost_setup::install::Input> {
                 [[dkim]]\ndomain = \"example.test\"\nselector = \"engine\"\nkey_file = \"/etc/outpost/dkim/engine.pem\"\n";
     let config = outpost_relay_config::Config::parse(text, std::path::Path::new("wizard"))
         .map_err(anyhow::Error::msg)?;
-    Ok(outpost_setup::install::Input { config, smtp_user: "alice@example.test".into() })
+    Ok(outpost_setup::install::Input {
+        config,
+        smtp_user: "alice@example.test".into(),
+        aliases: Vec::new(),
+    })
 }
 
 fn t25_the_engine_installs_reinstalls_and_uninstalls_the_relay(inbox: &Inbox) -> Result<()> {

@@ -197,8 +197,13 @@ enum KeySealer {
 /// domain's first key.
 pub struct Signer {
     keys: Vec<(String, KeySigner)>,
-    sealers: Vec<(String, KeySealer)>,
+    /// Per domain, sealers that differ only in extra (absent) header names: see [`Signer::seal`].
+    sealers: Vec<(String, Vec<KeySealer>)>,
 }
+
+/// Header names added to the ARC-Message-Signature's list, one more per try, to move where its
+/// lines fold (absent headers sign as empty, RFC 6376 §5.4).
+const SEAL_PADDING: [&str; 2] = ["Sender", "Keywords"];
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -220,22 +225,29 @@ impl Signer {
             let domain = key.domain.as_str().to_string();
             let selector = key.selector.as_str().to_string();
             if !sealers.iter().any(|(known, _)| *known == domain) {
-                let headers = SIGNED_HEADERS.iter().copied().chain(["DKIM-Signature"]);
-                let sealer = match load(&text, key.algorithm, &path)? {
-                    Key::Rsa(rsa) => KeySealer::Rsa(
-                        ArcSealer::from_key(rsa)
-                            .domain(domain.clone())
-                            .selector(selector.clone())
-                            .headers(headers),
-                    ),
-                    Key::Ed25519(ed25519) => KeySealer::Ed25519(
-                        ArcSealer::from_key(ed25519)
-                            .domain(domain.clone())
-                            .selector(selector.clone())
-                            .headers(headers),
-                    ),
-                };
-                sealers.push((domain.clone(), sealer));
+                let mut variants = Vec::new();
+                for padding in 0..=SEAL_PADDING.len() {
+                    let headers = SIGNED_HEADERS
+                        .iter()
+                        .copied()
+                        .chain(["DKIM-Signature"])
+                        .chain(SEAL_PADDING[..padding].iter().copied());
+                    variants.push(match load(&text, key.algorithm, &path)? {
+                        Key::Rsa(rsa) => KeySealer::Rsa(
+                            ArcSealer::from_key(rsa)
+                                .domain(domain.clone())
+                                .selector(selector.clone())
+                                .headers(headers),
+                        ),
+                        Key::Ed25519(ed25519) => KeySealer::Ed25519(
+                            ArcSealer::from_key(ed25519)
+                                .domain(domain.clone())
+                                .selector(selector.clone())
+                                .headers(headers),
+                        ),
+                    });
+                }
+                sealers.push((domain.clone(), variants));
             }
             let signer = match load(&text, key.algorithm, &path)? {
                 Key::Rsa(rsa) => KeySigner::Rsa(
@@ -267,22 +279,37 @@ impl Signer {
         results: &mail_auth::AuthenticationResults<'_>,
         arc: &mail_auth::ArcOutput<'_>,
     ) -> Option<String> {
-        let (_, sealer) =
+        let (_, variants) =
             self.sealers.iter().find(|(key_domain, _)| key_domain.eq_ignore_ascii_case(domain))?;
         if !arc.can_be_sealed() {
             return None;
         }
-        let set = match sealer {
-            KeySealer::Rsa(sealer) => sealer.seal(message, results, arc),
-            KeySealer::Ed25519(sealer) => sealer.seal(message, results, arc),
-        };
-        match set {
-            Ok(set) => Some(set.to_header()),
-            Err(error) => {
-                tracing::warn!(%error, domain, "cannot ARC-seal a forwarded message; forwarding it unsealed");
-                None
+        // mail-auth may fold a header right before the `;` that closes its `b=` value. RFC 6376
+        // §3.7 removes that whitespace when verifying, but dkimpy (and with it other verifiers)
+        // keeps it, and the signature fails there: such a set is made again with the header
+        // list one name longer, which moves the folds.
+        let mut sealed = None;
+        for sealer in variants {
+            let set = match sealer {
+                KeySealer::Rsa(sealer) => sealer.seal(message, results, arc),
+                KeySealer::Ed25519(sealer) => sealer.seal(message, results, arc),
+            };
+            match set {
+                Ok(set) => {
+                    let text = set.to_header();
+                    let folded_before_close = text.contains("\r\n\t;\r\n");
+                    sealed = Some(text);
+                    if !folded_before_close {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, domain, "cannot ARC-seal a forwarded message; forwarding it unsealed");
+                    return None;
+                }
             }
         }
+        sealed
     }
 
     /// Whether a key exists for `domain`.

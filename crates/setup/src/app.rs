@@ -433,6 +433,8 @@ pub struct InstallReport {
     pub status: api::Status,
     /// What a mail client sees on port 587, checked from this computer.
     pub submission: Submission,
+    /// What sending servers see on port 25, when the relay receives for the domain.
+    pub inbound: Option<probe::Inbound>,
     /// The SMTP user (its password is in the keychain).
     pub smtp_user: String,
     /// How long it took, in milliseconds.
@@ -485,6 +487,10 @@ pub async fn install(
     let certificate = status.certificates.first().ok_or(Error::NoCertificate)?;
     let trust = trust(certificate, settings, domain.mail_host.as_str())?;
     let submission = probe::submission(&server.host, 587, &trust).await?;
+    let inbound = match domain.receives() {
+        true => Some(probe::inbound(&server.host, &trust).await?),
+        false => None,
+    };
     let installed = Installed {
         relay_version: status.version.clone(),
         addresses,
@@ -495,6 +501,7 @@ pub async fn install(
         steps,
         status,
         submission,
+        inbound,
         smtp_user: input.smtp_user,
         millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
@@ -641,6 +648,13 @@ pub async fn get_certificate(
     let trust = probe::Trust::Chain { extra_roots, name: mail_host.clone() };
     let submission = probe::submission(&server.host, 587, &trust).await?;
     let mut verified_ports = Vec::new();
+    // Port 25's STARTTLS serves the same certificate (when the internet can reach it at all:
+    // the install step says when it cannot).
+    if domain.receives()
+        && matches!(probe::inbound(&server.host, &trust).await?, probe::Inbound::Open { .. })
+    {
+        verified_ports.push(25);
+    }
     for port in [465, 443] {
         if closed_ports.contains(&port) {
             continue;
@@ -754,6 +768,64 @@ async fn follow_order<R: crate::remote::Remote>(
     Err(Error::CertificateTimeout { seconds: CERTIFICATE_WAIT.as_secs(), phase })
 }
 
+/// What Gmail's "Send mail as" dialog asks for, and whether its confirmation message has come
+/// through the relay's forward yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SendMailAs {
+    /// The address to add in Gmail ("Email address").
+    pub address: String,
+    /// "SMTP Server".
+    pub smtp_server: String,
+    /// "Port".
+    pub port: u16,
+    /// "Username" (the password is in the keychain: `smtp_password`).
+    pub user: String,
+    /// Where the domain's mail is forwarded: Gmail's confirmation arrives there. `None`: the
+    /// relay does not receive, so the confirmation cannot reach Gmail through it.
+    pub forward_to: Option<String>,
+    /// Gmail's confirmation message, once the relay has forwarded it.
+    pub confirmation: Option<api::ForwardedMessage>,
+}
+
+/// The "Send mail as" settings for the saved domain, and the latest message the relay forwarded
+/// from Gmail's confirmation sender (read from the relay's status when it receives).
+pub async fn send_mail_as(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+    settings: &Settings,
+) -> Result<SendMailAs, Error> {
+    let domain = profile.domain.as_ref().ok_or(Error::NotReady(Missing::Domain))?;
+    let installed = profile.installed.as_ref().ok_or(Error::NotReady(Missing::Install))?;
+    let confirmation = match domain.receives() {
+        true => gmail_confirmation(&relay_status(profile, secrets).await?, settings),
+        false => None,
+    };
+    Ok(SendMailAs {
+        address: domain.sender.clone(),
+        smtp_server: domain.mail_host.to_string(),
+        port: 587,
+        user: installed.smtp_user.clone(),
+        forward_to: domain.forward_to.clone(),
+        confirmation,
+    })
+}
+
+/// The newest forwarded message from Gmail's confirmation sender (an address at google.com).
+fn gmail_confirmation(status: &api::Status, settings: &Settings) -> Option<api::ForwardedMessage> {
+    let domain = settings.gmail_confirmation_domain();
+    let from_gmail = |address: &str| {
+        address.rsplit_once('@').is_some_and(|(_, at)| at.eq_ignore_ascii_case(domain))
+    };
+    let inbound = status.inbound.as_ref()?;
+    inbound
+        .recent
+        .iter()
+        .rev()
+        .find(|message| from_gmail(&message.header_from) || from_gmail(&message.from))
+        .cloned()
+}
+
 /// What the relay reports now (its certificates and their renewal, the queue).
 pub async fn relay_status(
     profile: &Profile,
@@ -819,6 +891,46 @@ pub async fn blocklists(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gmails_confirmation_is_the_newest_message_forwarded_from_google() {
+        let forwarded = |at: u64, from: &str, header_from: &str| api::ForwardedMessage {
+            at,
+            id: format!("id{at}"),
+            from: from.into(),
+            header_from: header_from.into(),
+            to: vec!["hello@example.com".into()],
+            destinations: vec!["me@gmail.com".into()],
+        };
+        let status = api::Status {
+            version: "1".into(),
+            pid: 1,
+            updated: 1,
+            running: true,
+            listeners: Vec::new(),
+            certificates: Vec::new(),
+            acme: None,
+            queued: 0,
+            recent_deliveries: Vec::new(),
+            inbound: Some(api::InboundStatus {
+                since: 0,
+                forwarded: 3,
+                refused: Vec::new(),
+                recent: vec![
+                    forwarded(1, "SRS0=x@google.com", "mail-noreply@google.com"),
+                    forwarded(2, "friend@example.org", "friend@example.org"),
+                    forwarded(3, "bounce@Google.COM", "Gmail Team <x>"),
+                ],
+            }),
+        };
+        let settings = Settings::default();
+        assert_eq!(gmail_confirmation(&status, &settings).map(|m| m.at), Some(3));
+        let elsewhere = Settings {
+            gmail_confirmation_domain: Some("gmail.test".into()),
+            ..Settings::default()
+        };
+        assert_eq!(gmail_confirmation(&status, &elsewhere), None);
+    }
     use crate::secrets::MemoryStore;
 
     fn address(host: &str, port: u16, user: &str) -> Address {
@@ -875,7 +987,7 @@ mod tests {
                 .unwrap_err();
         assert!(matches!(
             error,
-            Error::Invalid(Invalid { field: Field::NewKey, problem: Problem::KeyNotMade })
+            Error::Invalid(Invalid { field: Field::NewKey, problem: Problem::KeyNotMade, .. })
         ));
         let line = new_key(&secrets, &address("198.51.100.10", 22, "root")).await.unwrap();
         assert!(line.starts_with("ssh-ed25519 "));

@@ -63,12 +63,45 @@ pub struct Domain {
     pub mail_host: DomainName,
     /// The address mail is sent from, at the domain.
     pub sender: String,
-    /// An existing mailbox the domain's incoming mail should be forwarded to, if any.
+    /// An existing mailbox the domain's incoming mail should be forwarded to, if any. With one,
+    /// the relay receives mail for the domain (port 25, an MX record) and forwards it.
     pub forward_to: Option<String>,
+    /// Which addresses exist and where each one's mail goes.
+    #[serde(default)]
+    pub forwarding: Forwarding,
     /// Whether to send over IPv6 too.
     pub ipv6: bool,
     /// The DMARC policy to publish.
     pub dmarc: DmarcPolicy,
+}
+
+/// Mail that arrives for the domain: the relay keeps no mailboxes, so every address it accepts
+/// is forwarded. Only used when [`Domain::forward_to`] is set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Forwarding {
+    /// Every address without an alias of its own goes to the forwarding mailbox (the
+    /// tutorial's catch-all). Off: only the aliases (and postmaster@, abuse@) exist, and mail
+    /// to any other address is refused.
+    pub catch_all: bool,
+    /// Addresses with a destination of their own.
+    pub aliases: Vec<AliasChoice>,
+}
+
+impl Default for Forwarding {
+    fn default() -> Self {
+        Forwarding { catch_all: true, aliases: Vec::new() }
+    }
+}
+
+/// One address at the domain and where its mail goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AliasChoice {
+    /// The part before the @ (`hello` for hello@example.com).
+    pub name: String,
+    /// Where its mail goes.
+    pub to: String,
 }
 
 /// The longest domain name (RFC 1035 §2.3.4) and address (RFC 5321 §4.5.3.1.3) accepted.
@@ -184,7 +217,80 @@ impl Domain {
                 Some(address)
             }
         };
-        Ok(Domain { domain, mail_host, sender, forward_to, ipv6, dmarc })
+        let forwarding = Forwarding::default();
+        Ok(Domain { domain, mail_host, sender, forward_to, forwarding, ipv6, dmarc })
+    }
+
+    /// These choices with `forwarding` as typed, each alias checked: its name a mailbox name at
+    /// the domain (`hello`, or `hello@<domain>` typed in full), its destination an address
+    /// elsewhere; an alias needs the forwarding mailbox (the domain's mail is received only then).
+    pub fn with_forwarding(mut self, forwarding: Forwarding) -> Result<Domain, Invalid> {
+        let domain = self.domain.to_string();
+        let mut aliases: Vec<AliasChoice> = Vec::new();
+        for (index, alias) in forwarding.aliases.iter().enumerate() {
+            let item = |field: Field, problem: Problem| Invalid {
+                item: Some(index),
+                ..Invalid::new(field, problem)
+            };
+            let typed = alias.name.trim().to_ascii_lowercase();
+            let name = match typed.rsplit_once('@') {
+                Some((name, at)) if at == domain => name.to_string(),
+                Some(_) => {
+                    let problem = Problem::OutsideDomain { domain: domain.clone() };
+                    return Err(item(Field::AliasName, problem));
+                }
+                None => typed,
+            };
+            if name.is_empty() {
+                return Err(item(Field::AliasName, Problem::Empty));
+            }
+            email_address(&format!("{name}@{domain}"))
+                .map_err(|problem| item(Field::AliasName, problem))?;
+            let reserved = ["srs0", "srs1"].iter().any(|tag| name.starts_with(tag));
+            if reserved {
+                return Err(item(Field::AliasName, Problem::ReservedName));
+            }
+            if aliases.iter().any(|known| known.name == name) {
+                return Err(item(Field::AliasName, Problem::Duplicate));
+            }
+            let to = email_address(&alias.to).map_err(|problem| item(Field::AliasTo, problem))?;
+            if to.ends_with(&format!("@{domain}")) {
+                let problem = Problem::ForwardsToItself { domain: domain.clone() };
+                return Err(item(Field::AliasTo, problem));
+            }
+            aliases.push(AliasChoice { name, to });
+        }
+        if self.forward_to.is_none() && !aliases.is_empty() {
+            return Err(Invalid::new(Field::ForwardTo, Problem::NeededForAliases));
+        }
+        self.forwarding = Forwarding { catch_all: forwarding.catch_all, aliases };
+        Ok(self)
+    }
+
+    /// Whether the relay receives mail for the domain (port 25 and an MX record).
+    pub fn receives(&self) -> bool {
+        self.forward_to.is_some()
+    }
+
+    /// The aliases the relay is given: each alias, and the catch-all when chosen.
+    pub fn relay_aliases(&self) -> Vec<outpost_relay_api::Alias> {
+        let Some(mailbox) = &self.forward_to else { return Vec::new() };
+        let mut aliases: Vec<outpost_relay_api::Alias> = self
+            .forwarding
+            .aliases
+            .iter()
+            .map(|alias| outpost_relay_api::Alias {
+                address: format!("{}@{}", alias.name, self.domain),
+                destinations: vec![alias.to.clone()],
+            })
+            .collect();
+        if self.forwarding.catch_all {
+            aliases.push(outpost_relay_api::Alias {
+                address: format!("*@{}", self.domain),
+                destinations: vec![mailbox.clone()],
+            });
+        }
+        aliases
     }
 
     /// The DKIM selector Outpost uses.
@@ -218,9 +324,9 @@ impl Domain {
                     _ => None,
                 })
                 .collect(),
-            // The relay does not receive mail yet: no MX is planned, so an existing mailbox
-            // provider keeps the domain's mail.
-            receive_mail: false,
+            // Without a forwarding mailbox the relay does not receive: no MX is planned, so an
+            // existing mailbox provider keeps the domain's mail.
+            receive_mail: self.receives(),
             dkim: installed
                 .dkim
                 .iter()
@@ -273,13 +379,22 @@ impl Domain {
             .expect("the key path is absolute"),
         });
         config.delivery.ipv6 = self.ipv6;
+        if let Some(mailbox) = &self.forward_to {
+            config.listeners.inbound = outpost_relay_config::Listeners::everywhere(25);
+            config.inbound.owner =
+                Some(mailbox.parse().map_err(|reason| outpost_relay_config::Error {
+                    file: "(the forwarding mailbox)".into(),
+                    position: None,
+                    reason,
+                })?);
+        }
         tls.apply(&mut config).map_err(|reason| outpost_relay_config::Error {
             file: "(the certificate's names)".into(),
             position: None,
             reason,
         })?;
         config.check()?;
-        Ok(install::Input { config, smtp_user: self.sender.clone() })
+        Ok(install::Input { config, smtp_user: self.sender.clone(), aliases: self.relay_aliases() })
     }
 }
 
@@ -309,6 +424,10 @@ pub enum Field {
     Sender,
     /// Your domain: the forwarding mailbox.
     ForwardTo,
+    /// Your domain: an alias's name (which one: [`Invalid::item`]).
+    AliasName,
+    /// Your domain: an alias's destination.
+    AliasTo,
     /// Test email: the recipient.
     TestRecipient,
     /// Test email: the mailbox's IMAP server.
@@ -341,6 +460,12 @@ pub enum Problem {
     OutsideDomain { domain: String },
     /// Forwarding to an address at the domain itself would send mail in a circle.
     ForwardsToItself { domain: String },
+    /// The same name twice in a list.
+    Duplicate,
+    /// A name the relay keeps for itself (its bounce addresses start with SRS0 and SRS1).
+    ReservedName,
+    /// Aliases forward to mailboxes, and need the forwarding mailbox that turns receiving on.
+    NeededForAliases,
     /// Not a host name or IP address (quotes, slashes, spaces).
     NotAHost,
     /// The file chosen is the public half of a key (`.pub`).
@@ -366,12 +491,14 @@ pub struct Invalid {
     pub field: Field,
     /// What is wrong with it.
     pub problem: Problem,
+    /// Which one, in a list of fields (the aliases).
+    pub item: Option<usize>,
 }
 
 impl Invalid {
     /// `field` has `problem`.
     pub fn new(field: Field, problem: Problem) -> Invalid {
-        Invalid { field, problem }
+        Invalid { field, problem, item: None }
     }
 }
 
@@ -473,5 +600,71 @@ mod tests {
         assert_eq!(input.config.dkim[0].selector.as_str(), "outpost");
         assert!(!input.config.delivery.ipv6);
         assert_eq!(input.smtp_user, "hello@example.com");
+    }
+
+    #[test]
+    fn forwarding_turns_receiving_on_with_a_catch_all_and_aliases() {
+        let domain =
+            Domain::new("example.com", "", "", "me@gmail.com", false, DmarcPolicy::None).unwrap();
+        assert!(domain.receives());
+        assert_eq!(domain.relay_aliases().len(), 1, "the catch-all by default");
+        let typed = Forwarding {
+            catch_all: true,
+            aliases: vec![
+                AliasChoice { name: " Shop ".into(), to: "owner@shop.example".into() },
+                AliasChoice { name: "news@example.com".into(), to: "me@gmail.com".into() },
+            ],
+        };
+        let domain = domain.with_forwarding(typed).unwrap();
+        assert_eq!(domain.forwarding.aliases[0].name, "shop");
+        assert_eq!(domain.forwarding.aliases[1].name, "news");
+        let aliases = domain.relay_aliases();
+        assert_eq!(aliases[0].address, "shop@example.com");
+        assert_eq!(aliases[0].destinations, ["owner@shop.example"]);
+        assert_eq!(aliases[2].address, "*@example.com");
+        let input = domain.relay_input(crate::certificate::Tls::SelfSigned).unwrap();
+        assert_eq!(input.config.listeners.inbound.len(), 2, "port 25 on IPv4 and IPv6");
+        assert_eq!(input.config.inbound.owner.unwrap().to_string(), "me@gmail.com");
+        assert_eq!(input.aliases, aliases);
+        let without =
+            Domain { forwarding: Forwarding { catch_all: false, aliases: vec![] }, ..domain };
+        assert!(without.relay_aliases().is_empty(), "only postmaster@ and abuse@ then");
+    }
+
+    #[test]
+    fn aliases_that_cannot_work_name_their_row_and_field() {
+        let domain =
+            Domain::new("example.com", "", "", "me@gmail.com", false, DmarcPolicy::None).unwrap();
+        let invalid = |name: &str, to: &str| {
+            let alias = AliasChoice { name: name.into(), to: to.into() };
+            let first = AliasChoice { name: "first".into(), to: "me@gmail.com".into() };
+            let forwarding = Forwarding { catch_all: true, aliases: vec![first, alias] };
+            domain.clone().with_forwarding(forwarding).unwrap_err()
+        };
+        let error = invalid("", "me@gmail.com");
+        assert_eq!(
+            (error.field, error.item, error.problem),
+            (Field::AliasName, Some(1), Problem::Empty)
+        );
+        assert_eq!(invalid("a b", "me@gmail.com").problem, Problem::BadLocalPart);
+        assert_eq!(
+            invalid("x@other.org", "me@gmail.com").problem,
+            Problem::OutsideDomain { domain: "example.com".into() }
+        );
+        assert_eq!(invalid("First", "me@gmail.com").problem, Problem::Duplicate);
+        assert_eq!(invalid("SRS0", "me@gmail.com").problem, Problem::ReservedName);
+        let error = invalid("shop", "me@example.com");
+        assert_eq!(
+            (error.field, error.problem),
+            (Field::AliasTo, Problem::ForwardsToItself { domain: "example.com".into() })
+        );
+        assert_eq!(invalid("shop", "nope").problem, Problem::NoAt);
+        let sending_only =
+            Domain::new("example.com", "", "", "", false, DmarcPolicy::None).unwrap();
+        let alias = AliasChoice { name: "shop".into(), to: "me@gmail.com".into() };
+        let error = sending_only
+            .with_forwarding(Forwarding { catch_all: true, aliases: vec![alias] })
+            .unwrap_err();
+        assert_eq!((error.field, error.problem), (Field::ForwardTo, Problem::NeededForAliases));
     }
 }

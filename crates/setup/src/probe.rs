@@ -286,6 +286,46 @@ pub async fn submission(host: &str, port: u16, trust: &Trust) -> Result<Submissi
     tokio::time::timeout(STEP_TIMEOUT * 3, run).await.map_err(|_| timeout(host))?
 }
 
+/// What the internet sees on the server's port 25, checked from this computer (which is
+/// outside the server's network, as every sending mail server is).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum Inbound {
+    /// The relay answered: STARTTLS with the certificate checked, and no AUTH offered.
+    Open {
+        /// The TLS version, e.g. `TLSv1_3`.
+        tls_version: String,
+    },
+    /// Nothing answered: something in front of the server (a firewall in the provider's panel,
+    /// or the provider itself) blocks port 25, so mail for the domain cannot arrive.
+    Blocked {
+        /// What the network said.
+        reason: String,
+    },
+}
+
+/// How long a connection to port 25 may take before it counts as blocked (a dropping firewall
+/// never answers at all).
+pub const INBOUND_CONNECT: Duration = Duration::from_secs(10);
+
+/// Connects to `host:25` as a sending mail server would.
+pub async fn inbound(host: &str, trust: &Trust) -> Result<Inbound, Error> {
+    match tokio::time::timeout(INBOUND_CONNECT, TcpStream::connect((host, 25))).await {
+        Err(_) => {
+            let reason = format!("no answer within {} seconds", INBOUND_CONNECT.as_secs());
+            return Ok(Inbound::Blocked { reason });
+        }
+        Ok(Err(error)) => return Ok(Inbound::Blocked { reason: error.to_string() }),
+        Ok(Ok(_)) => {}
+    }
+    let seen = submission(host, 25, trust).await?;
+    if seen.auth_before_tls || !seen.auth.is_empty() {
+        // Port 25 takes mail for the domain only; a login there would be a way in.
+        return Err(Error::Unexpected { port: 25, detail: "AUTH is offered".into() });
+    }
+    Ok(Inbound::Open { tls_version: seen.tls_version })
+}
+
 /// A TLS handshake as a client with `host`, checking the certificate as `trust` says.
 pub async fn handshake(
     host: &str,

@@ -45,6 +45,8 @@ pub enum Stage {
     Dkim,
     /// Install: the SMTP user and its password.
     SmtpUser,
+    /// Install: the addresses the relay forwards (its aliases).
+    Aliases,
     /// Install: the systemd unit.
     Unit,
     /// Install: the firewall's ports.

@@ -135,6 +135,50 @@ impl<'a, R: Remote> RelayAdmin<'a, R> {
         Ok(change)
     }
 
+    /// `alias list`.
+    pub async fn aliases(&self) -> Result<api::AliasList, Error> {
+        self.call("alias list", &["alias", "list"], &[], b"").await
+    }
+
+    /// `alias add`: forwards `address` to `destinations` (replacing any it had).
+    pub async fn add_alias(
+        &self,
+        address: &str,
+        destinations: &[String],
+    ) -> Result<api::AliasChange, Error> {
+        let mut arguments = vec!["alias", "add", "--", address];
+        arguments.extend(destinations.iter().map(String::as_str));
+        let change: api::AliasChange = self.call("alias add", &arguments, &[], b"").await?;
+        let allowed = [api::AliasAction::Added, api::AliasAction::Changed];
+        self.confirm_alias("alias add", &change, address, &allowed)?;
+        Ok(change)
+    }
+
+    /// `alias remove`.
+    pub async fn remove_alias(&self, address: &str) -> Result<api::AliasChange, Error> {
+        let change: api::AliasChange =
+            self.call("alias remove", &["alias", "remove", "--", address], &[], b"").await?;
+        self.confirm_alias("alias remove", &change, address, &[api::AliasAction::Removed])?;
+        Ok(change)
+    }
+
+    fn confirm_alias(
+        &self,
+        command: &'static str,
+        change: &api::AliasChange,
+        address: &str,
+        allowed: &[api::AliasAction],
+    ) -> Result<(), Error> {
+        if change.address.eq_ignore_ascii_case(address) && allowed.contains(&change.action) {
+            Ok(())
+        } else {
+            Err(Error::Unreadable {
+                command,
+                detail: format!("asked about {address}, the relay answered {change:?}"),
+            })
+        }
+    }
+
     /// `check-config`: whether `path` is a config the relay would start with.
     pub async fn check_config(&self, path: &str) -> Result<api::ConfigCheck, Error> {
         let line = command_line(&["check-config", "--", path], &[], None);

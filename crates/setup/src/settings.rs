@@ -32,6 +32,8 @@ pub struct Settings {
     /// Extra root certificates (PEM file) this computer trusts when it checks the relay's
     /// certificate chain, besides the system's.
     pub trusted_roots: Option<PathBuf>,
+    /// The domain Gmail's "Send mail as" confirmation comes from (instead of google.com).
+    pub gmail_confirmation_domain: Option<String>,
 }
 
 /// Where the ACME directory's root goes on the server, when the settings give one.
@@ -47,6 +49,11 @@ impl Settings {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
             Err(error) => Err(format!("cannot read {}: {error}", path.display())),
         }
+    }
+
+    /// Where Gmail's confirmation for "Send mail as" comes from: `google.com` unless told.
+    pub fn gmail_confirmation_domain(&self) -> &str {
+        self.gmail_confirmation_domain.as_deref().unwrap_or("google.com")
     }
 
     /// The relay's ACME settings: Let's Encrypt (staging first) unless told otherwise.

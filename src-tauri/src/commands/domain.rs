@@ -1,6 +1,6 @@
 //! Step 5: the domain and what to do with it.
 
-use outpost_setup::choices::Domain;
+use outpost_setup::choices::{Domain, Forwarding};
 use outpost_setup::dns::records::DmarcPolicy;
 use serde::Deserialize;
 use tauri::State;
@@ -17,6 +17,7 @@ pub struct DomainForm {
     mail_host: String,
     sender: String,
     forward_to: String,
+    forwarding: Forwarding,
     ipv6: bool,
     dmarc: DmarcPolicy,
 }
@@ -34,6 +35,7 @@ pub async fn save_domain(
         &form.forward_to,
         form.ipv6,
         form.dmarc,
-    )?;
+    )?
+    .with_forwarding(form.forwarding)?;
     update(&state, move |profile| profile.domain = Some(domain)).await
 }

@@ -46,3 +46,13 @@ pub async fn save_imap_password(
 ) -> Result<(), IpcError> {
     Ok(app::save_imap_password(&state.secrets, &account, &password).await?)
 }
+
+/// What Gmail's "Send mail as" dialog needs, and whether Gmail's confirmation has been
+/// forwarded yet (the screen asks again while the user waits for it).
+#[tauri::command]
+pub async fn send_mail_as(state: State<'_, AppState>) -> Result<app::SendMailAs, IpcError> {
+    let (profile, secrets, settings) =
+        (state.profile().await, state.secrets.clone(), settings(&state)?);
+    cancellable(&state, async move { Ok(app::send_mail_as(&profile, &secrets, &settings).await?) })
+        .await
+}

@@ -23,8 +23,14 @@ pub enum IpcError {
     RelayDamaged { detail: String },
     /// A bug: something that should not fail did.
     Internal { detail: String },
-    /// A form field needs correcting.
-    InvalidInput { field: Field, problem: Problem },
+    /// A form field needs correcting (`item`: which one, in a list of rows such as the aliases).
+    InvalidInput {
+        field: Field,
+        problem: Problem,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        item: Option<usize>,
+    },
     /// An earlier step's result is missing (no server, no login, no domain, no install).
     NotReady { missing: Missing },
     /// The server did not answer on its SSH port.
@@ -124,7 +130,11 @@ impl From<outpost_setup::relay::IntegrityError> for IpcError {
 
 impl From<outpost_setup::choices::Invalid> for IpcError {
     fn from(invalid: outpost_setup::choices::Invalid) -> Self {
-        IpcError::InvalidInput { field: invalid.field, problem: invalid.problem }
+        IpcError::InvalidInput {
+            field: invalid.field,
+            problem: invalid.problem,
+            item: invalid.item,
+        }
     }
 }
 
@@ -140,6 +150,7 @@ impl From<ssh::Error> for IpcError {
             E::NotRoot { user, reason } => IpcError::InvalidInput {
                 field: Field::User,
                 problem: Problem::CannotBecomeRoot { user, reason },
+                item: None,
             },
             E::Protocol(detail) => IpcError::Ssh { detail },
         }

@@ -424,7 +424,9 @@ impl SmtpCourier {
             if data.code() != 354 {
                 return Ok::<_, mail_send::Error>(refused(&data));
             }
-            client.write_message(message).await?;
+            // mail-send ends the data with CRLF "." CRLF itself: the message's own final CRLF
+            // is that first CRLF (RFC 5321 §4.1.1.4), or the recipient gets a line more.
+            client.write_message(message.strip_suffix(b"\r\n").unwrap_or(message)).await?;
             let reply = client.read().await?;
             Ok(if reply.code() / 100 == 2 {
                 record(Outcome::Delivered, reply_text(&reply), None)

@@ -49,6 +49,9 @@ async fn mx_hosts_are_tried_in_preference_order() {
     let record = deliver(&courier(dns.address, receiver.port), "example.net").await;
     assert_eq!(record.outcome, Outcome::Delivered, "{record:?}");
     assert_eq!(record.host.as_deref(), Some("second.example.net"));
+    // The very bytes: its final CRLF ends the data, no line is added (forwarded mail is never
+    // altered).
+    assert_eq!(receiver.message(1).await.0, MESSAGE);
     dns.stop().await;
 }
 

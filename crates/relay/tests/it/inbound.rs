@@ -47,6 +47,15 @@ async fn setup() -> (TestRelay, TestDns, outpost_relay::dkim::Signer) {
     )
     .unwrap();
     dns.add(txt("outpost._domainkey.example.com.", &relay_txt)).await;
+    std::fs::write(
+        directory_of(&relay).join("keys.json"),
+        serde_json::json!({
+            "outpost._domainkey.example.com": relay_txt,
+            "sender._domainkey.example.net": sender_key.txt,
+        })
+        .to_string(),
+    )
+    .unwrap();
     let directory = relay.directory.path();
     std::fs::write(directory.join("sender.pem"), &sender_key.private_pem).unwrap();
     let signer = outpost_relay::dkim::Signer::load(&[outpost_relay_config::DkimKey {
@@ -179,6 +188,8 @@ async fn a_signed_message_is_forwarded_with_srs_its_dkim_intact_checked_and_arc_
     );
     let arc = authenticator.verify_arc(&message).await;
     assert_eq!(arc.result(), &DkimResult::Pass, "the ARC chain does not verify");
+    // And an independent verifier (dkimpy) agrees on both.
+    assert_eq!(dkimpy(&relay, &delivered), "dkim=True arc=pass", "dkimpy's verdict");
     let status = relay.relay().inbound.as_ref().unwrap().status();
     assert_eq!(status.forwarded, 1);
     assert_eq!(status.recent[0].to, ["Hello@Example.com"]);
@@ -361,4 +372,33 @@ async fn the_srs_rewrite_is_the_reference_implementations() {
         assert_eq!(ours.forward(sender, "example.com", now), perl, "{sender}");
         assert_eq!(ours.reverse(&perl, now).unwrap(), run(&["--reverse", &perl]), "{perl}");
     }
+}
+
+fn directory_of(relay: &TestRelay) -> std::path::PathBuf {
+    relay.directory.path().to_path_buf()
+}
+
+/// dkimpy's DKIM and ARC verdicts on `message`, with the test's keys as its DNS.
+fn dkimpy(relay: &TestRelay, message: &[u8]) -> String {
+    use std::io::Write;
+    const SCRIPT: &str = r#"
+import json, sys, dkim
+keys = json.load(open(sys.argv[1]))
+def dnsfunc(name, timeout=5):
+    name = (name.decode() if isinstance(name, bytes) else name).rstrip(".")
+    return keys.get(name, "").encode()
+message = sys.stdin.buffer.read()
+cv, _, comment = dkim.arc_verify(message, dnsfunc=dnsfunc)
+print("dkim=%s arc=%s" % (dkim.verify(message, dnsfunc=dnsfunc), cv.decode()), comment if cv != b"pass" else "")
+"#;
+    let mut child = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", SCRIPT])
+        .arg(directory_of(relay).join("keys.json"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 with dkimpy (apt-get install python3-dkim)");
+    child.stdin.take().unwrap().write_all(message).unwrap();
+    let output = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
 }

@@ -94,3 +94,50 @@ pub(super) async fn smtp_user<R: Remote>(context: &mut Context<'_, R>) -> Result
     context.secrets.set(&secret, &password).await?;
     Ok(Step::new(Stage::SmtpUser, true, Detail::SmtpUserSet { user }))
 }
+
+/// The relay's aliases made exactly the wizard's: added, changed and removed through
+/// `outpost-relay alias`, in a file the relay (group `outpost`) can read.
+pub(super) async fn aliases<R: Remote>(context: &mut Context<'_, R>) -> Result<Step, Error> {
+    let config = &context.input.config;
+    if config.listeners.inbound.is_empty() {
+        return Ok(Step::new(Stage::Aliases, false, Detail::NotReceiving));
+    }
+    let file = config.inbound.aliases_file.to_string();
+    let create =
+        format!("test -f {f} || install -m 0640 -g outpost /dev/null {f}", f = quote(&file));
+    context.run(Stage::Aliases, &create, b"").await?;
+    let admin = RelayAdmin::new(context.remote);
+    let current = admin.aliases().await?.aliases;
+    let wanted = &context.input.aliases;
+    let mut removed = Vec::new();
+    for alias in &current {
+        if !wanted.iter().any(|want| want.address.eq_ignore_ascii_case(&alias.address)) {
+            admin.remove_alias(&alias.address).await?;
+            removed.push(alias.address.clone());
+        }
+    }
+    let mut set = Vec::new();
+    for want in wanted {
+        let same = current.iter().any(|alias| {
+            alias.address.eq_ignore_ascii_case(&want.address)
+                && alias.destinations.len() == want.destinations.len()
+                && alias
+                    .destinations
+                    .iter()
+                    .zip(&want.destinations)
+                    .all(|(a, b)| a.eq_ignore_ascii_case(b))
+        });
+        if !same {
+            admin.add_alias(&want.address, &want.destinations).await?;
+            set.push(want.address.clone());
+        }
+    }
+    if set.is_empty() && removed.is_empty() {
+        return Ok(Step::new(
+            Stage::Aliases,
+            false,
+            Detail::AliasesCurrent { count: wanted.len() },
+        ));
+    }
+    Ok(Step::new(Stage::Aliases, true, Detail::AliasesSet { set, removed }))
+}

@@ -42,12 +42,13 @@ pub const UNIT: &str = "/etc/systemd/system/outpost-relay.service";
 pub const UNIT_TEXT: &str = include_str!("../../../relay/etc/outpost-relay.service");
 
 /// The install's stages, in the order they run.
-pub const STAGES: [Stage; 9] = [
+pub const STAGES: [Stage; 10] = [
     Stage::Binary,
     Stage::User,
     Stage::Config,
     Stage::Dkim,
     Stage::SmtpUser,
+    Stage::Aliases,
     Stage::Unit,
     Stage::Firewall,
     Stage::Ipv6,
@@ -61,6 +62,8 @@ pub struct Input {
     pub config: Config,
     /// The SMTP user to create (an address at one of the relay's domains).
     pub smtp_user: String,
+    /// The addresses the relay forwards, exactly (empty when it does not receive).
+    pub aliases: Vec<outpost_relay_api::Alias>,
 }
 
 /// One stage of the install and whether it changed anything.
@@ -106,6 +109,12 @@ pub enum Detail {
     SmtpUserExists { user: String },
     /// The SMTP user was created or given a new password (in the keychain).
     SmtpUserSet { user: String },
+    /// The relay does not receive mail for the domain (no forwarding mailbox was chosen).
+    NotReceiving,
+    /// The relay's aliases were already these.
+    AliasesCurrent { count: usize },
+    /// The aliases were brought in line: these added or changed, these removed.
+    AliasesSet { set: Vec<String>, removed: Vec<String> },
     /// The systemd unit was already this one.
     UnitCurrent,
     /// The systemd unit was written.
@@ -314,6 +323,7 @@ pub async fn install_with<R: Remote>(
             Stage::Config => config::config(&mut context).await?,
             Stage::Dkim => config::dkim(&mut context).await?,
             Stage::SmtpUser => config::smtp_user(&mut context).await?,
+            Stage::Aliases => config::aliases(&mut context).await?,
             Stage::Unit => service::unit(&mut context).await?,
             Stage::Firewall => firewall::open(&mut context).await?,
             Stage::Ipv6 => ipv6::enable(&mut context).await?,

@@ -85,12 +85,13 @@ async fn a_fresh_server_gets_every_stage_in_order() {
         steps[3].detail,
         Detail::DkimMade { records: vec!["outpost._domainkey.example.com".into()] }
     );
-    assert_eq!(steps[6].detail, Detail::NoFirewall { ports: vec![465, 587] });
-    assert_eq!(steps[7].detail, Detail::Ipv6NotWanted);
+    assert_eq!(steps[5].detail, Detail::NotReceiving);
+    assert_eq!(steps[7].detail, Detail::NoFirewall { ports: vec![465, 587] });
+    assert_eq!(steps[8].detail, Detail::Ipv6NotWanted);
     assert!(
         steps
             .iter()
-            .filter(|step| step.stage != Stage::Firewall && step.stage != Stage::Ipv6)
+            .filter(|step| ![Stage::Aliases, Stage::Firewall, Stage::Ipv6].contains(&step.stage))
             .all(|step| step.changed)
     );
     // The binary went beside the old one and was verified before the swap.
@@ -230,4 +231,59 @@ async fn a_retired_smtp_user_leaves_the_server_and_the_keychain() {
     let gone = FakeServer::new().answer("'user' 'list'", 0, r#"{"api":1,"ok":{"users":[]}}"#);
     retire_smtp_user(&gone, &secrets, "old@example.com").await.unwrap();
     assert!(!gone.commands().iter().any(|c| c.contains("'user' 'remove'")));
+}
+
+#[tokio::test]
+async fn the_aliases_on_the_server_are_made_exactly_the_wizards() {
+    let domain = crate::choices::Domain::new(
+        "example.com",
+        "",
+        "",
+        "me@gmail.com",
+        false,
+        crate::dns::records::DmarcPolicy::None,
+    )
+    .unwrap()
+    .with_forwarding(crate::choices::Forwarding {
+        catch_all: true,
+        aliases: vec![crate::choices::AliasChoice {
+            name: "shop".into(),
+            to: "me@shop.example".into(),
+        }],
+    })
+    .unwrap();
+    let input = domain.relay_input(crate::certificate::Tls::SelfSigned).unwrap();
+    // On the server: an alias the wizard no longer has, the catch-all as wanted, shop missing.
+    let server = installed_server(&input)
+        .answer("'alias' 'list'", 0, r#"{"api":1,"ok":{"aliases":[{"address":"old@example.com","destinations":["x@gmail.com"]},{"address":"*@example.com","destinations":["me@gmail.com"]}],"owner":"me@gmail.com"}}"#)
+        .answer("'alias' 'remove'", 0, r#"{"api":1,"ok":{"address":"old@example.com","action":"removed"}}"#)
+        .answer("'alias' 'add'", 0, r#"{"api":1,"ok":{"address":"shop@example.com","action":"added"}}"#);
+    let secrets = MemoryStore::default();
+    secrets
+        .set(&SecretName::SmtpPassword { user: "hello@example.com".into() }, "pw")
+        .await
+        .unwrap();
+    let steps = install_with(&server, &input, &secrets, &mut |_| {}, &ARTIFACT).await.unwrap();
+    let step = steps.iter().find(|step| step.stage == Stage::Aliases).unwrap();
+    assert_eq!(
+        step.detail,
+        Detail::AliasesSet {
+            set: vec!["shop@example.com".into()],
+            removed: vec!["old@example.com".into()]
+        }
+    );
+    let commands = server.commands();
+    assert!(
+        commands
+            .iter()
+            .any(|c| c.contains("install -m 0640 -g outpost /dev/null '/etc/outpost/aliases'"))
+    );
+    assert!(
+        commands.iter().any(|c| c.contains("'alias' 'add'")
+            && c.ends_with("-- 'shop@example.com' 'me@shop.example'"))
+    );
+    assert!(
+        !commands.iter().any(|c| c.contains("'alias' 'add'") && c.contains("'*@example.com'")),
+        "the catch-all was right already"
+    );
 }

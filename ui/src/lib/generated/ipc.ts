@@ -96,6 +96,16 @@ port: number,
  */
 user: string, };
 
+export type AliasChoice = { 
+/**
+ * The part before the @ (`hello` for hello@example.com).
+ */
+name: string, 
+/**
+ * Where its mail goes.
+ */
+to: string, };
+
 export type AuthResult = "pass" | "fail" | "softfail" | "neutral" | "none" | "temperror" | "permerror" | "other";
 
 export type Blocker = { "kind": "notPointing", 
@@ -409,7 +419,7 @@ problem?: DeliveryProblem | null,
  */
 mtaSts: boolean, };
 
-export type Detail = { "kind": "binaryCurrent", version: string, } | { "kind": "binaryInstalled", version: string, bytes: number, } | { "kind": "userExists" } | { "kind": "userCreated" } | { "kind": "configCurrent" } | { "kind": "configWritten", path: string, } | { "kind": "dkimPresent" } | { "kind": "dkimMade", records: Array<string>, } | { "kind": "smtpUserExists", user: string, } | { "kind": "smtpUserSet", user: string, } | { "kind": "unitCurrent" } | { "kind": "unitInstalled", path: string, } | { "kind": "noFirewall", ports: Array<number>, } | { "kind": "firewallOpen", manager: Firewall, ports: Array<number>, } | { "kind": "firewallOpened", manager: Firewall, ports: Array<number>, } | { "kind": "ipv6NotWanted" } | { "kind": "ipv6On" } | { "kind": "ipv6SwitchedOn", file: string, } | { "kind": "running" };
+export type Detail = { "kind": "binaryCurrent", version: string, } | { "kind": "binaryInstalled", version: string, bytes: number, } | { "kind": "userExists" } | { "kind": "userCreated" } | { "kind": "configCurrent" } | { "kind": "configWritten", path: string, } | { "kind": "dkimPresent" } | { "kind": "dkimMade", records: Array<string>, } | { "kind": "smtpUserExists", user: string, } | { "kind": "smtpUserSet", user: string, } | { "kind": "notReceiving" } | { "kind": "aliasesCurrent", count: number, } | { "kind": "aliasesSet", set: Array<string>, removed: Array<string>, } | { "kind": "unitCurrent" } | { "kind": "unitInstalled", path: string, } | { "kind": "noFirewall", ports: Array<number>, } | { "kind": "firewallOpen", manager: Firewall, ports: Array<number>, } | { "kind": "firewallOpened", manager: Firewall, ports: Array<number>, } | { "kind": "ipv6NotWanted" } | { "kind": "ipv6On" } | { "kind": "ipv6SwitchedOn", file: string, } | { "kind": "running" };
 
 export type DkimProblem = "keyMissing" | "keyUnusable" | "keyCut" | "keyDifferent" | "bodyChanged" | "other";
 
@@ -562,9 +572,14 @@ mailHost: string,
  */
 sender: string, 
 /**
- * An existing mailbox the domain's incoming mail should be forwarded to, if any.
+ * An existing mailbox the domain's incoming mail should be forwarded to, if any. With one,
+ * the relay receives mail for the domain (port 25, an MX record) and forwards it.
  */
 forwardTo: string | null, 
+/**
+ * Which addresses exist and where each one's mail goes.
+ */
+forwarding: Forwarding, 
 /**
  * Whether to send over IPv6 too.
  */
@@ -574,9 +589,9 @@ ipv6: boolean,
  */
 dmarc: DmarcPolicy, };
 
-export type DomainForm = { domain: string, mailHost: string, sender: string, forwardTo: string, ipv6: boolean, dmarc: DmarcPolicy, };
+export type DomainForm = { domain: string, mailHost: string, sender: string, forwardTo: string, forwarding: Forwarding, ipv6: boolean, dmarc: DmarcPolicy, };
 
-export type Field = "host" | "port" | "user" | "password" | "keyFile" | "passphrase" | "newKey" | "domain" | "mailHost" | "sender" | "forwardTo" | "testRecipient" | "imapHost";
+export type Field = "host" | "port" | "user" | "password" | "keyFile" | "passphrase" | "newKey" | "domain" | "mailHost" | "sender" | "forwardTo" | "aliasName" | "aliasTo" | "testRecipient" | "imapHost";
 
 export type Finding = { "kind": "port25Blocked" } | { "kind": "noMailServer" } | { "kind": "policy" } | { "kind": "tryLater", 
 /**
@@ -618,6 +633,44 @@ folder: string, };
 
 export type Firewall = "ufw" | "firewalld";
 
+export type ForwardedMessage = { 
+/**
+ * When it arrived (seconds since the epoch).
+ */
+at: number, 
+/**
+ * The queue id.
+ */
+id: string, 
+/**
+ * The envelope sender as it arrived (empty for a bounce).
+ */
+from: string, 
+/**
+ * The address in its `From:` header.
+ */
+headerFrom: string, 
+/**
+ * The addresses it was sent to, at our domains.
+ */
+to: Array<string>, 
+/**
+ * Where it was forwarded.
+ */
+destinations: Array<string>, };
+
+export type Forwarding = { 
+/**
+ * Every address without an alias of its own goes to the forwarding mailbox (the
+ * tutorial's catch-all). Off: only the aliases (and postmaster@, abuse@) exist, and mail
+ * to any other address is refused.
+ */
+catchAll: boolean, 
+/**
+ * Addresses with a destination of their own.
+ */
+aliases: Array<AliasChoice>, };
+
 export type HostKey = { 
 /**
  * `SHA256:…`, as `ssh-keygen -l` prints it.
@@ -644,6 +697,36 @@ port: number,
  */
 user: string, };
 
+export type Inbound = { "kind": "open", 
+/**
+ * The TLS version, e.g. `TLSv1_3`.
+ */
+tlsVersion: string, } | { "kind": "blocked", 
+/**
+ * What the network said.
+ */
+reason: string, };
+
+export type InboundRefusal = "relaying" | "unknown-recipient" | "forged-bounce-address" | "blocklisted" | "dmarc-reject" | "spf-fail" | "rate-limited" | "too-big" | "malformed";
+
+export type InboundStatus = { 
+/**
+ * When counting began: the relay's start (seconds since the epoch).
+ */
+since: number, 
+/**
+ * Messages accepted and queued for forwarding.
+ */
+forwarded: number, 
+/**
+ * Refusals, one entry per reason that happened.
+ */
+refused: Array<RefusalCount>, 
+/**
+ * The latest forwarded messages, newest last.
+ */
+recent: Array<ForwardedMessage>, };
+
 export type InstallFailure = { "kind": "diskFull", detail: string, } | { "kind": "damaged" } | { "kind": "doesNotRun", detail: string, } | { "kind": "didNotStart", detail: string, } | { "kind": "noCertificate" } | { "kind": "command", detail: string, } | { "kind": "config", detail: string, };
 
 export type InstallReport = { 
@@ -659,6 +742,10 @@ status: RelayStatus,
  * What a mail client sees on port 587, checked from this computer.
  */
 submission: Submission, 
+/**
+ * What sending servers see on port 25, when the relay receives for the domain.
+ */
+inbound: Inbound | null, 
 /**
  * The SMTP user (its password is in the keychain).
  */
@@ -700,7 +787,7 @@ dkim: Array<[string, string]>,
  */
 smtpUser: string, };
 
-export type IpcError = { "code": "profileUnavailable", detail: string, } | { "code": "relayDamaged", detail: string, } | { "code": "internal", detail: string, } | { "code": "invalidInput", field: Field, problem: Problem, } | { "code": "notReady", missing: Missing, } | { "code": "unreachable", host: string, port: number, reason: NetworkFailure, } | { "code": "timeout", seconds: number, } | { "code": "hostKeyChanged", expected: string, found: string, } | { "code": "hostKeyNotShown", target: string, } | { "code": "loginRefused", user: string, } | { "code": "badKey", detail: string, } | { "code": "ssh", detail: string, } | { "code": "installFailed", stage: Stage, reason: InstallFailure, } | { "code": "rolledBack", version: string, journal: string, } | { "code": "relayOutdated", relay: number, needed: number, } | { "code": "relayCommand", command: string, detail: string, } | { "code": "keychain", detail: string, } | { "code": "submissionUnverified", reason: Unverified, detail: string, } | { "code": "cancelled" } | { "code": "dns", domain: string, detail: string, } | { "code": "certificateBlocked", blockers: Array<Blocker>, } | { "code": "certificateRefused", kind: AcmeFailureKind, detail: string, mailHost: string, } | { "code": "certificateTimeout", seconds: number, } | { "code": "settings", detail: string, } | { "code": "testNotSubmitted", failure: SubmitFailure, detail: string, };
+export type IpcError = { "code": "profileUnavailable", detail: string, } | { "code": "relayDamaged", detail: string, } | { "code": "internal", detail: string, } | { "code": "invalidInput", field: Field, problem: Problem, item?: number, } | { "code": "notReady", missing: Missing, } | { "code": "unreachable", host: string, port: number, reason: NetworkFailure, } | { "code": "timeout", seconds: number, } | { "code": "hostKeyChanged", expected: string, found: string, } | { "code": "hostKeyNotShown", target: string, } | { "code": "loginRefused", user: string, } | { "code": "badKey", detail: string, } | { "code": "ssh", detail: string, } | { "code": "installFailed", stage: Stage, reason: InstallFailure, } | { "code": "rolledBack", version: string, journal: string, } | { "code": "relayOutdated", relay: number, needed: number, } | { "code": "relayCommand", command: string, detail: string, } | { "code": "keychain", detail: string, } | { "code": "submissionUnverified", reason: Unverified, detail: string, } | { "code": "cancelled" } | { "code": "dns", domain: string, detail: string, } | { "code": "certificateBlocked", blockers: Array<Blocker>, } | { "code": "certificateRefused", kind: AcmeFailureKind, detail: string, mailHost: string, } | { "code": "certificateTimeout", seconds: number, } | { "code": "settings", detail: string, } | { "code": "testNotSubmitted", failure: SubmitFailure, detail: string, };
 
 export type Keyed = "ip" | "domain";
 
@@ -804,7 +891,7 @@ export type Outcome = "delivered" | "temporary" | "permanent";
 
 export type Port25 = "open" | "on-request" | "restricted";
 
-export type Problem = { "kind": "empty" } | { "kind": "tooLong", max: number, } | { "kind": "looksLikeAnAddress" } | { "kind": "hasSpace" } | { "kind": "ipAddress" } | { "kind": "notADomain" } | { "kind": "noEnding", suggestion: string, } | { "kind": "noAt" } | { "kind": "badLocalPart" } | { "kind": "outsideDomain", domain: string, } | { "kind": "forwardsToItself", domain: string, } | { "kind": "notAHost" } | { "kind": "publicKeyFile" } | { "kind": "unreadable", path: string, reason: string, } | { "kind": "passphraseNeeded" } | { "kind": "passphraseWrong" } | { "kind": "keyNotMade" } | { "kind": "cannotBecomeRoot", user: string, reason: string, };
+export type Problem = { "kind": "empty" } | { "kind": "tooLong", max: number, } | { "kind": "looksLikeAnAddress" } | { "kind": "hasSpace" } | { "kind": "ipAddress" } | { "kind": "notADomain" } | { "kind": "noEnding", suggestion: string, } | { "kind": "noAt" } | { "kind": "badLocalPart" } | { "kind": "outsideDomain", domain: string, } | { "kind": "forwardsToItself", domain: string, } | { "kind": "duplicate" } | { "kind": "reservedName" } | { "kind": "neededForAliases" } | { "kind": "notAHost" } | { "kind": "publicKeyFile" } | { "kind": "unreadable", path: string, reason: string, } | { "kind": "passphraseNeeded" } | { "kind": "passphraseWrong" } | { "kind": "keyNotMade" } | { "kind": "cannotBecomeRoot", user: string, reason: string, };
 
 export type ProfileView = { 
 /**
@@ -973,6 +1060,16 @@ why: Mismatch, };
 
 export type Refusal = "unauthenticated" | "noReverseDns" | "blocked" | "rateOrReputation" | "tryLater" | "noSuchUser" | "mailboxFull" | "other";
 
+export type RefusalCount = { 
+/**
+ * Why.
+ */
+reason: InboundRefusal, 
+/**
+ * How many times.
+ */
+count: number, };
+
 export type RelayStatus = { 
 /**
  * The running relay's version.
@@ -1009,7 +1106,11 @@ queued: number,
 /**
  * The latest finished deliveries, newest last.
  */
-recentDeliveries: Array<RecentDelivery>, };
+recentDeliveries: Array<RecentDelivery>, 
+/**
+ * Mail received for the relay's domains, when it listens on port 25.
+ */
+inbound?: InboundStatus | null, };
 
 export type Renewal = { 
 /**
@@ -1034,6 +1135,33 @@ ip: string,
  * Its PTR name.
  */
 name: string | null, };
+
+export type SendMailAs = { 
+/**
+ * The address to add in Gmail ("Email address").
+ */
+address: string, 
+/**
+ * "SMTP Server".
+ */
+smtpServer: string, 
+/**
+ * "Port".
+ */
+port: number, 
+/**
+ * "Username" (the password is in the keychain: `smtp_password`).
+ */
+user: string, 
+/**
+ * Where the domain's mail is forwarded: Gmail's confirmation arrives there. `None`: the
+ * relay does not receive, so the confirmation cannot reach Gmail through it.
+ */
+forwardTo: string | null, 
+/**
+ * Gmail's confirmation message, once the relay has forwarded it.
+ */
+confirmation: ForwardedMessage | null, };
 
 export type Server = { 
 /**
@@ -1067,7 +1195,7 @@ ip: string,
  */
 result: string, };
 
-export type Stage = "hash" | "binary" | "user" | "config" | "dkim" | "smtp-user" | "unit" | "firewall" | "ipv6" | "service" | "verify" | "stop-mail-servers" | "uninstall" | "certificate-checks" | "certificate-ports" | "certificate-order" | "certificate-challenge" | "certificate-issue" | "certificate-served" | "test-submit" | "test-sign" | "test-deliver" | "test-judge" | "test-mailbox";
+export type Stage = "hash" | "binary" | "user" | "config" | "dkim" | "smtp-user" | "aliases" | "unit" | "firewall" | "ipv6" | "service" | "verify" | "stop-mail-servers" | "uninstall" | "certificate-checks" | "certificate-ports" | "certificate-order" | "certificate-challenge" | "certificate-issue" | "certificate-served" | "test-submit" | "test-sign" | "test-deliver" | "test-judge" | "test-mailbox";
 
 export type Standing = "met" | "notMet" | "unknown";
 
@@ -1196,4 +1324,4 @@ dmarc: AuthResult,
 iprev: AuthResult, };
 
 /** The install's stages, in the order they run (`install::STAGES`). */
-export const INSTALL_STAGES: readonly Stage[] = ["binary", "user", "config", "dkim", "smtp-user", "unit", "firewall", "ipv6", "service"];
+export const INSTALL_STAGES: readonly Stage[] = ["binary", "user", "config", "dkim", "smtp-user", "aliases", "unit", "firewall", "ipv6", "service"];
