@@ -35,7 +35,9 @@ writeFileSync(
 writeFileSync(
   join(appConfig, 'settings.toml'),
   `outbound-probe = "${env('INBOX_MX_IP')}:25"\ndns-finders = ["${env('INBOX_DNS_IP')}:53"]\npublic-resolvers = ["${env('INBOX_RES_IP')}:53"]\n` +
-    `acme-directory = "${env('INBOX_ACME_DIRECTORY')}"\nacme-directory-root = "${env('INBOX_BOX_CA')}"\ncaa-identity = "pebble.test"\ntrusted-roots = "${pebbleRoot}"\n`,
+    `acme-directory = "${env('INBOX_ACME_DIRECTORY')}"\nacme-directory-root = "${env('INBOX_BOX_CA')}"\ncaa-identity = "pebble.test"\ntrusted-roots = "${pebbleRoot}"\n` +
+    // "Gmail's" confirmation sender is at the box's gmail.test.
+    `gmail-confirmation-domain = "gmail.test"\n`,
 );
 // What a user does in their DNS panel: RFC 2136 updates to the box's DNS server.
 const publish = (name, type, value) =>
@@ -179,13 +181,38 @@ try {
     assert.ok(placed, 'the sender field is in view and focused');
     await shot('17-domain-wrong-sender');
     await driver.type('[data-testid=domain-sender]', 'alice@example.test');
+    // Forwarding: the domain's mail to the user's Gmail (the catch-all, on by default), and an
+    // address of its own typed as a newcomer might — forwarding to the domain itself.
+    await driver.type('[data-testid=domain-forward-to]', 'bob@gmail.test');
+    await driver.waitFor('[data-testid=domain-forwarding]');
+    assert.equal(await driver.execute('return document.querySelector("[data-testid=domain-catch-all]").checked'), true);
+    await driver.click('[data-testid=domain-alias-add]');
+    await driver.waitFor('[data-testid=domain-alias-name-0]');
+    assert.equal(await driver.execute('return document.activeElement.dataset.testid'), 'domain-alias-name-0', 'the new row has the focus');
+    assert.equal(await driver.execute('return document.querySelector("[data-testid=domain-alias-to-0]").value'), 'bob@gmail.test', 'a new row goes to the mailbox above');
+    await driver.type('[data-testid=domain-alias-name-0]', 'Shop');
+    await driver.type('[data-testid=domain-alias-to-0]', 'orders@example.test');
+    await driver.click('[data-testid=domain-save]');
+    await driver.waitFor('[data-testid=domain-alias-0] [data-testid=field-error]');
+    assert.match(await driver.text('[data-testid=domain-alias-0] [data-testid=field-error]'), /not to an address @example\.test: that would send the mail in a circle/);
+    let focused = '';
+    for (let tries = 0; tries < 20 && focused !== 'domain-alias-to-0'; tries += 1) {
+      focused = await driver.execute('return document.activeElement.dataset.testid');
+      if (focused !== 'domain-alias-to-0') await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal(focused, 'domain-alias-to-0', 'the row’s destination has the focus');
+    await shot('18a-domain-alias-wrong');
+    await driver.type('[data-testid=domain-alias-to-0]', 'carol@gmail.test');
     await driver.click('[data-testid=domain-save]');
     await driver.waitFor('[data-testid=domain-saved]');
     const saved = profile().domain;
     assert.deepEqual(
-      [saved.domain, saved.mailHost, saved.sender],
-      ['example.test', 'mail.example.test', 'alice@example.test'],
+      [saved.domain, saved.mailHost, saved.sender, saved.forwardTo],
+      ['example.test', 'mail.example.test', 'alice@example.test', 'bob@gmail.test'],
     );
+    assert.deepEqual(saved.forwarding, { catchAll: true, aliases: [{ name: 'shop', to: 'carol@gmail.test' }] });
+    assert.equal(await driver.execute('return document.querySelector("[data-testid=domain-alias-name-0]").value'), 'shop', 'shown as saved');
+    await driver.execute('document.querySelector("[data-testid=domain-forwarding]").scrollIntoView({ block: "center" })');
     await shot('18-domain-saved');
   });
 
@@ -198,6 +225,14 @@ try {
     console.log(`     install from the window: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     assert.match(await driver.text('[data-testid=install-submission]'), /TLS 1\.3/);
     assert.equal(await driver.text('[data-testid=install-smtp-user]'), 'alice@example.test');
+    // Port 25 seen from outside the server, as other mail servers will.
+    assert.equal(await driver.execute('return document.querySelector("[data-testid=install-inbound]").dataset.state'), 'open');
+    assert.match(await driver.text('[data-testid=install-inbound]'), /receives mail for your domain, with TLS 1\.3/);
+    const aliases = JSON.parse(onVps('/usr/local/bin/outpost-relay alias list --json')).ok.aliases;
+    assert.deepEqual(
+      aliases.map((alias) => [alias.address, alias.destinations]).sort(),
+      [['*@example.test', ['bob@gmail.test']], ['shop@example.test', ['carol@gmail.test']]],
+    );
     // The mail program's password: hidden until asked for, then read from the keychain.
     assert.match(await driver.text('[data-testid=install-password]'), /^•+$/);
     await driver.click('[data-testid=install-password-show]');
@@ -230,9 +265,12 @@ try {
     const records = await waitForStates('dns-record', (row) => row.state === 'missing');
     assert.deepEqual(
       records.map((row) => row.label),
-      ['Address (A)', 'IPv6 address (AAAA)', 'SPF', 'SPF of the mail host', 'DKIM key', 'DMARC policy'],
+      ['Address (A)', 'IPv6 address (AAAA)', 'Mail exchanger (MX)', 'SPF', 'SPF of the mail host', 'DKIM key', 'DMARC policy'],
     );
-    assert.match(await driver.text('[data-testid=dns-verdict]'), /^0 of 8 records are right; next: publish the Address \(A\)/);
+    // The domain receives (the forwarding above): its mail comes to this server.
+    const mx = records.find((row) => row.kind === 'MX');
+    assert.deepEqual([mx.name, mx.value], ['example.test', '10 mail.example.test.']);
+    assert.match(await driver.text('[data-testid=dns-verdict]'), /^0 of 9 records are right; next: publish the Address \(A\)/);
     // Next is allowed, and says plainly what waits on the records.
     assert.match(await driver.text('[data-testid=dns-not-ready]'), /receivers will distrust or refuse mail/);
     await driver.waitFor('[data-testid=dns-blocklists]', { timeoutMs: 60_000 });
@@ -254,15 +292,15 @@ try {
     await driver.click('[data-testid=dns-check]');
     const seen = await waitForStates('dns-record', (row) => row.label === 'DKIM key' ? row.state === 'different' : ['ok', 'spreading'].includes(row.state));
     console.log(`     records seen right ${((Date.now() - started) / 1000).toFixed(1)} s after publishing`);
-    assert.equal(seen.length, 6);
-    assert.match(await driver.text('[data-testid=dns-verdict]'), /7 of 8 records are right; next: the DKIM key — the value is cut short after 255 characters/);
+    assert.equal(seen.length, 7);
+    assert.match(await driver.text('[data-testid=dns-verdict]'), /8 of 9 records are right; next: the DKIM key — the value is cut short after 255 characters/);
     await shot('22-dns-dkim-cut');
     const dkim = seen.find((row) => row.label === 'DKIM key');
     publish(dkim.name, 'TXT', quoted(dkim.value));
     await driver.click('[data-testid=dns-check]');
     await waitForStates('dns-record', (row) => ['ok', 'spreading'].includes(row.state));
     await waitForStates('dns-ptr', (row) => row.state === 'ok');
-    assert.match(await driver.text('[data-testid=dns-verdict]'), /^All 8 records are right/);
+    assert.match(await driver.text('[data-testid=dns-verdict]'), /^All 9 records are right/);
     assert.match(await driver.text('[data-testid=dns-spf]'), /198\.51\.100\.10: pass · 2001:db8:100::10: pass/);
     await shot('23-dns-all-right');
   });
@@ -364,6 +402,47 @@ try {
     await driver.click('[data-testid=nav-next]');
     await driver.waitForText('[data-testid=step-title]', 'Dashboard');
     assert.match(await driver.text('[data-testid=stepper-test-email]'), /✓/);
+  });
+
+  await test('Send mail as: exactly what Gmail asks for, and Gmail’s confirmation seen coming through the forward', async () => {
+    await driver.waitFor('[data-testid=send-as-server]', { timeoutMs: 60_000 });
+    assert.equal(await driver.text('[data-testid=send-as-address]'), 'alice@example.test');
+    assert.equal(await driver.text('[data-testid=send-as-smtp-server]'), 'mail.example.test');
+    assert.equal(await driver.text('[data-testid=send-as-port]'), '587');
+    assert.equal(await driver.text('[data-testid=send-as-user]'), 'alice@example.test');
+    assert.match(await driver.text('[data-testid=send-as]'), /Secured connection using TLS/);
+    assert.match(await driver.text('[data-testid=send-as]'), /Your server forwards it to bob@gmail\.test/);
+    assert.ok(await driver.execute('return !!document.querySelector("[data-testid=gmail-picture]")'), 'the picture of Gmail’s settings');
+    assert.match(await driver.text('[data-testid=send-as-password]'), /^•+$/);
+    await driver.click('[data-testid=send-as-password-show]');
+    let shown = '';
+    for (let tries = 0; tries < 50 && !/^[A-Za-z2-9]{24}$/.test(shown); tries += 1) {
+      shown = await driver.text('[data-testid=send-as-password]');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.match(shown, /^[A-Za-z2-9]{24}$/, 'the SMTP password, from the keychain');
+    await driver.click('[data-testid=send-as-password-show]');
+    assert.equal(await driver.execute('return document.querySelector("[data-testid=send-as-confirmation]").dataset.state'), 'waiting');
+    await shot('32-send-as');
+    await driver.execute('document.querySelector("[data-testid=send-as-confirmation]").scrollIntoView({ block: "end" })');
+    await shot('32b-send-as-waiting');
+    // "Gmail" sends its confirmation to the new address, from a server of the box's internet:
+    // it reaches the relay on port 25 and is forwarded to the user's mailbox.
+    const sent = JSON.parse(
+      execFileSync(
+        inbox,
+        ['exec', 'mx', '/usr/bin/python3', join(import.meta.dirname, '..', 'inbox', 'remote_mta.py'), '--dns', env('INBOX_DNS_IP'),
+          '--mail-from', 'forwarding-noreply@gmail.test', '--from-header', 'Gmail Team <forwarding-noreply@gmail.test>',
+          '--to', 'alice@example.test', '--subject', 'Gmail Confirmation - Send Mail as alice@example.test',
+          '--sign-key', join(env('INBOX_STATE'), 'mx', 'dkim.key')],
+        { encoding: 'utf8' },
+      ),
+    );
+    assert.match(sent.data ?? '', /^250 /, `the relay took Gmail’s confirmation: ${JSON.stringify({ ...sent, message: undefined })}`);
+    await driver.click('[data-testid=send-as-check]');
+    await driver.waitFor('[data-testid=send-as-confirmation][data-state=arrived]', { timeoutMs: 30_000 });
+    assert.match(await driver.text('[data-testid=send-as-confirmation]'), /Gmail’s confirmation arrived at .* and was forwarded to bob@gmail\.test\./);
+    await shot('33-send-as-confirmed');
   });
 
   await test('a server whose identity changed is a hard stop that explains itself', async () => {

@@ -81,8 +81,8 @@ pub struct Domain {
 #[serde(rename_all = "camelCase")]
 pub struct Forwarding {
     /// Every address without an alias of its own goes to the forwarding mailbox (the
-    /// tutorial's catch-all). Off: only the aliases (and postmaster@, abuse@) exist, and mail
-    /// to any other address is refused.
+    /// tutorial's catch-all). Off: only the aliases, the sending address, postmaster@ and
+    /// abuse@ exist, and mail to any other address is refused.
     pub catch_all: bool,
     /// Addresses with a destination of their own.
     pub aliases: Vec<AliasChoice>,
@@ -287,6 +287,13 @@ impl Domain {
         if self.forwarding.catch_all {
             aliases.push(outpost_relay_api::Alias {
                 address: format!("*@{}", self.domain),
+                destinations: vec![mailbox.clone()],
+            });
+        } else if !aliases.iter().any(|alias| alias.address == self.sender) {
+            // Replies to the sending address (and Gmail's "Send mail as" confirmation) must
+            // arrive even without the catch-all.
+            aliases.push(outpost_relay_api::Alias {
+                address: self.sender.clone(),
                 destinations: vec![mailbox.clone()],
             });
         }
@@ -628,7 +635,19 @@ mod tests {
         assert_eq!(input.aliases, aliases);
         let without =
             Domain { forwarding: Forwarding { catch_all: false, aliases: vec![] }, ..domain };
-        assert!(without.relay_aliases().is_empty(), "only postmaster@ and abuse@ then");
+        let kept = without.relay_aliases();
+        assert_eq!(kept.len(), 1, "the sending address still reaches the mailbox: {kept:?}");
+        assert_eq!(
+            (kept[0].address.as_str(), kept[0].destinations.as_slice()),
+            ("hello@example.com", ["me@gmail.com".to_string()].as_slice())
+        );
+        let typed = Forwarding {
+            catch_all: false,
+            aliases: vec![AliasChoice { name: "hello".into(), to: "team@shop.example".into() }],
+        };
+        let own = without.clone().with_forwarding(typed).unwrap().relay_aliases();
+        assert_eq!(own.len(), 1, "an alias of its own replaces it: {own:?}");
+        assert_eq!(own[0].destinations, ["team@shop.example"]);
     }
 
     #[test]

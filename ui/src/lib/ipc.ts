@@ -26,6 +26,7 @@ import type {
   Progress,
   Provider,
   RelayStatus,
+  SendMailAs,
   ImapAccount,
   TestEmail,
   TestReport,
@@ -154,6 +155,9 @@ export const relayStatus = (): Promise<RelayStatus> => call('relay_status');
 /** Sends a test email through the relay and follows it to the mailbox, hop by hop. */
 export const sendTestEmail = (request: TestEmail, onProgress: (event: Progress) => void): Promise<TestReport> =>
   call('send_test_email', { request, onProgress: channel(onProgress) });
+
+/** What Gmail's "Send mail as" dialog asks for, and whether Gmail's confirmation came through. */
+export const sendMailAs = (): Promise<SendMailAs> => call('send_mail_as');
 
 /** Keeps a mailbox's IMAP password in the keychain (never in the profile). */
 export const saveImapPassword = (account: ImapAccount, password: string): Promise<void> =>

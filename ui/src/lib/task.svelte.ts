@@ -22,10 +22,12 @@ export class Task {
     }
   }
 
-  /** What is wrong with `field`, if the Rust side refused it. */
-  fieldError(field: ipc.Field): string | null {
+  /** What is wrong with `field` (in row `item` of a list, e.g. an alias), if the Rust side
+   * refused it. */
+  fieldError(field: ipc.Field, item?: number): string | null {
     const error = this.error;
-    return error?.code === 'invalidInput' && error.field === field ? problemText(error.field, error.problem) : null;
+    if (error?.code !== 'invalidInput' || error.field !== field || error.item !== item) return null;
+    return problemText(error.field, error.problem);
   }
 
   /** A failure that is not about one form field (those show next to their field). */
