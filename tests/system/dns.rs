@@ -55,7 +55,17 @@ fn input(inbox: &Inbox) -> Input {
 
 /// Publishes every zone record of the plan (PTRs in the box's reverse zones, as the provider would).
 fn publish(inbox: &Inbox, plan: &Plan) -> Result<()> {
-    for record in &plan.records {
+    publish_records(inbox, &plan.records)
+}
+
+/// Publishes each of `records` as a user would paste it into a DNS panel (TXT values in quoted
+/// strings of at most 255 bytes), except CAA: optional, and it restricts which CA may issue, so
+/// a test publishes it on purpose only.
+pub(crate) fn publish_records<'a>(
+    inbox: &Inbox,
+    records: impl IntoIterator<Item = &'a records::Record>,
+) -> Result<()> {
+    for record in records.into_iter().filter(|record| record.kind != Kind::CAA) {
         let value =
             if record.kind == Kind::TXT { record.quoted_strings() } else { record.value.clone() };
         inbox.publish(&record.name, &format!("{:?}", record.kind), 60, &[&value])?;

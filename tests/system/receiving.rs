@@ -75,18 +75,7 @@ fn t70_mail_to_the_domain_reaches_the_mailbox_with_srs_dkim_dmarc_and_arc_passin
             mx.is_some_and(|line| line.checked.record.value.contains("mail.example.test")),
             "no MX planned: {dns:#?}"
         );
-        for line in &dns.lines {
-            let record = &line.checked.record;
-            if record.kind == Kind::CAA {
-                continue;
-            }
-            let value = if record.kind == Kind::TXT {
-                record.quoted_strings()
-            } else {
-                record.value.clone()
-            };
-            inbox.publish(&record.name, &format!("{:?}", record.kind), 60, &[&value])?;
-        }
+        crate::dns::publish_records(inbox, dns.lines.iter().map(|line| &line.checked.record))?;
         let dns = app::dns_report(&profile, &settings).await?;
         ensure!(
             dns.lines

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use outpost_setup::app::{self, TestReport};
-use outpost_setup::dns::records::Kind;
 use outpost_setup::secrets::{SecretName, SecretStore};
 use outpost_setup::test_email::{
     AuthResult, Delivery, DkimProblem, Finding, ImapAccount, Mailbox, Refusal, Requirement,
@@ -49,19 +48,7 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
         // The user publishes every record the DNS step shows (PTRs at the "provider").
         let publish_all = async |profile: &outpost_setup::profile::Profile| -> Result<()> {
             let report = app::dns_report(profile, &settings).await?;
-            for line in &report.lines {
-                let record = &line.checked.record;
-                if record.kind == Kind::CAA {
-                    continue;
-                }
-                let value = if record.kind == Kind::TXT {
-                    record.quoted_strings()
-                } else {
-                    record.value.clone()
-                };
-                inbox.publish(&record.name, &format!("{:?}", record.kind), 60, &[&value])?;
-            }
-            Ok(())
+            crate::dns::publish_records(inbox, report.lines.iter().map(|line| &line.checked.record))
         };
         publish_all(&profile).await?;
 

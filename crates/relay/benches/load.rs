@@ -8,6 +8,10 @@
 //!   (how apps and Gmail's "Send mail as" connect);
 //! - reused sessions: one authenticated session per client, many messages each;
 //! - 1,000 idle TLS sessions held open on port 465;
+//! - inbound (port 25): mail from example.net, DKIM-signed by it, to a catch-all at example.com,
+//!   forwarded to the sink — with the SPF, DKIM, DMARC and DNSBL checks asked of the DNS server
+//!   on loopback, SRS, Authentication-Results and an ARC seal; then 1,000 idle inbound sessions
+//!   (STARTTLS and EHLO each);
 //! - a flood of wrong-password logins: 300 at once, each from its own loopback address, with the
 //!   relay's memory and threads sampled throughout and a new client timed in the middle of it.
 //!
@@ -50,23 +54,30 @@ async fn run() -> Result<(), Failure> {
     let root = directory.path();
 
     let sink = start_sink().await?;
-    let dns = start_dns(sink.ip()).await?;
+    // example.net: the sink's domain, and the sending domain of the inbound mail.
+    let sender_key = outpost_relay::dkim::generate(outpost_relay_config::DkimAlgorithm::RsaSha256)?;
+    let dns = start_dns(sink.ip(), &sender_key.txt).await?;
     let key = outpost_relay::dkim::generate(outpost_relay_config::DkimAlgorithm::RsaSha256)?;
     outpost_relay::dkim::write_new_key(&root.join("dkim.pem"), &key.private_pem)?;
     let mut users = outpost_relay::users::UsersFile::default();
     users.set(USER, PASSWORD)?;
     users.save(&root.join("users"))?;
-    let (submission, submissions) = (free_port()?, free_port()?);
+    let (submission, submissions, inbound) = (free_port()?, free_port()?, free_port()?);
+    std::fs::write(root.join("aliases"), "*@example.com: sink@example.net\n")?;
     let config = root.join("relay.toml");
     std::fs::write(
         &config,
         format!(
             "[server]\nhostname = \"{HOST}\"\ndomains = [\"example.com\"]\n\
              [listeners]\nsubmission = [\"127.0.0.1:{submission}\"]\nsubmissions = [\"127.0.0.1:{submissions}\"]\n\
+             inbound = [\"127.0.0.1:{inbound}\"]\n\
              [tls]\nstate_dir = \"{root}/state/tls\"\n[users]\nfile = \"{root}/users\"\n\
              [[dkim]]\ndomain = \"example.com\"\nselector = \"bench\"\nkey_file = \"{root}/dkim.pem\"\n\
              [queue]\ndir = \"{root}/queue\"\nmax_messages = 1000000\n\
              [limits]\nmax_connections = 5000\nconnections_per_address = 5000\nmessages_per_user_per_hour = 10000000\n\
+             [inbound]\nowner = \"owner@example.net\"\naliases_file = \"{root}/aliases\"\n\
+             srs_secrets_file = \"{root}/srs-secrets\"\nblocklists = [\"zen.example.net\"]\n\
+             messages_per_address_per_hour = 100000000\n\
              [log]\nlevel = \"warn\"\n\
              [dns]\nresolvers = [\"{dns}\"]\n[delivery]\nport = {port}\nipv6 = false\n",
             root = root.display(),
@@ -115,6 +126,55 @@ async fn run() -> Result<(), Failure> {
     println!("\n| memory | RSS |\n|---|---|");
     println!("| idle | {:.1} MB |", idle_rss as f64 / 1024.0);
     println!("| {} idle TLS sessions | {:.1} MB |", held.len(), busy_rss as f64 / 1024.0);
+    drop(held);
+
+    // Inbound: what the world sends to the user's domain, checked and forwarded.
+    let signer = outpost_relay::dkim::Signer::load(&[outpost_relay_config::DkimKey {
+        domain: "example.net".parse()?,
+        selector: "sender".parse()?,
+        algorithm: outpost_relay_config::DkimAlgorithm::RsaSha256,
+        key_file: {
+            let path = root.join("sender.pem");
+            std::fs::write(&path, &sender_key.private_pem)?;
+            path.to_str().ok_or("a UTF-8 path")?.parse()?
+        },
+    }])?;
+    // Signed beforehand: the sender's signing is not the relay's work, nor in its figures.
+    let mail: Arc<Vec<String>> = Arc::new(
+        (0..messages + clients)
+            .map(|number| {
+                let message = format!(
+                    "From: Alice <alice@example.net>\r\nTo: friend{number}@example.com\r\nSubject: inbound {number}\r\n\
+                     Date: Wed, 02 Dec 2026 12:00:00 +0000\r\nMessage-ID: <{number}@example.net>\r\n\r\n{}\r\n",
+                    "A typical short personal message body. ".repeat(20)
+                );
+                let signature = signer.sign("example.net", message.as_bytes())?;
+                Ok(format!("{signature}{message}"))
+            })
+            .collect::<Result<_, Failure>>()?,
+    );
+    wait_for_port(inbound).await?;
+    measure_inbound(pid, 1, 1, inbound, &connector, &mail).await?;
+    let result = measure_inbound(pid, clients, messages, inbound, &connector, &mail).await?;
+    println!(
+        "\n| inbound, {clients} senders, sessions reused | msg/s | p50 ms | p99 ms | server CPU ms/msg |"
+    );
+    println!("|---|---|---|---|---|");
+    println!(
+        "| SPF + DKIM + DMARC + DNSBL, SRS, ARC seal, forwarded | {:.0} | {:.1} | {:.1} | {:.2} |",
+        result.rate, result.p50, result.p99, result.cpu_ms_per_message
+    );
+    wait_for_empty_queue(&root.join("queue"), Duration::from_secs(120)).await;
+    let before_idle = rss_kib(pid)?;
+    let held = hold_idle_inbound(1000, inbound, &connector).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let inbound_rss = rss_kib(pid)?;
+    println!(
+        "| {} idle inbound sessions (STARTTLS + EHLO) | {:.1} MB (from {:.1} MB) |",
+        held.len(),
+        inbound_rss as f64 / 1024.0,
+        before_idle as f64 / 1024.0
+    );
     drop(held);
     let flood = auth_flood(pid, 300, submissions, &connector).await?;
     println!(
@@ -208,13 +268,98 @@ async fn measure(
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-/// An authenticated submission session (587, STARTTLS, AUTH PLAIN).
+/// A sending server's session on port 25 (STARTTLS, no AUTH), `per_client` messages each.
+async fn measure_inbound(
+    pid: u32,
+    clients: usize,
+    messages: usize,
+    port: u16,
+    connector: &tokio_rustls::TlsConnector,
+    mail: &Arc<Vec<String>>,
+) -> Result<Measured, Failure> {
+    let cpu_before = cpu_ms(pid)?;
+    let started = Instant::now();
+    let per_client = messages.div_ceil(clients);
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let (connector, mail) = (connector.clone(), mail.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(per_client);
+            let mut session = Session::starttls(port, &connector).await?;
+            for number in 0..per_client {
+                let index = (client * per_client + number) % mail.len();
+                let begun = Instant::now();
+                session
+                    .transaction(
+                        "alice@example.net",
+                        &format!("friend{index}@example.com"),
+                        &mail[index],
+                    )
+                    .await?;
+                latencies.push(begun.elapsed());
+            }
+            session.quit().await?;
+            Ok::<_, Failure>(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let elapsed = started.elapsed();
+    let cpu = cpu_ms(pid)? - cpu_before;
+    latencies.sort();
+    let percentile = |p: f64| {
+        latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64()
+            * 1000.0
+    };
+    Ok(Measured {
+        rate: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: percentile(0.50),
+        p99: percentile(0.99),
+        cpu_ms_per_message: cpu / latencies.len() as f64,
+    })
+}
+
+/// `count` sending servers that said EHLO after STARTTLS on port 25, then nothing more.
+async fn hold_idle_inbound(
+    count: usize,
+    port: u16,
+    connector: &tokio_rustls::TlsConnector,
+) -> Result<Vec<Session>, Failure> {
+    let mut held = Vec::with_capacity(count);
+    for _ in 0..count {
+        held.push(Session::starttls(port, connector).await?);
+    }
+    Ok(held)
+}
+
+/// An authenticated submission session (587, STARTTLS, AUTH PLAIN), or a sending server's
+/// session on port 25 (STARTTLS, no AUTH).
 struct Session {
     stream: BufReader<Box<dyn Io>>,
 }
 
 impl Session {
     async fn open(port: u16, connector: &tokio_rustls::TlsConnector) -> Result<Session, Failure> {
+        let mut session = Session::starttls(port, connector).await?;
+        use base64::Engine;
+        let credentials =
+            base64::engine::general_purpose::STANDARD.encode(format!("\0{USER}\0{PASSWORD}"));
+        session
+            .stream
+            .get_mut()
+            .write_all(format!("AUTH PLAIN {credentials}\r\n").as_bytes())
+            .await?;
+        expect(&mut session.stream, "235").await?;
+        Ok(session)
+    }
+
+    /// Connected, encrypted with STARTTLS, and greeted again with EHLO.
+    async fn starttls(
+        port: u16,
+        connector: &tokio_rustls::TlsConnector,
+    ) -> Result<Session, Failure> {
         let tcp = TcpStream::connect(("127.0.0.1", port)).await?;
         tcp.set_nodelay(true)?;
         let mut plain = BufReader::new(tcp);
@@ -225,16 +370,24 @@ impl Session {
         expect(&mut plain, "220").await?;
         let tls = connector.connect(HOST.try_into()?, plain.into_inner()).await?;
         let mut stream: BufReader<Box<dyn Io>> = BufReader::new(Box::new(tls));
-        use base64::Engine;
-        let credentials =
-            base64::engine::general_purpose::STANDARD.encode(format!("\0{USER}\0{PASSWORD}"));
-        stream
-            .get_mut()
-            .write_all(format!("EHLO bench.example\r\nAUTH PLAIN {credentials}\r\n").as_bytes())
-            .await?;
+        stream.get_mut().write_all(b"EHLO bench.example\r\n").await?;
         expect(&mut stream, "250").await?;
-        expect(&mut stream, "235").await?;
         Ok(Session { stream })
+    }
+
+    /// One message: the envelope pipelined, then the (already dot-safe) message after 354.
+    async fn transaction(&mut self, from: &str, to: &str, message: &str) -> Result<(), Failure> {
+        self.stream
+            .get_mut()
+            .write_all(format!("MAIL FROM:<{from}>\r\nRCPT TO:<{to}>\r\nDATA\r\n").as_bytes())
+            .await?;
+        expect(&mut self.stream, "250").await?;
+        expect(&mut self.stream, "250").await?;
+        expect(&mut self.stream, "354").await?;
+        self.stream.get_mut().write_all(message.as_bytes()).await?;
+        self.stream.get_mut().write_all(b".\r\n").await?;
+        expect(&mut self.stream, "250").await?;
+        Ok(())
     }
 
     async fn send_message(&mut self, client: usize, number: usize) -> Result<(), Failure> {
@@ -361,10 +514,12 @@ async fn start_sink() -> Result<SocketAddr, Failure> {
     Ok(address)
 }
 
-/// A DNS server: example.net's MX is the sink.
-async fn start_dns(sink: std::net::IpAddr) -> Result<SocketAddr, Failure> {
+/// A DNS server: example.net's MX is the sink; example.net sends the inbound mail (SPF allows
+/// loopback, its DKIM key is `sender`, DMARC `p=reject`); `zen.example.net` is a blocklist that
+/// lists nobody.
+async fn start_dns(sink: std::net::IpAddr, dkim_txt: &str) -> Result<SocketAddr, Failure> {
     use hickory_server::net::runtime::TokioRuntimeProvider;
-    use hickory_server::proto::rr::rdata::{A, MX, SOA};
+    use hickory_server::proto::rr::rdata::{A, MX, SOA, TXT};
     use hickory_server::proto::rr::{LowerName, Name, RData, Record};
     use hickory_server::store::in_memory::InMemoryZoneHandler;
     use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
@@ -392,6 +547,14 @@ async fn start_dns(sink: std::net::IpAddr) -> Result<SocketAddr, Failure> {
         ),
         1,
     );
+    let text = |name: &str, value: &str| -> Result<Record, Failure> {
+        // At most 255 bytes per string, as DNS requires (a 2048-bit key is longer).
+        let parts = value.as_bytes().chunks(255).map(|part| String::from_utf8_lossy(part).into());
+        Ok(Record::from_rdata(Name::from_str(name)?, 300, RData::TXT(TXT::new(parts.collect()))))
+    };
+    zone.upsert_mut(text("example.net.", "v=spf1 ip4:127.0.0.0/8 -all")?, 1);
+    zone.upsert_mut(text("sender._domainkey.example.net.", dkim_txt)?, 1);
+    zone.upsert_mut(text("_dmarc.example.net.", "v=DMARC1; p=reject")?, 1);
     let std::net::IpAddr::V4(sink) = sink else { return Err("the sink is on IPv4".into()) };
     zone.upsert_mut(
         Record::from_rdata(Name::from_str("mx.example.net.")?, 300, RData::A(A(sink))),

@@ -141,32 +141,61 @@ impl Drop for Held {
     }
 }
 
-/// Messages per user per hour.
+/// Messages per user (or, inbound, per sending address) per hour.
 #[derive(Debug)]
 pub struct SendRate {
     per_hour: usize,
-    sent: Mutex<HashMap<String, VecDeque<Instant>>>,
+    sent: Mutex<Sent>,
 }
+
+#[derive(Debug)]
+struct Sent {
+    by_key: HashMap<String, VecDeque<Instant>>,
+    /// When keys that sent nothing for an hour are next forgotten: inbound, every sending
+    /// address of the world is a key, and the map must not grow with all of them.
+    sweep_at: Instant,
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+/// How often the rate's idle keys are forgotten.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 impl SendRate {
     /// At most `per_hour` messages per user in any hour.
     pub fn new(per_hour: u32) -> Self {
-        SendRate { per_hour: per_hour as usize, sent: Mutex::new(HashMap::new()) }
+        let sent = Sent { by_key: HashMap::new(), sweep_at: Instant::now() + SWEEP_EVERY };
+        SendRate { per_hour: per_hour as usize, sent: Mutex::new(sent) }
     }
 
     /// Counts a message for `user`; false if that would exceed the limit.
     pub fn allow(&self, user: &str) -> bool {
-        const HOUR: Duration = Duration::from_secs(3600);
+        self.allow_at(user, Instant::now())
+    }
+
+    fn allow_at(&self, user: &str, now: Instant) -> bool {
         let mut sent = self.sent.lock().expect("rate lock");
-        let times = sent.entry(user.to_string()).or_default();
-        while times.front().is_some_and(|time| time.elapsed() >= HOUR) {
+        if now >= sent.sweep_at {
+            sent.sweep_at = now + SWEEP_EVERY;
+            let recent = |times: &mut VecDeque<Instant>| {
+                times.back().is_some_and(|time| now.saturating_duration_since(*time) < HOUR)
+            };
+            sent.by_key.retain(|_, times| recent(times));
+        }
+        let times = sent.by_key.entry(user.to_string()).or_default();
+        while times.front().is_some_and(|time| now.saturating_duration_since(*time) >= HOUR) {
             times.pop_front();
         }
         if times.len() >= self.per_hour {
             return false;
         }
-        times.push_back(Instant::now());
+        times.push_back(now);
         true
+    }
+
+    /// How many keys are remembered.
+    #[cfg(test)]
+    fn keys(&self) -> usize {
+        self.sent.lock().expect("rate lock").by_key.len()
     }
 }
 
@@ -267,5 +296,23 @@ mod tests {
         assert!(rate.allow("alice@example.com"));
         assert!(!rate.allow("alice@example.com"));
         assert!(rate.allow("bob@example.com"));
+    }
+
+    #[test]
+    fn senders_idle_for_an_hour_are_forgotten() {
+        let rate = SendRate::new(2);
+        let start = Instant::now();
+        for number in 0..1000 {
+            assert!(rate.allow_at(&format!("sender{number}@example.net"), start));
+        }
+        assert_eq!(rate.keys(), 1000);
+        // Within the hour they are all kept (their counts still matter)…
+        assert!(rate.allow_at("sender0@example.net", start + SWEEP_EVERY));
+        assert_eq!(rate.keys(), 1000);
+        assert!(!rate.allow_at("sender0@example.net", start + SWEEP_EVERY * 2));
+        // …and after it only the one still sending is.
+        let later = start + HOUR + SWEEP_EVERY * 2;
+        assert!(rate.allow_at("sender0@example.net", later));
+        assert_eq!(rate.keys(), 1, "the idle senders are gone");
     }
 }

@@ -118,12 +118,8 @@ impl<'a, R: Remote> RelayAdmin<'a, R> {
         let stdin = format!("{password}\n");
         let change: api::UserChange =
             self.call("user add", &["user", "add", "--", address], &[], stdin.as_bytes()).await?;
-        self.confirm(
-            "user add",
-            &change,
-            address,
-            &[api::UserAction::Added, api::UserAction::PasswordChanged],
-        )?;
+        let allowed = [api::UserAction::Added, api::UserAction::PasswordChanged];
+        self.confirm("user add", &change, (&change.user, &change.action), address, &allowed)?;
         Ok(change)
     }
 
@@ -131,7 +127,8 @@ impl<'a, R: Remote> RelayAdmin<'a, R> {
     pub async fn remove_user(&self, address: &str) -> Result<api::UserChange, Error> {
         let change: api::UserChange =
             self.call("user remove", &["user", "remove", "--", address], &[], b"").await?;
-        self.confirm("user remove", &change, address, &[api::UserAction::Removed])?;
+        let removed = [api::UserAction::Removed];
+        self.confirm("user remove", &change, (&change.user, &change.action), address, &removed)?;
         Ok(change)
     }
 
@@ -150,7 +147,7 @@ impl<'a, R: Remote> RelayAdmin<'a, R> {
         arguments.extend(destinations.iter().map(String::as_str));
         let change: api::AliasChange = self.call("alias add", &arguments, &[], b"").await?;
         let allowed = [api::AliasAction::Added, api::AliasAction::Changed];
-        self.confirm_alias("alias add", &change, address, &allowed)?;
+        self.confirm("alias add", &change, (&change.address, &change.action), address, &allowed)?;
         Ok(change)
     }
 
@@ -158,25 +155,15 @@ impl<'a, R: Remote> RelayAdmin<'a, R> {
     pub async fn remove_alias(&self, address: &str) -> Result<api::AliasChange, Error> {
         let change: api::AliasChange =
             self.call("alias remove", &["alias", "remove", "--", address], &[], b"").await?;
-        self.confirm_alias("alias remove", &change, address, &[api::AliasAction::Removed])?;
+        let removed = [api::AliasAction::Removed];
+        self.confirm(
+            "alias remove",
+            &change,
+            (&change.address, &change.action),
+            address,
+            &removed,
+        )?;
         Ok(change)
-    }
-
-    fn confirm_alias(
-        &self,
-        command: &'static str,
-        change: &api::AliasChange,
-        address: &str,
-        allowed: &[api::AliasAction],
-    ) -> Result<(), Error> {
-        if change.address.eq_ignore_ascii_case(address) && allowed.contains(&change.action) {
-            Ok(())
-        } else {
-            Err(Error::Unreadable {
-                command,
-                detail: format!("asked about {address}, the relay answered {change:?}"),
-            })
-        }
     }
 
     /// `check-config`: whether `path` is a config the relay would start with.
@@ -227,14 +214,17 @@ impl<'a, R: Remote> RelayAdmin<'a, R> {
 
     /// A relay's answer must be about the address asked and say it did what was asked: a
     /// command line that went wrong (an address read as an option, say) cannot pass for success.
-    fn confirm(
+    /// The relay's answer is about what was asked: the `change` it reports is to `address`
+    /// (`changed`: the address it names) and one of the `allowed` actions.
+    fn confirm<C: std::fmt::Debug, A: PartialEq>(
         &self,
         command: &'static str,
-        change: &api::UserChange,
+        change: &C,
+        (changed, action): (&str, &A),
         address: &str,
-        allowed: &[api::UserAction],
+        allowed: &[A],
     ) -> Result<(), Error> {
-        if change.user.eq_ignore_ascii_case(address) && allowed.contains(&change.action) {
+        if changed.eq_ignore_ascii_case(address) && allowed.contains(action) {
             Ok(())
         } else {
             Err(Error::Unreadable {

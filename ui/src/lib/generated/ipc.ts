@@ -662,8 +662,8 @@ destinations: Array<string>, };
 export type Forwarding = { 
 /**
  * Every address without an alias of its own goes to the forwarding mailbox (the
- * tutorial's catch-all). Off: only the aliases (and postmaster@, abuse@) exist, and mail
- * to any other address is refused.
+ * tutorial's catch-all). Off: only the aliases, the sending address, postmaster@ and
+ * abuse@ exist, and mail to any other address is refused.
  */
 catchAll: boolean, 
 /**
