@@ -249,11 +249,25 @@ try {
     assert.equal(onVps('systemctl is-active outpost-relay'), 'active');
     assert.ok(profile().installed.dkim[0][1].startsWith('v=DKIM1'), 'the DKIM record is kept for the DNS step');
     await shot('19-install-done');
-    await driver.click('[data-testid=install-start]');
-    await driver.waitFor('[data-testid=install-summary]', { timeoutMs: 120_000 });
-    const changed = await driver.execute('return [...document.querySelectorAll("[data-testid^=install-step-]")].filter(e => e.dataset.changed === "true").map(e => e.dataset.testid)');
-    assert.deepEqual(changed, [], 'a second run changes nothing');
-    await shot('20-install-again');
+    // The provider's firewall now refuses port 25 (as some do until asked): the second run,
+    // which changes nothing on the server, says that mail cannot arrive, and what to open.
+    const firewall = ['INPUT', '-p', 'tcp', '--dport', '25', '-j', 'REJECT', '--reject-with', 'tcp-reset'];
+    execFileSync(inbox, ['exec', 'vps', 'iptables', '-I', ...firewall]);
+    try {
+      await driver.click('[data-testid=install-start]');
+      await driver.waitFor('[data-testid=install-summary]', { timeoutMs: 120_000 });
+      const changed = await driver.execute('return [...document.querySelectorAll("[data-testid^=install-step-]")].filter(e => e.dataset.changed === "true").map(e => e.dataset.testid)');
+      assert.deepEqual(changed, [], 'a second run changes nothing');
+      assert.equal(await driver.execute('return document.querySelector("[data-testid=install-inbound]").dataset.state'), 'blocked');
+      const blocked = await driver.text('[data-testid=install-inbound-blocked]');
+      assert.match(blocked, /this computer could not reach it \(.*refused.*\)/i);
+      assert.match(blocked, /Open TCP port 25 for incoming connections in your provider’s firewall/);
+      assert.match(blocked, /many home internet connections block port 25/);
+      await driver.execute('document.querySelector("[data-testid=install-inbound-blocked]").scrollIntoView({ block: "center" })');
+      await shot('20-install-again-port25-closed');
+    } finally {
+      execFileSync(inbox, ['exec', 'vps', 'iptables', '-D', ...firewall]);
+    }
   });
 
   await test('DNS lists every record as missing, with blocklists asked through the server', async () => {
@@ -423,6 +437,7 @@ try {
     assert.match(shown, /^[A-Za-z2-9]{24}$/, 'the SMTP password, from the keychain');
     await driver.click('[data-testid=send-as-password-show]');
     assert.equal(await driver.execute('return document.querySelector("[data-testid=send-as-confirmation]").dataset.state'), 'waiting');
+    await driver.execute('document.querySelector("[data-testid=send-as]").scrollIntoView({ block: "start" })');
     await shot('32-send-as');
     await driver.execute('document.querySelector("[data-testid=send-as-confirmation]").scrollIntoView({ block: "end" })');
     await shot('32b-send-as-waiting');

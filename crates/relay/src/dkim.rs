@@ -198,7 +198,15 @@ enum KeySealer {
 pub struct Signer {
     keys: Vec<(String, KeySigner)>,
     /// Per domain, sealers that differ only in extra (absent) header names: see [`Signer::seal`].
-    sealers: Vec<(String, Vec<KeySealer>)>,
+    sealers: Vec<(String, Sealers)>,
+}
+
+/// A domain's sealer variants, and the one that last made a set without the bad fold: the
+/// folds fall where the set's fixed-length fields put them, so that one almost always works
+/// again and each message is sealed once, not once per variant tried.
+struct Sealers {
+    variants: Vec<KeySealer>,
+    last_good: std::sync::atomic::AtomicUsize,
 }
 
 /// Header names added to the ARC-Message-Signature's list, one more per try, to move where its
@@ -247,7 +255,8 @@ impl Signer {
                         ),
                     });
                 }
-                sealers.push((domain.clone(), variants));
+                let last_good = std::sync::atomic::AtomicUsize::new(0);
+                sealers.push((domain.clone(), Sealers { variants, last_good }));
             }
             let signer = match load(&text, key.algorithm, &path)? {
                 Key::Rsa(rsa) => KeySigner::Rsa(
@@ -279,7 +288,8 @@ impl Signer {
         results: &mail_auth::AuthenticationResults<'_>,
         arc: &mail_auth::ArcOutput<'_>,
     ) -> Option<String> {
-        let (_, variants) =
+        use std::sync::atomic::Ordering;
+        let (_, sealers) =
             self.sealers.iter().find(|(key_domain, _)| key_domain.eq_ignore_ascii_case(domain))?;
         if !arc.can_be_sealed() {
             return None;
@@ -288,8 +298,11 @@ impl Signer {
         // §3.7 removes that whitespace when verifying, but dkimpy (and with it other verifiers)
         // keeps it, and the signature fails there: such a set is made again with the header
         // list one name longer, which moves the folds.
+        let variants = &sealers.variants;
+        let first = sealers.last_good.load(Ordering::Relaxed) % variants.len();
         let mut sealed = None;
-        for sealer in variants {
+        for index in (0..variants.len()).map(|offset| (first + offset) % variants.len()) {
+            let sealer = &variants[index];
             let set = match sealer {
                 KeySealer::Rsa(sealer) => sealer.seal(message, results, arc),
                 KeySealer::Ed25519(sealer) => sealer.seal(message, results, arc),
@@ -300,6 +313,7 @@ impl Signer {
                     let folded_before_close = text.contains("\r\n\t;\r\n");
                     sealed = Some(text);
                     if !folded_before_close {
+                        sealers.last_good.store(index, Ordering::Relaxed);
                         break;
                     }
                 }

@@ -265,8 +265,8 @@ export const en = {
   'sendAs.gmail.security': 'Security',
   'sendAs.gmail.tls': 'Secured connection using TLS (recommended)',
   'upcoming.badge': 'Coming soon',
-  'upcoming.lead': 'This step is not built yet. Here is what it will do:',
-  'upcoming.dashboard.1': 'Show the relay’s health, recent deliveries and settings for Gmail, Thunderbird or your app.',
+  'upcoming.lead': 'Next on this screen:',
+  'upcoming.dashboard.1': 'Show the relay’s health, recent deliveries, and the settings for Thunderbird or your app.',
   'upcoming.dashboard.2': 'Add users, rotate keys, back up, move to a new server, or uninstall.',
 
   'about.open': 'About',
