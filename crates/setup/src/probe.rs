@@ -300,7 +300,7 @@ pub enum Inbound {
     /// or the provider itself) blocks port 25, so mail for the domain cannot arrive.
     Blocked {
         /// What the network said.
-        reason: String,
+        reason: crate::ssh::NetworkFailure,
     },
 }
 
@@ -311,11 +311,10 @@ pub const INBOUND_CONNECT: Duration = Duration::from_secs(10);
 /// Connects to `host:25` as a sending mail server would.
 pub async fn inbound(host: &str, trust: &Trust) -> Result<Inbound, Error> {
     match tokio::time::timeout(INBOUND_CONNECT, TcpStream::connect((host, 25))).await {
-        Err(_) => {
-            let reason = format!("no answer within {} seconds", INBOUND_CONNECT.as_secs());
-            return Ok(Inbound::Blocked { reason });
+        Err(_) => return Ok(Inbound::Blocked { reason: crate::ssh::NetworkFailure::TimedOut }),
+        Ok(Err(error)) => {
+            return Ok(Inbound::Blocked { reason: crate::ssh::NetworkFailure::of(&error) });
         }
-        Ok(Err(error)) => return Ok(Inbound::Blocked { reason: error.to_string() }),
         Ok(Ok(_)) => {}
     }
     let seen = submission(host, 25, trust).await?;

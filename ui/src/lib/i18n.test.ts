@@ -4,7 +4,7 @@ import { en, type MessageKey } from './i18n/en';
 import { STEPS } from './steps';
 import { errorCodes } from './ipc';
 import type * as ipc from './ipc';
-import { blockerText, checkText, errorText, fieldsText, findingText, installDetail, mailboxText, problemText, recordLabel, recordPurpose, resultText, verdictText } from './i18n/words';
+import { blockerText, checkText, errorText, fieldsText, findingText, installDetail, mailboxText, port25Reason, problemText, recordLabel, recordPurpose, resultText, verdictText } from './i18n/words';
 
 describe('the message catalogue', () => {
   it('titles and summarises every step', () => {
@@ -124,6 +124,27 @@ describe('the words for the engine’s data', () => {
     ];
     for (const detail of details) expectWords(installDetail(detail));
     expect(installDetail(details[1]!)).toBe('opened ports 465, 587 in ufw');
+    expectWords(installDetail({ kind: 'aliasesSet', set: ['*@example.test'], removed: [] }));
+    expectWords(installDetail({ kind: 'notReceiving' }));
+  });
+
+  it('says why port 25 could not be reached, in its own words', () => {
+    const failures: ipc.NetworkFailure[] = [{ kind: 'refused' }, { kind: 'noRoute' }, { kind: 'timedOut' }, { kind: 'unknownName' }];
+    for (const failure of failures) expectWords(port25Reason(failure));
+    expect(port25Reason({ kind: 'refused' })).not.toMatch(/SSH/);
+    expect(port25Reason({ kind: 'other', detail: 'network is down' })).toBe('network is down');
+  });
+
+  it('names an alias row’s problem by its place, and only that row', async () => {
+    const { Task } = await import('./task.svelte');
+    const task = new Task();
+    await task.run(async () => {
+      throw { code: 'invalidInput', field: 'aliasTo', problem: { kind: 'forwardsToItself', domain: 'example.test' }, item: 1 };
+    });
+    expect(task.fieldError('aliasTo', 1)).toMatch(/not to an address @example\.test/);
+    expect(task.fieldError('aliasTo', 0)).toBeNull();
+    expect(task.fieldError('aliasTo')).toBeNull();
+    expect(task.panelError).toBeNull();
   });
 
   it('names the next record to fix in the DNS verdict', () => {

@@ -705,7 +705,7 @@ tlsVersion: string, } | { "kind": "blocked",
 /**
  * What the network said.
  */
-reason: string, };
+reason: NetworkFailure, };
 
 export type InboundRefusal = "relaying" | "unknown-recipient" | "forged-bounce-address" | "blocklisted" | "dmarc-reject" | "spf-fail" | "rate-limited" | "too-big" | "malformed";
 

@@ -202,6 +202,11 @@ export function networkText(failure: ipc.NetworkFailure): string {
   return failure.kind === 'other' ? t('network.other', { detail: failure.detail }) : t(`network.${failure.kind}` as MessageKey);
 }
 
+/** Why port 25 could not be reached from this computer. */
+export function port25Reason(failure: ipc.NetworkFailure): string {
+  return failure.kind === 'other' ? t('network.other', { detail: failure.detail }) : t(`install.port25Reason.${failure.kind}` as MessageKey);
+}
+
 /** What is wrong with a field, in the words for that field when it has its own. */
 export function problemText(field: ipc.Field, problem: ipc.Problem): string {
   const key = either(`invalid.${field}.${problem.kind}`, `invalid.${problem.kind}` as MessageKey);
