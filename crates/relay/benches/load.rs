@@ -260,6 +260,16 @@ async fn measure(
             Ok::<_, Failure>(latencies)
         }));
     }
+    summarize(pid, cpu_before, started, tasks).await
+}
+
+/// The clients' latencies, rate and the relay's CPU per message, once every client is done.
+async fn summarize(
+    pid: u32,
+    cpu_before: f64,
+    started: Instant,
+    tasks: Vec<tokio::task::JoinHandle<Result<Vec<Duration>, Failure>>>,
+) -> Result<Measured, Failure> {
     let mut latencies = Vec::new();
     for task in tasks {
         latencies.extend(task.await??);
@@ -324,23 +334,7 @@ async fn measure_inbound(
             Ok::<_, Failure>(latencies)
         }));
     }
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await??);
-    }
-    let elapsed = started.elapsed();
-    let cpu = cpu_ms(pid)? - cpu_before;
-    latencies.sort();
-    let percentile = |p: f64| {
-        latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64()
-            * 1000.0
-    };
-    Ok(Measured {
-        rate: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50: percentile(0.50),
-        p99: percentile(0.99),
-        cpu_ms_per_message: cpu / latencies.len() as f64,
-    })
+    summarize(pid, cpu_before, started, tasks).await
 }
 
 /// `count` sending servers that said EHLO after STARTTLS on port 25, then nothing more.
