@@ -638,6 +638,12 @@ pub enum DeliveryProblem {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         enhanced: Option<String>,
     },
+    /// Not tried: the domain's servers recently answered 421 or "try later" to the relay, which
+    /// leaves them alone until `until` (seconds since the epoch) rather than insist.
+    Deferred {
+        /// When the domain will be tried again.
+        until: u64,
+    },
 }
 
 /// A queued message's envelope and state: what `queue list|show` print, and what the relay
@@ -660,6 +666,9 @@ pub struct QueueItem {
     pub next_attempt: u64,
     /// Per recipient.
     pub recipients: Vec<QueueRecipient>,
+    /// The sender was told the message is delayed (one "delayed" notice, RFC 3464).
+    #[serde(default)]
+    pub delay_notified: bool,
 }
 
 /// One recipient of a queued message.
@@ -680,6 +689,10 @@ pub struct QueueRecipient {
     pub status: RecipientStatus,
     /// Every attempt, oldest first.
     pub records: Vec<DeliveryRecord>,
+    /// The sender was told this recipient failed (the bounce went out when it failed, not when
+    /// the message's last recipient was settled).
+    #[serde(default)]
+    pub bounced: bool,
 }
 
 /// Why the relay carries a message to a recipient.

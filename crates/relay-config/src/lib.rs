@@ -258,6 +258,12 @@ impl Config {
         if queue.max_messages == 0 {
             return Err(Problem::new(&["queue", "max_messages"], "must be at least 1"));
         }
+        if !(1..=50).contains(&self.delivery.connections_per_domain) {
+            return Err(Problem::new(
+                &["delivery", "connections_per_domain"],
+                "must be between 1 and 50 (receivers throttle senders that open many)",
+            ));
+        }
         if self.delivery.port == 0 {
             return Err(Problem::new(&["delivery", "port"], "must be a port number, usually 25"));
         }

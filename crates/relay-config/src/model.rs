@@ -286,6 +286,9 @@ pub struct Queue {
     pub max_retry_interval: Duration,
     /// Messages the queue holds before new ones get a temporary `452`.
     pub max_messages: u32,
+    /// A message still not delivered to some recipient after this long makes one "delayed"
+    /// notice to its sender (RFC 3464 `Action: delayed`); retries go on.
+    pub delay_notice_after: Duration,
 }
 
 impl Default for Queue {
@@ -296,6 +299,7 @@ impl Default for Queue {
             first_retry: Duration::from_secs(60),
             max_retry_interval: Duration::from_secs(2 * 3_600),
             max_messages: 10_000,
+            delay_notice_after: Duration::from_secs(4 * 3_600),
         }
     }
 }
@@ -394,6 +398,9 @@ pub struct Delivery {
     /// Extra root certificates (PEM) to trust, besides the system's, when TLS is verified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extra_roots: Option<AbsolutePath>,
+    /// Connections open at once to the servers of one recipient domain; further messages for
+    /// it wait, then reuse one of those connections (receivers throttle senders that open many).
+    pub connections_per_domain: u32,
 }
 
 impl Default for Delivery {
@@ -406,6 +413,7 @@ impl Default for Delivery {
             mta_sts: true,
             https_port: 443,
             extra_roots: None,
+            connections_per_domain: 3,
         }
     }
 }

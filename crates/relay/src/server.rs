@@ -223,6 +223,7 @@ impl Relay {
             Schedule {
                 first_retry: config.queue.first_retry.get(),
                 max_retry_interval: config.queue.max_retry_interval.get(),
+                delay_notice_after: config.queue.delay_notice_after.get(),
                 give_up_after: config.queue.give_up_after.get(),
                 max_messages: config.queue.max_messages as usize,
             },

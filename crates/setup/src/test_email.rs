@@ -608,7 +608,8 @@ pub fn findings(delivery: &Delivery, verdict: Option<&Verdict>) -> Vec<Finding> 
                     refusal: refusal(*code, enhanced.as_deref()),
                 })
             }
-            Some(api::DeliveryProblem::Interrupted) | None => findings.push(Finding::TryLater {
+            Some(api::DeliveryProblem::Interrupted | api::DeliveryProblem::Deferred { .. })
+            | None => findings.push(Finding::TryLater {
                 reply: record.reply.clone(),
                 retry_at: *next_attempt,
                 refusal: Refusal::TryLater,

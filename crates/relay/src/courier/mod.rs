@@ -2,6 +2,7 @@
 //! whether it was delivered, failed for now, or failed for good. The queue decides what happens
 //! next; a courier never touches the queue.
 
+pub mod destinations;
 pub mod mta_sts;
 pub mod smtp;
 

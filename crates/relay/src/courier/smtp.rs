@@ -18,8 +18,11 @@ use hickory_resolver::proto::rr::{RData, RecordType};
 use hickory_resolver::{Resolver, TokioResolver};
 use mail_send::SmtpClient;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
+use super::destinations::{Destinations, IDLE, MESSAGES_PER_CONNECTION, Turn};
 use super::mta_sts::{self, Mode, Policies};
 use super::{Courier, Delivery, DeliveryProblem, DeliveryRecord, Outcome};
 use crate::clock::{Clock, unix_seconds};
@@ -45,6 +48,8 @@ pub struct SmtpCourier {
     policies: Option<Policies>,
     /// The time delivery records are stamped with.
     clock: Arc<dyn Clock>,
+    /// Each recipient domain's places, open conversations and pause.
+    destinations: Arc<Destinations<Open>>,
 }
 
 /// How a connection uses TLS.
@@ -130,6 +135,9 @@ impl SmtpCourier {
             verified_tls,
             policies,
             clock,
+            destinations: Arc::new(Destinations::new(
+                config.delivery.connections_per_domain as usize,
+            )),
         })
     }
 
@@ -193,8 +201,8 @@ impl SmtpCourier {
         recipients: &[String],
         message: &[u8],
     ) -> Vec<DeliveryRecord> {
-        let now = unix_seconds(self.clock.now());
         let fail_all = |outcome, reply: String, problem: DeliveryProblem, mta_sts: bool| {
+            let now = unix_seconds(self.clock.now());
             recipients
                 .iter()
                 .map(|_| DeliveryRecord {
@@ -210,6 +218,18 @@ impl SmtpCourier {
                 })
                 .collect()
         };
+        let turn = self.destinations.enter(domain, self.clock.now()).await;
+        if let Some(paused) = turn.paused(self.clock.now()) {
+            return fail_all(
+                Outcome::Temporary,
+                format!(
+                    "not tried: {domain} recently answered \"{}\", so Outpost waits before trying it again",
+                    paused.said
+                ),
+                DeliveryProblem::Deferred { until: paused.until },
+                false,
+            );
+        }
         let mut hosts = match self.mail_servers(domain).await {
             Ok(hosts) => hosts,
             Err((outcome, reason)) => {
@@ -236,7 +256,22 @@ impl SmtpCourier {
             }
         }
         let first_try = if enforced.is_some() { TlsUse::Verified } else { TlsUse::Opportunistic };
+        // A conversation left open by the last message to this domain goes first — one that
+        // meets this message's TLS rules (an `enforce` policy wants a verified one to a listed
+        // server).
+        let usable = |open: &Open| match &enforced {
+            Some(policy) => open.verified && policy.allows(&open.host),
+            None => true,
+        };
+        while let Some(open) = turn.take_idle(self.clock.now(), usable) {
+            match self.converse(open, from, recipients, message).await {
+                Conversation::Stale => continue,
+                done => return self.finish(&turn, domain, done),
+            }
+        }
         let mut last_problem = format!("no mail server of {domain} could be reached");
+        // A greeting that said "try later" (421 or another 4xx), if one did.
+        let mut busy = None;
         for host in &hosts {
             let host_name = host.trim_end_matches('.').to_string();
             let addresses = self.addresses(host).await;
@@ -246,36 +281,35 @@ impl SmtpCourier {
             }
             for ip in addresses {
                 let target = SocketAddr::new(ip, self.port);
-                match self
-                    .try_server(&host_name, target, first_try, from, recipients, message)
-                    .await
-                {
-                    Ok(records) => return records,
+                let open = match self.open(&host_name, target, first_try).await {
+                    Ok(open) => Ok(open),
                     Err(Attempt::TlsFailed(reason)) if first_try == TlsUse::Verified => {
-                        last_problem = reason
+                        Err(Attempt::TlsFailed(reason))
                     }
                     Err(Attempt::TlsFailed(reason)) => {
                         tracing::info!(host = %host_name, %ip, %reason, "STARTTLS failed; retrying in plain text");
-                        match self
-                            .try_server(
-                                &host_name,
-                                target,
-                                TlsUse::Plain,
-                                from,
-                                recipients,
-                                message,
-                            )
-                            .await
-                        {
-                            Ok(records) => return records,
-                            Err(Attempt::TlsFailed(reason) | Attempt::Unreachable(reason)) => {
-                                last_problem = reason
-                            }
-                        }
+                        self.open(&host_name, target, TlsUse::Plain).await
                     }
-                    Err(Attempt::Unreachable(reason)) => last_problem = reason,
+                    Err(other) => Err(other),
+                };
+                match open {
+                    Ok(open) => {
+                        let done = self.converse(open, from, recipients, message).await;
+                        return self.finish(&turn, domain, done);
+                    }
+                    Err(Attempt::Busy(reply)) => {
+                        last_problem = format!("{host_name} [{ip}] greeted with {reply}");
+                        busy = Some(reply);
+                    }
+                    Err(Attempt::TlsFailed(reason) | Attempt::Unreachable(reason)) => {
+                        last_problem = reason
+                    }
                 }
             }
+        }
+        if let Some(reply) = busy {
+            let paused = turn.pause(self.clock.now(), &reply);
+            tracing::info!(%domain, %reply, until = paused.until, "the domain said to try later; leaving it alone for a while");
         }
         let (problem, mta_sts) = match enforced {
             Some(_) => (DeliveryProblem::Policy, true),
@@ -284,16 +318,45 @@ impl SmtpCourier {
         fail_all(Outcome::Temporary, last_problem, problem, mta_sts)
     }
 
-    /// One SMTP conversation with one server address.
-    async fn try_server(
-        &self,
-        host: &str,
-        target: SocketAddr,
-        tls_use: TlsUse,
-        from: &str,
-        recipients: &[String],
-        message: &[u8],
-    ) -> Result<Vec<DeliveryRecord>, Attempt> {
+    /// After a conversation: keep it open for the domain's next message when it can carry one,
+    /// pause the domain when it said "try later", and hand back the records.
+    fn finish(&self, turn: &Turn<Open>, domain: &str, done: Conversation) -> Vec<DeliveryRecord> {
+        let Conversation::Done { records, open, busy } = done else {
+            unreachable!("a stale conversation is retried, never finished")
+        };
+        if records.iter().any(|record| record.outcome == Outcome::Delivered) {
+            turn.delivered();
+        }
+        if let Some(reply) = busy {
+            let paused = turn.pause(self.clock.now(), &reply);
+            tracing::info!(%domain, %reply, until = paused.until, "the domain said to try later; leaving it alone for a while");
+        }
+        if let Some(open) = open {
+            if open.messages < MESSAGES_PER_CONNECTION {
+                turn.keep(open, self.clock.now());
+                self.close_when_idle(domain);
+            } else {
+                tokio::spawn(open.quit());
+            }
+        }
+        records
+    }
+
+    /// Closes the domain's conversations that are still idle after [`IDLE`].
+    fn close_when_idle(&self, domain: &str) {
+        let (destinations, clock, domain) =
+            (self.destinations.clone(), self.clock.clone(), domain.to_string());
+        tokio::spawn(async move {
+            clock.sleep(IDLE).await;
+            for open in destinations.expired(&domain, clock.now()) {
+                open.quit().await;
+            }
+        });
+    }
+
+    /// Connects to one server address, reads its greeting, says EHLO and, as `tls_use` says,
+    /// STARTTLS: a conversation ready for a message.
+    async fn open(&self, host: &str, target: SocketAddr, tls_use: TlsUse) -> Result<Open, Attempt> {
         let unreachable = |what: &str, error: &dyn std::fmt::Display| {
             Attempt::Unreachable(format!("{host} [{}]: {what}: {error}", target.ip()))
         };
@@ -303,6 +366,9 @@ impl SmtpCourier {
         client.timeout = self.reply_timeout;
         let banner =
             client.read().await.map_err(|error| unreachable("reading the greeting", &error))?;
+        if banner.code() / 100 == 4 {
+            return Err(Attempt::Busy(reply_text(&banner)));
+        }
         if banner.code() / 100 != 2 {
             return Err(Attempt::Unreachable(format!(
                 "{host} [{}] greeted with {}",
@@ -319,127 +385,190 @@ impl SmtpCourier {
                 target.ip()
             )));
         }
-        if tls_use != TlsUse::Plain && offers_tls {
-            let connector =
-                if tls_use == TlsUse::Verified { &self.verified_tls } else { &self.tls };
-            let mut client = client.start_tls(connector, host).await.map_err(|error| {
-                Attempt::TlsFailed(format!("{host} [{}]: STARTTLS: {error}", target.ip()))
-            })?;
-            let connection = client.tls_connection();
-            let tls = (
-                connection.protocol_version().map(tls_version_name),
-                connection.negotiated_cipher_suite().map(|suite| format!("{:?}", suite.suite())),
-            );
-            client
-                .ehlo(&self.helo)
-                .await
-                .map_err(|error| unreachable("EHLO after STARTTLS", &error))?;
-            Ok(self
-                .transaction(
-                    &mut client,
-                    host,
-                    target.ip(),
-                    tls,
-                    tls_use == TlsUse::Verified,
-                    from,
-                    recipients,
-                    message,
-                )
-                .await)
-        } else {
-            Ok(self
-                .transaction(
-                    &mut client,
-                    host,
-                    target.ip(),
-                    (None, None),
-                    false,
-                    from,
-                    recipients,
-                    message,
-                )
-                .await)
+        let open = |client, tls: (Option<String>, Option<String>)| Open {
+            client,
+            host: host.to_string(),
+            ip: target.ip(),
+            tls,
+            verified: tls_use == TlsUse::Verified,
+            messages: 0,
+        };
+        if tls_use == TlsUse::Plain || !offers_tls {
+            return Ok(open(Client::Plain(client), (None, None)));
         }
+        let connector = if tls_use == TlsUse::Verified { &self.verified_tls } else { &self.tls };
+        let mut client = client.start_tls(connector, host).await.map_err(|error| {
+            Attempt::TlsFailed(format!("{host} [{}]: STARTTLS: {error}", target.ip()))
+        })?;
+        let connection = client.tls_connection();
+        let tls = (
+            connection.protocol_version().map(tls_version_name),
+            connection.negotiated_cipher_suite().map(|suite| format!("{:?}", suite.suite())),
+        );
+        client.ehlo(&self.helo).await.map_err(|error| unreachable("EHLO after STARTTLS", &error))?;
+        Ok(open(Client::Tls(Box::new(client)), tls))
     }
 
-    /// MAIL, RCPT for each recipient, DATA: a record per recipient.
-    #[allow(clippy::too_many_arguments)]
-    async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
+    /// One message over an open conversation.
+    async fn converse(
         &self,
-        client: &mut SmtpClient<T>,
-        host: &str,
-        ip: IpAddr,
-        tls: (Option<String>, Option<String>),
-        mta_sts: bool,
+        mut open: Open,
         from: &str,
         recipients: &[String],
         message: &[u8],
-    ) -> Vec<DeliveryRecord> {
+    ) -> Conversation {
+        let reused = open.messages > 0;
+        let context = Context {
+            reused,
+            host: open.host.clone(),
+            ip: open.ip,
+            tls: open.tls.clone(),
+            mta_sts: open.verified,
+        };
+        let ended = match &mut open.client {
+            Client::Plain(client) => {
+                self.transaction(client, &context, from, recipients, message).await
+            }
+            Client::Tls(client) => {
+                self.transaction(client.as_mut(), &context, from, recipients, message).await
+            }
+        };
+        open.messages += 1;
+        match ended {
+            Ended::Broken => Conversation::Stale,
+            Ended::Done { records, reusable, busy } => {
+                let open = match reusable {
+                    true => Some(open),
+                    false => {
+                        open.quit().await;
+                        None
+                    }
+                };
+                Conversation::Done { records, open, busy }
+            }
+        }
+    }
+
+    /// MAIL, RCPT for each recipient, DATA: a record per recipient, and whether the
+    /// conversation can carry another message.
+    async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        client: &mut SmtpClient<T>,
+        context: &Context,
+        from: &str,
+        recipients: &[String],
+        message: &[u8],
+    ) -> Ended {
         let record = |outcome, reply: String, problem: Option<DeliveryProblem>| DeliveryRecord {
             at: unix_seconds(self.clock.now()),
             outcome,
-            host: Some(host.to_string()),
-            ip: Some(ip),
-            tls_version: tls.0.clone(),
-            tls_cipher: tls.1.clone(),
+            host: Some(context.host.clone()),
+            ip: Some(context.ip),
+            tls_version: context.tls.0.clone(),
+            tls_cipher: context.tls.1.clone(),
             reply,
             problem,
-            mta_sts,
+            mta_sts: context.mta_sts,
         };
         let refused = |reply: &smtp_proto::Response<String>| {
             record(classify(reply.code()), reply_text(reply), Some(reply_problem(reply)))
         };
-        let all = |outcome, reply: String, problem: Option<DeliveryProblem>| {
-            recipients
-                .iter()
-                .map(|_| record(outcome, reply.clone(), problem.clone()))
-                .collect::<Vec<_>>()
-        };
-        let broke = Some(DeliveryProblem::Interrupted);
-        let mail = match client.cmd(format!("MAIL FROM:<{from}>\r\n")).await {
-            Ok(reply) => reply,
-            Err(error) => {
-                return all(Outcome::Temporary, format!("MAIL FROM failed: {error}"), broke);
+        let broke = |what: &str, error: mail_send::Error| {
+            let record = record(
+                Outcome::Temporary,
+                format!("{what} failed: {error}"),
+                Some(DeliveryProblem::Interrupted),
+            );
+            Ended::Done {
+                records: recipients.iter().map(|_| record.clone()).collect(),
+                reusable: false,
+                busy: None,
             }
         };
+        let mail = match client.cmd(format!("MAIL FROM:<{from}>\r\n")).await {
+            Ok(reply) => reply,
+            // On a reused conversation, the server may have closed it while it was idle.
+            Err(_) if context.reused => return Ended::Broken,
+            Err(error) => return broke("MAIL FROM", error),
+        };
         if mail.code() / 100 != 2 {
-            return recipients.iter().map(|_| refused(&mail)).collect();
+            // A "later" to the sender is about the relay, not one recipient: the domain pauses.
+            let busy = (mail.code() / 100 == 4).then(|| reply_text(&mail));
+            let reusable = mail.code() != 421 && rset(client).await;
+            return Ended::Done {
+                records: recipients.iter().map(|_| refused(&mail)).collect(),
+                reusable,
+                busy,
+            };
         }
         let mut results: Vec<Option<DeliveryRecord>> = Vec::with_capacity(recipients.len());
+        let mut closing = None;
         for recipient in recipients {
             match client.cmd(format!("RCPT TO:<{recipient}>\r\n")).await {
                 Ok(reply) if reply.code() / 100 == 2 => results.push(None),
-                Ok(reply) => results.push(Some(refused(&reply))),
-                Err(error) => {
-                    return all(Outcome::Temporary, format!("RCPT TO failed: {error}"), broke);
+                Ok(reply) => {
+                    if reply.code() == 421 {
+                        closing = Some(reply_text(&reply));
+                    }
+                    results.push(Some(refused(&reply)));
+                    if closing.is_some() {
+                        break;
+                    }
                 }
+                Err(error) => return broke("RCPT TO", error),
             }
         }
+        if let Some(reply) = closing {
+            // 421: the server is closing the conversation; the rest were not asked.
+            let rest = record(
+                Outcome::Temporary,
+                reply.clone(),
+                Some(DeliveryProblem::Reply { code: 421, enhanced: None }),
+            );
+            let mut records: Vec<DeliveryRecord> = results
+                .into_iter()
+                .map(|result| result.unwrap_or_else(|| rest.clone()))
+                .collect();
+            records.resize(recipients.len(), rest);
+            return Ended::Done { records, reusable: false, busy: Some(reply) };
+        }
         if results.iter().all(Option::is_some) {
-            let _ = client.cmd(b"RSET\r\n").await;
-            return results.into_iter().flatten().collect();
+            let reusable = rset(client).await;
+            return Ended::Done { records: results.into_iter().flatten().collect(), reusable, busy: None };
         }
         let final_reply = async {
             let data = client.cmd(b"DATA\r\n").await?;
             if data.code() != 354 {
-                return Ok::<_, mail_send::Error>(refused(&data));
+                return Ok::<_, mail_send::Error>((refused(&data), data.code()));
             }
             // mail-send ends the data with CRLF "." CRLF itself: the message's own final CRLF
             // is that first CRLF (RFC 5321 §4.1.1.4), or the recipient gets a line more.
             client.write_message(message.strip_suffix(b"\r\n").unwrap_or(message)).await?;
             let reply = client.read().await?;
             Ok(if reply.code() / 100 == 2 {
-                record(Outcome::Delivered, reply_text(&reply), None)
+                (record(Outcome::Delivered, reply_text(&reply), None), reply.code())
             } else {
-                refused(&reply)
+                (refused(&reply), reply.code())
             })
         }
-        .await
-        .unwrap_or_else(|error| {
-            record(Outcome::Temporary, format!("sending the message failed: {error}"), broke)
-        });
-        let _ = client.cmd(b"QUIT\r\n").await;
-        results.into_iter().map(|result| result.unwrap_or_else(|| final_reply.clone())).collect()
+        .await;
+        let (final_reply, code) = match final_reply {
+            Ok(answer) => answer,
+            Err(error) => return broke("sending the message", error),
+        };
+        let busy = (code == 421).then(|| final_reply.reply.clone());
+        let reusable = match code / 100 {
+            2 => true,
+            _ => code != 421 && rset(client).await,
+        };
+        Ended::Done {
+            records: results
+                .into_iter()
+                .map(|result| result.unwrap_or_else(|| final_reply.clone()))
+                .collect(),
+            reusable,
+            busy,
+        }
     }
 }
 
@@ -471,6 +600,83 @@ enum Attempt {
     TlsFailed(String),
     /// Could not connect, or the server would not talk.
     Unreachable(String),
+    /// The server greeted with "try later" (4xx): the domain pauses.
+    Busy(String),
+}
+
+/// An SMTP client over plain TCP or TLS.
+enum Client {
+    Plain(SmtpClient<TcpStream>),
+    Tls(Box<SmtpClient<TlsStream<TcpStream>>>),
+}
+
+/// A conversation with one server, greeted and ready for a message.
+pub struct Open {
+    client: Client,
+    host: String,
+    ip: IpAddr,
+    /// TLS version and cipher, when encrypted.
+    tls: (Option<String>, Option<String>),
+    /// The certificate was verified for the host (MTA-STS `enforce`).
+    verified: bool,
+    /// Messages it has carried.
+    messages: u32,
+}
+
+impl std::fmt::Debug for Open {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Open")
+            .field("host", &self.host)
+            .field("ip", &self.ip)
+            .field("messages", &self.messages)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Open {
+    /// Says goodbye, without waiting long for the answer.
+    async fn quit(mut self) {
+        let bye = async {
+            match &mut self.client {
+                Client::Plain(client) => client.cmd(b"QUIT\r\n").await.map(drop),
+                Client::Tls(client) => client.cmd(b"QUIT\r\n").await.map(drop),
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), bye).await;
+    }
+}
+
+/// What a delivery record says about the conversation.
+struct Context {
+    /// It carried a message before this one.
+    reused: bool,
+    host: String,
+    ip: IpAddr,
+    tls: (Option<String>, Option<String>),
+    mta_sts: bool,
+}
+
+/// How a transaction ended.
+enum Ended {
+    /// A reused conversation turned out closed before anything was said: open a new one.
+    Broken,
+    /// Records for every recipient; whether another message may follow on this conversation;
+    /// the reply, if the server said "try later" to the relay as a whole.
+    Done { records: Vec<DeliveryRecord>, reusable: bool, busy: Option<String> },
+}
+
+/// A message's conversation, as [`SmtpCourier::converse`] hands it on.
+enum Conversation {
+    /// The reused conversation had been closed: try another.
+    Stale,
+    /// Records, the conversation if it may carry another message, and a "try later".
+    Done { records: Vec<DeliveryRecord>, open: Option<Open>, busy: Option<String> },
+}
+
+/// RSET, so the conversation can start another transaction; false if it did not work.
+async fn rset<T: AsyncRead + AsyncWrite + Unpin>(client: &mut SmtpClient<T>) -> bool {
+    client.cmd(b"RSET\r\n").await.is_ok_and(|reply| reply.code() / 100 == 2)
 }
 
 impl Courier for SmtpCourier {

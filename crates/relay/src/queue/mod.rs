@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::clock::{Clock, unix_seconds};
-use crate::courier::{Courier, DeliveryRecord, Outcome};
+use crate::courier::{Courier, DeliveryProblem, DeliveryRecord, Outcome};
 use crate::envelope::domain_of;
 pub use spool::Spool;
 pub use trace::Traces;
@@ -70,6 +70,8 @@ pub struct Schedule {
     pub give_up_after: Duration,
     /// The most messages held.
     pub max_messages: usize,
+    /// When a sender is told, once, that a message is delayed.
+    pub delay_notice_after: Duration,
 }
 
 impl Schedule {
@@ -213,8 +215,10 @@ impl Queue {
                     route: destination.route,
                     status: Status::Pending,
                     records: Vec::new(),
+                    bounced: false,
                 })
                 .collect(),
+            delay_notified: false,
         };
         self.spool.create(&item, message)?;
         self.start(item);
@@ -272,8 +276,10 @@ impl Queue {
 
     /// Works on one item until it is finished or the relay shuts down.
     async fn run(self: Arc<Self>, mut item: Item, notify: Arc<Notify>) {
-        let message = match self.spool.message(&item.id) {
-            Ok(message) => message,
+        let spool = self.spool.clone();
+        let id = item.id.clone();
+        let message = match blocking(move || spool.message(&id)).await {
+            Ok(message) => Arc::new(message),
             Err(error) => {
                 tracing::error!(id = %item.id, %error, "cannot read a queued message; leaving it for inspection");
                 self.active.lock().expect("queue lock").remove(&item.id);
@@ -292,18 +298,23 @@ impl Queue {
             }
             // A delivery in flight is abandoned at shutdown: the item is still on disk and
             // resumes at the next start.
-            tokio::select! {
+            let deferred = tokio::select! {
                 biased;
                 _ = self.shutdown.cancelled() => return,
-                _ = self.attempt(&mut item, &message) => {}
-            }
+                deferred = self.attempt(&mut item, &message) => deferred,
+            };
             let pending =
                 item.recipients.iter().any(|recipient| recipient.status == Status::Pending);
             let now = self.clock.now();
             let age = Duration::from_secs(unix_seconds(now).saturating_sub(item.created));
             if pending {
-                let delay = jitter(self.schedule.delay(item.attempts));
-                if age + delay > self.schedule.give_up_after {
+                // Not tried (every domain paused): the round does not count, and the next one
+                // is when the pause ends.
+                let next = match deferred {
+                    Some(until) => Duration::from_secs(until.saturating_sub(unix_seconds(now))),
+                    None => jitter(self.schedule.delay(item.attempts)),
+                };
+                if age + next > self.schedule.give_up_after {
                     for recipient in item
                         .recipients
                         .iter_mut()
@@ -312,20 +323,27 @@ impl Queue {
                         recipient.status = Status::GaveUp;
                     }
                 } else {
-                    item.next_attempt = unix_seconds(now + delay);
-                    if let Err(error) = self.spool.update(&item) {
+                    // Whoever failed for good hears it now, not when the others are settled.
+                    self.notify_sender(&mut item, &message, Notice::Failed).await;
+                    if !item.delay_notified && age >= self.schedule.delay_notice_after {
+                        self.notify_sender(&mut item, &message, Notice::Delayed).await;
+                    }
+                    item.next_attempt = unix_seconds(now + next.max(Duration::from_secs(1)));
+                    let (spool, saved) = (self.spool.clone(), item.clone());
+                    if let Err(error) = blocking(move || spool.update(&saved)).await {
                         tracing::error!(id = %item.id, %error, "cannot save the queue state; will retry anyway");
                     }
                     continue;
                 }
             }
-            self.finish(item, &message);
+            self.finish(item, message).await;
             return;
         }
     }
 
-    /// One round: every pending recipient, grouped by domain.
-    async fn attempt(&self, item: &mut Item, message: &[u8]) {
+    /// One round: every pending recipient, grouped by domain. Returns when the next round may
+    /// be (seconds since the epoch) if no recipient was tried because every domain is paused.
+    async fn attempt(&self, item: &mut Item, message: &[u8]) -> Option<u64> {
         item.attempts += 1;
         let mut domains: Vec<String> = item
             .recipients
@@ -335,6 +353,7 @@ impl Queue {
             .collect();
         domains.sort();
         domains.dedup();
+        let (mut tried, mut paused_until) = (false, 0);
         for domain in domains {
             let indexes: Vec<usize> = (0..item.recipients.len())
                 .filter(|&index| {
@@ -347,6 +366,18 @@ impl Queue {
             let records = self.courier.deliver(&item.from, &domain, &addresses, message).await;
             for (index, record) in indexes.into_iter().zip(records) {
                 let recipient = &mut item.recipients[index];
+                if let Some(DeliveryProblem::Deferred { until }) = record.problem {
+                    paused_until = paused_until.max(until);
+                    // One record says it; a pause that goes on adds no more.
+                    if recipient.records.last().is_some_and(|last| {
+                        matches!(last.problem, Some(DeliveryProblem::Deferred { .. }))
+                    }) {
+                        recipient.records.pop();
+                    }
+                    recipient.records.push(record);
+                    continue;
+                }
+                tried = true;
                 tracing::info!(
                     id = %item.id, to = %recipient.address, attempt = item.attempts, outcome = ?record.outcome,
                     host = record.host.as_deref().unwrap_or("-"), ip = ?record.ip,
@@ -360,10 +391,83 @@ impl Queue {
                 recipient.records.push(record);
             }
         }
+        if tried {
+            return None;
+        }
+        item.attempts -= 1;
+        Some(paused_until)
     }
 
-    /// Every recipient is settled: bounce what failed, forget the item.
-    fn finish(self: &Arc<Self>, item: Item, message: &[u8]) {
+    /// Tells the sender about the recipients `notice` concerns that it has not been told of:
+    /// a bounce for those that failed, or the one "delayed" notice for those still pending.
+    async fn notify_sender(self: &Arc<Self>, item: &mut Item, message: &Arc<Vec<u8>>, notice: Notice) {
+        let concerned = |recipient: &Recipient| match notice {
+            Notice::Failed => {
+                matches!(recipient.status, Status::Failed | Status::GaveUp) && !recipient.bounced
+            }
+            Notice::Delayed => recipient.status == Status::Pending,
+        };
+        let concerned: Vec<Recipient> =
+            item.recipients.iter().filter(|recipient| concerned(recipient)).cloned().collect();
+        if concerned.is_empty() {
+            return;
+        }
+        match notice {
+            Notice::Failed => {
+                for recipient in item.recipients.iter_mut().filter(|recipient| {
+                    matches!(recipient.status, Status::Failed | Status::GaveUp)
+                }) {
+                    recipient.bounced = true;
+                }
+            }
+            Notice::Delayed => item.delay_notified = true,
+        }
+        let return_path =
+            (!item.from.is_empty()).then(|| (self.bounces.return_path)(&item.from)).flatten();
+        let Some(return_path) = return_path else {
+            match item.from.is_empty() {
+                true => tracing::info!(id = %item.id, "not bouncing a message from the null sender"),
+                false => tracing::warn!(id = %item.id, from = %item.from, "not bouncing: the sender is an SRS address that does not check out"),
+            }
+            return;
+        };
+        let bounce_id = new_id(self.clock.now());
+        let until = SystemTime::UNIX_EPOCH
+            + Duration::from_secs(item.created)
+            + self.schedule.give_up_after;
+        let kind = match notice {
+            Notice::Failed => dsn::Kind::Failed,
+            Notice::Delayed => dsn::Kind::Delayed { until },
+        };
+        let concerned: Vec<&Recipient> = concerned.iter().collect();
+        let bounce = dsn::render(
+            &self.postmaster,
+            item,
+            &concerned,
+            kind,
+            message,
+            &bounce_id,
+            self.clock.now(),
+        );
+        let signed = match (self.bounces.sign)(&bounce) {
+            Some(headers) => [headers.as_bytes(), &bounce].concat(),
+            None => bounce,
+        };
+        let original = (return_path != item.from).then(|| item.from.clone());
+        let to = Destination { address: return_path.clone(), original, route: Route::Bounce };
+        let (queue, id) = (self.clone(), bounce_id.clone());
+        match blocking(move || queue.put(id, "", &[to], None, &signed)).await {
+            Ok(id) => {
+                tracing::info!(id = %item.id, bounce = %id, to = %return_path, notice = ?notice, "sent a delivery status notification")
+            }
+            Err(error) => {
+                tracing::error!(id = %item.id, %error, "cannot queue the delivery status notification")
+            }
+        }
+    }
+
+    /// Every recipient is settled: bounce what failed and was not bounced yet, forget the item.
+    async fn finish(self: &Arc<Self>, mut item: Item, message: Arc<Vec<u8>>) {
         {
             let mut recent = self.recent.lock().expect("queue lock");
             for recipient in &item.recipients {
@@ -374,48 +478,31 @@ impl Queue {
             let excess = recent.len().saturating_sub(RECENT);
             recent.drain(..excess);
         }
-        let failed: Vec<&Recipient> = item
-            .recipients
-            .iter()
-            .filter(|recipient| matches!(recipient.status, Status::Failed | Status::GaveUp))
-            .collect();
-        let return_path =
-            (!item.from.is_empty()).then(|| (self.bounces.return_path)(&item.from)).flatten();
-        if let (false, Some(return_path)) = (failed.is_empty(), return_path) {
-            let bounce_id = new_id(self.clock.now());
-            let bounce = dsn::render(
-                &self.postmaster,
-                &item,
-                &failed,
-                message,
-                &bounce_id,
-                self.clock.now(),
-            );
-            let signed = match (self.bounces.sign)(&bounce) {
-                Some(headers) => [headers.as_bytes(), &bounce].concat(),
-                None => bounce,
-            };
-            let original = (return_path != item.from).then(|| item.from.clone());
-            let to = Destination { address: return_path.clone(), original, route: Route::Bounce };
-            match self.put(bounce_id, "", &[to], None, &signed) {
-                Ok(id) => {
-                    tracing::info!(id = %item.id, bounce = %id, to = %return_path, "sent a delivery status notification")
-                }
-                Err(error) => {
-                    tracing::error!(id = %item.id, %error, "cannot queue the delivery status notification")
-                }
+        self.notify_sender(&mut item, &message, Notice::Failed).await;
+        let queue = self.clone();
+        blocking(move || {
+            queue.traces.finished(&item);
+            queue.active.lock().expect("queue lock").remove(&item.id);
+            if let Err(error) = queue.spool.remove(&item.id) {
+                tracing::error!(id = %item.id, %error, "cannot remove a finished message from the spool");
             }
-        } else if !failed.is_empty() && item.from.is_empty() {
-            tracing::info!(id = %item.id, "not bouncing a message from the null sender");
-        } else if !failed.is_empty() {
-            tracing::warn!(id = %item.id, from = %item.from, "not bouncing: the sender is an SRS address that does not check out");
-        }
-        self.traces.finished(&item);
-        self.active.lock().expect("queue lock").remove(&item.id);
-        if let Err(error) = self.spool.remove(&item.id) {
-            tracing::error!(id = %item.id, %error, "cannot remove a finished message from the spool");
-        }
+        })
+        .await;
     }
+}
+
+/// What a notice to the sender is about.
+#[derive(Debug, Clone, Copy)]
+enum Notice {
+    /// Recipients that failed for good (or were given up on).
+    Failed,
+    /// Recipients still being retried after `delay_notice_after`.
+    Delayed,
+}
+
+/// Runs file work (reads, writes and their fsyncs) on a blocking thread, off the runtime's.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(work).await.expect("the queue's file work panicked")
 }
 
 /// ±20 % random jitter, so retries from many messages do not arrive together.

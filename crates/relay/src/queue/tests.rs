@@ -78,6 +78,7 @@ fn schedule() -> Schedule {
     Schedule {
         first_retry: Duration::from_secs(60),
         max_retry_interval: Duration::from_secs(2 * 3600),
+        delay_notice_after: Duration::from_secs(4 * 3600),
         give_up_after: Duration::from_secs(5 * 86_400),
         max_messages: 10,
     }
@@ -195,9 +196,124 @@ async fn the_queue_gives_up_after_the_configured_time_and_says_so() {
     let attempts = 200 - remaining;
     // 60 s doubling to 2 h: about 66 attempts fit in five days.
     assert!((55..=80).contains(&attempts), "{attempts} attempts");
-    let bounce = String::from_utf8_lossy(&courier.deliveries()[0].2).into_owned();
+    let deliveries = courier.deliveries();
+    assert_eq!(deliveries.len(), 2, "one delayed notice, then the bounce");
+    let delayed = String::from_utf8_lossy(&deliveries[0].2).into_owned();
+    assert!(delayed.contains("Action: delayed"), "{delayed}");
+    let bounce = String::from_utf8_lossy(&deliveries[1].2).into_owned();
     assert!(bounce.contains("Subject: Undelivered mail: delivery kept failing"));
     assert!(bounce.contains("Status: 4.3.0"), "{bounce}");
+}
+
+#[tokio::test]
+async fn a_refused_recipient_bounces_at_once_and_a_slow_one_gets_one_delayed_notice() {
+    // nobody@example.net is refused in the first round; slow@example.org fails 20 times (about
+    // 28 hours) before it is delivered.
+    let directory = tempfile::tempdir().unwrap();
+    let mut script = vec![Outcome::Permanent];
+    script.extend([Outcome::Temporary; 20]);
+    let courier = ScriptedCourier::with(&script);
+    let queue = queue(directory.path(), courier.clone());
+    queue
+        .put(
+            new_id(SystemTime::UNIX_EPOCH),
+            "alice@example.com",
+            &[Destination::submitted("nobody@example.net"), Destination::submitted("slow@example.org")],
+            None,
+            MESSAGE,
+        )
+        .unwrap();
+    settle(&queue).await;
+    let deliveries = courier.deliveries();
+    let texts: Vec<String> =
+        deliveries.iter().map(|(_, _, bytes)| String::from_utf8_lossy(bytes).into_owned()).collect();
+    assert_eq!(deliveries.len(), 3, "the bounce, the delayed notice, the message: {texts:#?}");
+    // The bounce first, for the refused recipient only, while the other was still retried.
+    assert_eq!((deliveries[0].0.as_str(), deliveries[0].1.as_str()), ("", "alice@example.com"));
+    assert!(texts[0].contains("Final-Recipient: rfc822; nobody@example.net\r\nAction: failed"));
+    assert!(!texts[0].contains("slow@example.org"), "{}", texts[0]);
+    // Then one "delayed" notice for the slow one (after 4 h), never repeated.
+    assert!(texts[1].contains("Subject: Delayed mail"), "{}", texts[1]);
+    assert!(texts[1].contains(
+        "Final-Recipient: rfc822; slow@example.org\r\nAction: delayed\r\nStatus: 4.3.0\r\nWill-Retry-Until: "
+    ));
+    assert!(!texts[1].contains("nobody@example.net"), "{}", texts[1]);
+    assert!(texts[1].contains("Content-Type: text/rfc822-headers"), "only the headers");
+    // Then the message itself; no second bounce for the refused one.
+    assert_eq!(deliveries[2].1, "slow@example.org");
+}
+
+/// A courier that finds the domain paused the first time, then delivers; it notes the time of
+/// each call.
+#[derive(Debug)]
+struct PausedCourier {
+    clock: Arc<FakeClock>,
+    until: u64,
+    calls: Mutex<Vec<u64>>,
+}
+
+impl Courier for PausedCourier {
+    fn deliver<'a>(
+        &'a self,
+        _from: &'a str,
+        _domain: &'a str,
+        recipients: &'a [String],
+        _message: &'a [u8],
+    ) -> Delivery<'a> {
+        Box::pin(async move {
+            let mut calls = self.calls.lock().unwrap();
+            calls.push(unix_seconds(self.clock.now()));
+            let paused = calls.len() == 1;
+            recipients
+                .iter()
+                .map(|_| DeliveryRecord {
+                    at: unix_seconds(self.clock.now()),
+                    outcome: if paused { Outcome::Temporary } else { Outcome::Delivered },
+                    host: None,
+                    ip: None,
+                    tls_version: None,
+                    tls_cipher: None,
+                    reply: "not tried".into(),
+                    problem: paused.then_some(DeliveryProblem::Deferred { until: self.until }),
+                    mta_sts: false,
+                })
+                .collect()
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_paused_domain_is_tried_when_its_pause_ends() {
+    let directory = tempfile::tempdir().unwrap();
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let clock = Arc::new(FakeClock::new(start));
+    let until = 1_800_000_000 + 600;
+    let courier = Arc::new(PausedCourier { clock: clock.clone(), until, calls: Mutex::default() });
+    let queue = Queue::new(
+        Spool::open(directory.path()).unwrap(),
+        courier.clone(),
+        clock,
+        schedule(),
+        Postmaster { hostname: "mail.example.com".into(), address: "postmaster@example.com".into() },
+        Bounces::to_sender(Arc::new(|_: &[u8]| None)),
+        CancellationToken::new(),
+    );
+    queue
+        .put(
+            new_id(start),
+            "alice@example.com",
+            &[Destination::submitted("bob@example.net")],
+            None,
+            MESSAGE,
+        )
+        .unwrap();
+    settle(&queue).await;
+    let calls = courier.calls.lock().unwrap().clone();
+    // Not at the first retry (60 s): when the pause is over.
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(calls[1] >= until, "tried at {} before the pause ended at {until}", calls[1]);
+    let recent = queue.recent();
+    assert_eq!(recent.last().unwrap().2.outcome, Outcome::Delivered);
 }
 
 #[tokio::test]
@@ -220,12 +336,14 @@ async fn the_null_sender_never_gets_a_bounce() {
             route: Route::Submitted,
             status: Status::Failed,
             records: Vec::new(),
+            bounced: false,
         }],
+        delay_notified: false,
     };
     queue.spool.create(&item, MESSAGE).unwrap();
     queue.active.lock().unwrap().insert(item.id.clone(), Arc::new(Notify::new()));
     item.attempts = 1;
-    queue.finish(item, MESSAGE);
+    queue.finish(item, Arc::new(MESSAGE.to_vec())).await;
     settle(&queue).await;
     assert!(courier.deliveries().is_empty(), "no bounce for a bounce");
 }

@@ -229,6 +229,7 @@ mod tests {
             attempts: 0,
             next_attempt: 0,
             recipients: Vec::new(),
+            delay_notified: false,
         }
     }
 

@@ -343,3 +343,78 @@ async fn mta_sts_testing_mode_changes_nothing() {
     assert_eq!(receiver.count(), 1);
     dns.stop().await;
 }
+
+/// The DNS of `example.net`: its MX is this machine.
+async fn example_net() -> TestDns {
+    TestDns::start(vec![
+        mx("example.net.", 10, "mx.example.net."),
+        record("mx.example.net.", RData::A(A(Ipv4Addr::LOCALHOST))),
+    ])
+    .await
+}
+
+#[tokio::test]
+async fn twenty_messages_for_one_domain_share_at_most_three_connections() {
+    // A receiver that takes 0.2 s per message, so the twenty overlap.
+    let receiver = Receiver::start("slow");
+    let dns = example_net().await;
+    let courier = std::sync::Arc::new(courier(dns.address, receiver.port));
+    let mut deliveries = tokio::task::JoinSet::new();
+    for number in 0..20 {
+        let courier = courier.clone();
+        deliveries.spawn(async move {
+            let recipients = vec![format!("user{number}@example.net")];
+            courier.deliver("a@example.com", "example.net", &recipients, MESSAGE).await.remove(0)
+        });
+    }
+    while let Some(record) = deliveries.join_next().await {
+        let record = record.unwrap();
+        assert_eq!(record.outcome, Outcome::Delivered, "{record:?}");
+    }
+    let mut ports = std::collections::BTreeSet::new();
+    for number in 1..=20 {
+        let (_, envelope) = receiver.message(number).await;
+        assert!(envelope["most_connections"].as_u64().unwrap() <= 3, "{envelope}");
+        ports.insert(envelope["peer_port"].as_u64().unwrap());
+    }
+    assert!(ports.len() <= 3, "twenty messages over {} connections", ports.len());
+    assert_eq!(receiver.connections(), ports.len());
+    dns.stop().await;
+}
+
+#[tokio::test]
+async fn a_domain_that_answers_421_is_left_alone_for_a_while() {
+    let receiver = Receiver::start("busy");
+    let dns = example_net().await;
+    let courier = courier(dns.address, receiver.port);
+    let first = deliver(&courier, "example.net").await;
+    assert_eq!(first.outcome, Outcome::Temporary, "{first:?}");
+    assert!(first.reply.starts_with("421 4.7.0"), "{}", first.reply);
+    assert_eq!(receiver.connections(), 1);
+    // The next message does not knock again: it waits for the pause to end.
+    let second = deliver(&courier, "example.net").await;
+    assert_eq!(second.outcome, Outcome::Temporary, "{second:?}");
+    let Some(DeliveryProblem::Deferred { until }) = second.problem else {
+        panic!("not deferred: {second:?}");
+    };
+    assert!(until >= first.at + 60, "paused until {until}, from {}", first.at);
+    assert!(second.reply.contains("421 4.7.0 too many messages"), "{}", second.reply);
+    assert_eq!(receiver.connections(), 1, "no second connection during the pause");
+    dns.stop().await;
+}
+
+#[tokio::test]
+async fn a_kept_connection_the_server_closed_is_replaced_by_a_new_one() {
+    let receiver = Receiver::start("");
+    let port = receiver.port;
+    let dns = example_net().await;
+    let courier = courier(dns.address, port);
+    assert_eq!(deliver(&courier, "example.net").await.outcome, Outcome::Delivered);
+    // The receiver goes away with the relay's idle connection, and comes back.
+    drop(receiver);
+    let receiver = Receiver::start_on(port, "");
+    let record = deliver(&courier, "example.net").await;
+    assert_eq!(record.outcome, Outcome::Delivered, "{record:?}");
+    assert_eq!(receiver.connections(), 1);
+    dns.stop().await;
+}

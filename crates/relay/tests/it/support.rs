@@ -480,6 +480,12 @@ impl Receiver {
         panic!("message {number} never reached the receiver");
     }
 
+    /// How many connections the receiver has been given.
+    pub fn connections(&self) -> usize {
+        std::fs::read_to_string(self.directory.path().join("connections"))
+            .map_or(0, |text| text.trim().parse().unwrap())
+    }
+
     /// How many messages have arrived.
     pub fn count(&self) -> usize {
         std::fs::read_dir(self.directory.path().join("mail"))
