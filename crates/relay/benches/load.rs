@@ -17,7 +17,9 @@
 //!
 //! Environment: `RELAY_BIN` (default: the binary cargo built for this bench), `MESSAGES`
 //! (default 2000 per mode), `CLIENTS` (default 8), `ARC=false` (inbound mail forwarded without
-//! its ARC seal, to see what the seal costs).
+//! its ARC seal, to see what the seal costs), `FSYNC_DELAY_MS=2` (durability only: the relay runs
+//! under `strace`, which adds that delay to every fsync and fdatasync — a VPS's network disk —
+//! and counts them; only the submission figures are measured).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -86,8 +88,27 @@ async fn run() -> Result<(), Failure> {
             arc = std::env::var("ARC").map_or(true, |value| value != "false"),
         ),
     )?;
+    let fsync_delay: Option<u64> =
+        std::env::var("FSYNC_DELAY_MS").ok().and_then(|value| value.parse().ok());
+    let fsync_log = root.join("fsync.log");
     let start = || -> Result<Relay, Failure> {
-        let relay = Command::new(&relay_bin)
+        let mut command = match fsync_delay {
+            // strace's fault injection: every fsync/fdatasync returns `delay` ms late; nothing
+            // else is stopped (seccomp-bpf filters the rest).
+            Some(delay) => {
+                let mut command = Command::new("strace");
+                command
+                    .args(["-f", "-qq", "--seccomp-bpf", "-e", "trace=fsync,fdatasync", "-e"])
+                    .arg(format!("inject=fsync,fdatasync:delay_exit={}", delay * 1000))
+                    .arg("-o")
+                    .arg(&fsync_log)
+                    .arg("--")
+                    .arg(&relay_bin);
+                command
+            }
+            None => Command::new(&relay_bin),
+        };
+        let relay = command
             .args(["serve", "--config"])
             .arg(&config)
             .stdout(Stdio::null())
@@ -97,8 +118,16 @@ async fn run() -> Result<(), Failure> {
         Ok(Relay(relay))
     };
     let relay = start()?;
-    let pid = relay.0.id();
     wait_for_port(submission).await?;
+    // Under strace, the relay is strace's child.
+    let pid = match fsync_delay {
+        Some(_) => std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", relay.0.id()))?
+            .split_whitespace()
+            .next()
+            .ok_or("strace has no child")?
+            .parse()?,
+        None => relay.0.id(),
+    };
     let certificate = std::fs::read(root.join("state/tls/self-signed.pem"))?;
     let connector = connector(&certificate)?;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -125,6 +154,18 @@ async fn run() -> Result<(), Failure> {
     }
     // Let deliveries drain before the idle-sessions figure.
     wait_for_empty_queue(&root.join("queue"), Duration::from_secs(120)).await;
+    if let Some(delay) = fsync_delay {
+        let syncs = std::fs::read_to_string(&fsync_log)?
+            .lines()
+            .filter(|line| line.contains("fsync(") || line.contains("fdatasync("))
+            .count();
+        println!(
+            "\n{delay} ms added to each fsync; {syncs} fsyncs for {} messages accepted and delivered: {:.2} per message",
+            2 * messages + 1,
+            syncs as f64 / (2 * messages + 1) as f64
+        );
+        return Ok(());
+    }
     let held = hold_idle_sessions(1000, submissions, &connector).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let busy_rss = rss_kib(pid)?;

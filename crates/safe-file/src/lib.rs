@@ -90,6 +90,68 @@ pub fn sync_directory(directory: &Path) -> io::Result<()> {
     }
 }
 
+/// One directory's fsyncs shared by whoever needs one at the same moment (group commit): a
+/// caller returns once an fsync that *began after it asked* has succeeded, so every rename it
+/// made before asking is durable, and callers arriving while an fsync runs share the next one.
+/// Under load, a directory fsync per batch instead of per file.
+#[derive(Debug)]
+pub struct SharedDirectorySync {
+    directory: PathBuf,
+    state: std::sync::Mutex<Tickets>,
+    finished: std::sync::Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Tickets {
+    /// The newest ticket handed out.
+    issued: u64,
+    /// Every ticket up to this one is durable.
+    durable: u64,
+    /// An fsync is running.
+    running: bool,
+}
+
+impl SharedDirectorySync {
+    /// Shared fsyncs of `directory`.
+    pub fn new(directory: &Path) -> SharedDirectorySync {
+        SharedDirectorySync {
+            directory: directory.to_path_buf(),
+            state: std::sync::Mutex::new(Tickets::default()),
+            finished: std::sync::Condvar::new(),
+        }
+    }
+
+    /// Returns once the renames this thread made in the directory before calling are durable.
+    /// Blocks: call it off an async runtime's threads.
+    pub fn sync(&self) -> io::Result<()> {
+        let mut tickets = self.state.lock().expect("directory sync lock");
+        tickets.issued += 1;
+        let mine = tickets.issued;
+        loop {
+            if tickets.durable >= mine {
+                return Ok(());
+            }
+            if tickets.running {
+                tickets = self.finished.wait(tickets).expect("directory sync lock");
+                continue;
+            }
+            // This fsync covers every ticket issued so far.
+            let covers = tickets.issued;
+            tickets.running = true;
+            drop(tickets);
+            let result = sync_directory(&self.directory);
+            tickets = self.state.lock().expect("directory sync lock");
+            tickets.running = false;
+            if result.is_ok() {
+                tickets.durable = tickets.durable.max(covers);
+            }
+            self.finished.notify_all();
+            // On failure the others try again themselves; this caller hears the error.
+            result?;
+        }
+    }
+}
+
 fn parent(path: &Path) -> io::Result<&Path> {
     match path.parent() {
         Some(directory) if directory.as_os_str().is_empty() => Ok(Path::new(".")),
@@ -151,6 +213,38 @@ fn write_temporary(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concurrent_directory_syncs_are_shared_and_each_caller_waits_for_one_after_it_asked() {
+        let directory = tempfile::tempdir().unwrap();
+        let shared = std::sync::Arc::new(SharedDirectorySync::new(directory.path()));
+        let threads: Vec<_> = (0..16)
+            .map(|number| {
+                let (shared, path) = (shared.clone(), directory.path().join(format!("{number}")));
+                std::thread::spawn(move || {
+                    for round in 0..20 {
+                        write(&path, format!("{round}").as_bytes(), Options::PRIVATE.without_directory_sync())
+                            .unwrap();
+                        shared.sync().unwrap();
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        let tickets = shared.state.lock().unwrap();
+        assert_eq!(tickets.issued, 320);
+        assert_eq!(tickets.durable, 320, "every ticket covered by a finished fsync");
+        assert!(!tickets.running);
+    }
+
+    #[test]
+    fn a_directory_sync_that_fails_says_so() {
+        let directory = tempfile::tempdir().unwrap();
+        let shared = SharedDirectorySync::new(&directory.path().join("gone"));
+        assert!(shared.sync().is_err());
+    }
 
     #[test]
     fn a_write_replaces_the_file_whole_and_leaves_no_temporary() {

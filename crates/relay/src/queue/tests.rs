@@ -135,7 +135,7 @@ async fn a_message_is_on_disk_before_put_returns_and_gone_once_delivered() {
         .unwrap();
     // Conformance 36: durable before 250.
     assert!(directory.path().join(format!("{id}.msg")).exists());
-    assert!(directory.path().join(format!("{id}.json")).exists());
+    assert_eq!(Spool::open(directory.path()).unwrap().item(&id).unwrap().id, id);
     settle(&queue).await;
     assert_eq!(courier.deliveries().len(), 1, "delivered once, after one temporary failure");
     assert_eq!(Spool::open(directory.path()).unwrap().count().unwrap(), 0);
@@ -373,15 +373,15 @@ async fn queued_messages_are_delivered_after_a_restart() {
         )
         .unwrap();
     first.wait().await;
-    assert!(directory.path().join(format!("{id}.json")).exists());
-    // A leftover of a crash between the two renames: a message without state.
-    std::fs::write(directory.path().join("orphan.msg"), b"x").unwrap();
+    assert!(directory.path().join(format!("{id}.msg")).exists());
+    // A leftover of a crash before the rename: a temporary file.
+    std::fs::write(directory.path().join(".orphan.msg.1.0.tmp"), b"x").unwrap();
     let courier = ScriptedCourier::with(&[]);
     let second = queue(directory.path(), courier.clone());
     assert_eq!(second.resume().unwrap(), 1);
     settle(&second).await;
     assert_eq!(courier.deliveries().len(), 1);
-    assert!(!directory.path().join("orphan.msg").exists());
+    assert!(!directory.path().join(".orphan.msg.1.0.tmp").exists());
 }
 
 #[tokio::test]

@@ -96,7 +96,7 @@ async fn a_message_survives_kill_9_after_250_and_is_delivered_once() {
     relay.wait().unwrap();
     let queued = std::fs::read_dir(root.join("queue"))
         .unwrap()
-        .filter(|entry| entry.as_ref().unwrap().file_name().to_string_lossy().ends_with(".json"))
+        .filter(|entry| entry.as_ref().unwrap().file_name().to_string_lossy().ends_with(".msg"))
         .count();
     assert_eq!(queued, 1, "the accepted message is on disk");
 
