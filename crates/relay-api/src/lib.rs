@@ -855,6 +855,21 @@ impl DkimAlgorithm {
 pub struct UserList {
     /// Every user's address, lower case.
     pub users: Vec<String>,
+    /// The addresses outside their own domain that users may also send as, for the users who
+    /// have some.
+    #[serde(default)]
+    pub senders: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// `user senders`: the addresses outside their own domain a user may also send as, as kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct UserSenders {
+    /// The user's address, lower case.
+    pub user: String,
+    /// The extra sender addresses, lower case; empty when they were cleared.
+    pub senders: Vec<String>,
 }
 
 impl UserList {

@@ -157,6 +157,14 @@ enum UserAction {
     },
     /// List users.
     List,
+    /// Let a user also send as these addresses outside their own domain (at another of this
+    /// relay's domains); none clears the list.
+    Senders {
+        /// The user's address.
+        address: String,
+        /// The addresses, e.g. alerts@example.org.
+        senders: Vec<String>,
+    },
     /// Check a password (read from standard input); exits 1 if it is wrong.
     Check {
         /// The user's address.
@@ -470,8 +478,47 @@ fn user(action: UserAction, config_path: &Path, output: Output) -> Result<ExitCo
             output.report(api::UserChange { user: address.to_ascii_lowercase(), action }, changed);
         }
         UserAction::List => {
+            let senders = users
+                .senders()
+                .map(|(user, senders)| (user.to_string(), senders.to_vec()))
+                .collect();
             let users = users.addresses().map(str::to_string).collect();
-            output.report(api::UserList { users }, |list| list.users.join("\n"));
+            output.report(api::UserList { users, senders }, |list| {
+                list.users
+                    .iter()
+                    .map(|user| match list.senders.get(user) {
+                        Some(senders) => format!("{user} (also sends as {})", senders.join(", ")),
+                        None => user.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        UserAction::Senders { address, senders } => {
+            // Mail from elsewhere would be refused at its From: anyway.
+            if let Some(foreign) = senders.iter().find(|sender| {
+                let domain = sender.rsplit_once('@').map_or("", |(_, domain)| domain);
+                !config.server.domains.iter().any(|ours| ours.as_str().eq_ignore_ascii_case(domain))
+            }) {
+                let ours: Vec<String> =
+                    config.server.domains.iter().map(ToString::to_string).collect();
+                return Err(failure(
+                    api::ErrorKind::InvalidArgument,
+                    format!(
+                        "`{foreign}` is not at one of this relay's domains ({})",
+                        ours.join(", ")
+                    ),
+                ));
+            }
+            let senders = users.set_senders(&address, &senders)?;
+            users.save(path)?;
+            let user = address.trim().to_ascii_lowercase();
+            output.report(api::UserSenders { user, senders }, |kept| {
+                match kept.senders.is_empty() {
+                    true => format!("{}: sends as its own domain only", kept.user),
+                    false => format!("{}: also sends as {}", kept.user, kept.senders.join(", ")),
+                }
+            });
         }
         UserAction::Check { address } => {
             let password = read_password()?;

@@ -1,4 +1,6 @@
-//! SMTP users: the users file (`address argon2-hash` per line), and checking a login.
+//! SMTP users: the users file (`address argon2-hash [send-as=a@x,b@y]` per line: the user, the
+//! hash of their password, and any addresses beyond their own domain they may send as), and
+//! checking a login.
 //!
 //! Checking is built so a login never tells an attacker more than "no":
 //! - an unknown user costs the same argon2 work as a wrong password (a dummy hash is checked);
@@ -38,8 +40,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// A line of the file is not `address hash`.
-    #[error("{path}:{line}: expected `user@domain $argon2id$...`")]
+    /// A line of the file is not `address hash [send-as=...]`.
+    #[error("{path}:{line}: expected `user@domain $argon2id$... [send-as=other@example.org,...]`")]
     Malformed {
         /// The file.
         path: PathBuf,
@@ -63,8 +65,19 @@ pub enum Error {
 /// The users file's contents.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UsersFile {
-    /// Address (lower-case) → PHC argon2 hash, in file order.
-    entries: Vec<(String, String)>,
+    /// In file order.
+    entries: Vec<Entry>,
+}
+
+/// One user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    /// Lower case.
+    address: String,
+    /// PHC argon2 hash.
+    hash: String,
+    /// Addresses outside the user's own domain they may also send as (lower case).
+    senders: Vec<String>,
 }
 
 impl UsersFile {
@@ -85,12 +98,29 @@ impl UsersFile {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (address, hash) = line
-                .split_once(char::is_whitespace)
-                .map(|(address, hash)| (address.trim(), hash.trim()))
-                .filter(|(address, hash)| address.contains('@') && hash.starts_with("$argon2"))
-                .ok_or(Error::Malformed { path: path.to_path_buf(), line: index + 1 })?;
-            entries.push((address.to_ascii_lowercase(), hash.to_string()));
+            let malformed = || Error::Malformed { path: path.to_path_buf(), line: index + 1 };
+            let mut fields = line.split_whitespace();
+            let (Some(address), Some(hash)) = (fields.next(), fields.next()) else {
+                return Err(malformed());
+            };
+            if !address.contains('@') || !hash.starts_with("$argon2") {
+                return Err(malformed());
+            }
+            let senders = match (fields.next(), fields.next()) {
+                (None, _) => Vec::new(),
+                (Some(field), None) => field
+                    .strip_prefix("send-as=")
+                    .ok_or_else(malformed)?
+                    .split(',')
+                    .map(|sender| normalise_address(sender).map_err(|_| malformed()))
+                    .collect::<Result<_, _>>()?,
+                (Some(_), Some(_)) => return Err(malformed()),
+            };
+            entries.push(Entry {
+                address: address.to_ascii_lowercase(),
+                hash: hash.to_string(),
+                senders,
+            });
         }
         Ok(UsersFile { entries })
     }
@@ -103,8 +133,13 @@ impl UsersFile {
         let mut text = String::from(
             "# SMTP users of outpost-relay: address and argon2 hash. Manage with `outpost-relay user`.\n",
         );
-        for (address, hash) in &self.entries {
-            text.push_str(&format!("{address} {hash}\n"));
+        for Entry { address, hash, senders } in &self.entries {
+            match senders.is_empty() {
+                true => text.push_str(&format!("{address} {hash}\n")),
+                false => {
+                    text.push_str(&format!("{address} {hash} send-as={}\n", senders.join(",")))
+                }
+            }
         }
         // A new file is private; an existing one keeps the owner and mode root gave it, so the
         // relay (running as `outpost`) can still read what `user add` run as root writes.
@@ -124,18 +159,46 @@ impl UsersFile {
             .hash_password(password.as_bytes())
             .map_err(|error| Error::Hash(error.to_string()))?
             .to_string();
-        match self.entries.iter_mut().find(|(existing, _)| *existing == address) {
-            Some(entry) => entry.1 = hash,
-            None => self.entries.push((address, hash)),
+        match self.entries.iter_mut().find(|entry| entry.address == address) {
+            Some(entry) => entry.hash = hash,
+            None => self.entries.push(Entry { address, hash, senders: Vec::new() }),
         }
         Ok(())
+    }
+
+    /// Replaces the addresses outside their own domain a user may also send as (none clears
+    /// them); returns them as kept (lower case, each once).
+    pub fn set_senders(&mut self, address: &str, senders: &[String]) -> Result<Vec<String>, Error> {
+        let address = address.trim().to_ascii_lowercase();
+        let mut normalised = Vec::new();
+        for sender in senders {
+            let sender = normalise_address(sender)?;
+            if !normalised.contains(&sender) {
+                normalised.push(sender);
+            }
+        }
+        let entry = self
+            .entries
+            .iter_mut()
+            .find(|entry| entry.address == address)
+            .ok_or(Error::NoSuchUser(address))?;
+        entry.senders = normalised.clone();
+        Ok(normalised)
+    }
+
+    /// The extra senders of each user who has some.
+    pub fn senders(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.entries
+            .iter()
+            .filter(|entry| !entry.senders.is_empty())
+            .map(|entry| (entry.address.as_str(), entry.senders.as_slice()))
     }
 
     /// Removes a user.
     pub fn remove(&mut self, address: &str) -> Result<(), Error> {
         let address = address.to_ascii_lowercase();
         let before = self.entries.len();
-        self.entries.retain(|(existing, _)| *existing != address);
+        self.entries.retain(|entry| entry.address != address);
         if self.entries.len() == before {
             return Err(Error::NoSuchUser(address));
         }
@@ -144,11 +207,15 @@ impl UsersFile {
 
     /// The users' addresses, in file order.
     pub fn addresses(&self) -> impl Iterator<Item = &str> {
-        self.entries.iter().map(|(address, _)| address.as_str())
+        self.entries.iter().map(|entry| entry.address.as_str())
+    }
+
+    fn entry(&self, address: &str) -> Option<&Entry> {
+        self.entries.iter().find(|entry| entry.address == address)
     }
 
     fn hash_of(&self, address: &str) -> Option<&str> {
-        self.entries.iter().find(|(existing, _)| existing == address).map(|(_, hash)| hash.as_str())
+        self.entry(address).map(|entry| entry.hash.as_str())
     }
 }
 
@@ -157,6 +224,8 @@ fn normalise_address(address: &str) -> Result<String, Error> {
     let address = address.trim().to_ascii_lowercase();
     let valid = address.split_once('@').is_some_and(|(local, domain)| {
         !local.is_empty()
+            // Never an option to a command that takes it as an argument.
+            && !local.starts_with('-')
             && domain.contains('.')
             && address.len() <= 254
             && address
@@ -213,6 +282,22 @@ impl Authenticator {
             cache_key,
             dummy_hash,
         })
+    }
+
+    /// Whether `user` (logged in) may use `address` as the envelope sender: their own
+    /// address, any address at their own domain, or one the users file lists for them.
+    pub fn may_send_as(&self, user: &str, address: &str) -> bool {
+        let (user, address) = (user.to_ascii_lowercase(), address.to_ascii_lowercase());
+        if address == user
+            || crate::envelope::domain_of(&address) == crate::envelope::domain_of(&user)
+        {
+            return true;
+        }
+        let mut inner = self.inner.lock().expect("users lock");
+        if self.reload_if_changed(&mut inner).is_err() {
+            return false;
+        }
+        inner.users.entry(&user).is_some_and(|entry| entry.senders.contains(&address))
     }
 
     /// How many users there are.
@@ -344,11 +429,52 @@ mod tests {
     }
 
     #[test]
+    fn extra_senders_are_saved_with_their_user_and_allow_only_what_they_list() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("users");
+        let mut users = UsersFile::default();
+        users.set("alice@example.com", "correct horse battery").unwrap();
+        users.set("bob@example.com", "another long password").unwrap();
+        let kept = users
+            .set_senders(
+                "alice@example.com",
+                &["Alerts@Example.org".into(), "alerts@example.org".into()],
+            )
+            .unwrap();
+        assert_eq!(kept, ["alerts@example.org"]);
+        assert!(matches!(users.set_senders("carol@example.com", &[]), Err(Error::NoSuchUser(_))));
+        assert!(matches!(
+            users.set_senders("alice@example.com", &["-h@example.org".into()]),
+            Err(Error::BadAddress(_))
+        ));
+        users.save(&path).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains(" send-as=alerts@example.org\n"), "{text}");
+        assert_eq!(UsersFile::load(&path).unwrap(), users);
+        let authenticator = Authenticator::new(&path).unwrap();
+        assert!(authenticator.may_send_as("alice@example.com", "alice@example.com"));
+        assert!(authenticator.may_send_as("alice@example.com", "shop@example.com"), "own domain");
+        assert!(authenticator.may_send_as("ALICE@example.com", "Alerts@example.org"));
+        assert!(!authenticator.may_send_as("alice@example.com", "boss@example.org"));
+        assert!(!authenticator.may_send_as("bob@example.com", "alerts@example.org"), "alice's");
+        // A change to the file is seen without a restart.
+        std::thread::sleep(Duration::from_millis(20));
+        users.set_senders("alice@example.com", &[]).unwrap();
+        users.save(&path).unwrap();
+        assert!(!authenticator.may_send_as("alice@example.com", "alerts@example.org"));
+    }
+
+    #[test]
     fn bad_addresses_passwords_and_lines_are_refused() {
         let mut users = UsersFile::default();
-        for address in
-            ["alice", "@example.com", "a@b@example.com", "a b@example.com", "alice@localhost"]
-        {
+        for address in [
+            "alice",
+            "@example.com",
+            "a@b@example.com",
+            "a b@example.com",
+            "alice@localhost",
+            "-h@example.com",
+        ] {
             assert!(
                 matches!(users.set(address, "a long enough password"), Err(Error::BadAddress(_))),
                 "{address}"
@@ -360,7 +486,7 @@ mod tests {
         fs::write(&path, "# comment\n\nalice@example.com not-a-hash\n").unwrap();
         let error = UsersFile::load(&path).unwrap_err();
         assert!(
-            error.to_string().ends_with("users:3: expected `user@domain $argon2id$...`"),
+            error.to_string().contains("users:3: expected `user@domain $argon2id$..."),
             "{error}"
         );
     }

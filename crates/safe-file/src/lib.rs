@@ -223,8 +223,12 @@ mod tests {
                 let (shared, path) = (shared.clone(), directory.path().join(format!("{number}")));
                 std::thread::spawn(move || {
                     for round in 0..20 {
-                        write(&path, format!("{round}").as_bytes(), Options::PRIVATE.without_directory_sync())
-                            .unwrap();
+                        write(
+                            &path,
+                            format!("{round}").as_bytes(),
+                            Options::PRIVATE.without_directory_sync(),
+                        )
+                        .unwrap();
                         shared.sync().unwrap();
                     }
                 })

@@ -145,7 +145,8 @@ impl<S> Turn<S> {
     pub fn take_idle(&self, now: SystemTime, usable: impl Fn(&S) -> bool) -> Option<S> {
         let mut state = self.state();
         let fresh = |since: &SystemTime| now.duration_since(*since).unwrap_or_default() < IDLE;
-        let index = state.idle.iter().rposition(|(session, since)| fresh(since) && usable(session))?;
+        let index =
+            state.idle.iter().rposition(|(session, since)| fresh(since) && usable(session))?;
         Some(state.idle.remove(index).0)
     }
 
@@ -185,12 +186,16 @@ mod tests {
         let destinations = Arc::new(Destinations::<u32>::new(2));
         let first = destinations.enter("example.net", at(0)).await;
         let _second = destinations.enter("EXAMPLE.net", at(0)).await;
-        let third = tokio::time::timeout(Duration::from_millis(50), destinations.enter("example.net", at(0)));
+        let third = tokio::time::timeout(
+            Duration::from_millis(50),
+            destinations.enter("example.net", at(0)),
+        );
         assert!(third.await.is_err(), "a third turn while two are held");
         // Another domain is not held up.
         let _other = destinations.enter("example.org", at(0)).await;
         drop(first);
-        let third = tokio::time::timeout(Duration::from_secs(5), destinations.enter("example.net", at(0)));
+        let third =
+            tokio::time::timeout(Duration::from_secs(5), destinations.enter("example.net", at(0)));
         assert!(third.await.is_ok(), "a turn once one was given back");
     }
 
@@ -214,7 +219,10 @@ mod tests {
         assert_eq!(turn.paused(at(0)), None);
         let first = turn.pause(at(0), "421 4.7.0 slow down");
         assert_eq!(first.until, unix_seconds(at(60)));
-        assert_eq!(turn.paused(at(59)).map(|paused| paused.said), Some("421 4.7.0 slow down".into()));
+        assert_eq!(
+            turn.paused(at(59)).map(|paused| paused.said),
+            Some("421 4.7.0 slow down".into())
+        );
         assert_eq!(turn.paused(at(60)), None);
         assert_eq!(turn.pause(at(60), "421").until, unix_seconds(at(180)));
         for _ in 0..10 {

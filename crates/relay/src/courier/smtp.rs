@@ -405,7 +405,10 @@ impl SmtpCourier {
             connection.protocol_version().map(tls_version_name),
             connection.negotiated_cipher_suite().map(|suite| format!("{:?}", suite.suite())),
         );
-        client.ehlo(&self.helo).await.map_err(|error| unreachable("EHLO after STARTTLS", &error))?;
+        client
+            .ehlo(&self.helo)
+            .await
+            .map_err(|error| unreachable("EHLO after STARTTLS", &error))?;
         Ok(open(Client::Tls(Box::new(client)), tls))
     }
 
@@ -525,16 +528,18 @@ impl SmtpCourier {
                 reply.clone(),
                 Some(DeliveryProblem::Reply { code: 421, enhanced: None }),
             );
-            let mut records: Vec<DeliveryRecord> = results
-                .into_iter()
-                .map(|result| result.unwrap_or_else(|| rest.clone()))
-                .collect();
+            let mut records: Vec<DeliveryRecord> =
+                results.into_iter().map(|result| result.unwrap_or_else(|| rest.clone())).collect();
             records.resize(recipients.len(), rest);
             return Ended::Done { records, reusable: false, busy: Some(reply) };
         }
         if results.iter().all(Option::is_some) {
             let reusable = rset(client).await;
-            return Ended::Done { records: results.into_iter().flatten().collect(), reusable, busy: None };
+            return Ended::Done {
+                records: results.into_iter().flatten().collect(),
+                reusable,
+                busy: None,
+            };
         }
         let final_reply = async {
             let data = client.cmd(b"DATA\r\n").await?;

@@ -34,8 +34,12 @@ pub fn render(
 ) -> Vec<u8> {
     let boundary = format!("outpost-dsn-{bounce_id}");
     let mut explanation = String::from(match kind {
-        Kind::Failed => "This is the mail system at the Outpost relay.\r\n\r\nYour message could not be delivered to:\r\n\r\n",
-        Kind::Delayed { .. } => "This is the mail system at the Outpost relay.\r\n\r\nYour message has not been delivered yet to the recipients below. This is only a\r\nwarning: you need not send it again. Outpost keeps trying and will tell you if it gives up.\r\n\r\n",
+        Kind::Failed => {
+            "This is the mail system at the Outpost relay.\r\n\r\nYour message could not be delivered to:\r\n\r\n"
+        }
+        Kind::Delayed { .. } => {
+            "This is the mail system at the Outpost relay.\r\n\r\nYour message has not been delivered yet to the recipients below. This is only a\r\nwarning: you need not send it again. Outpost keeps trying and will tell you if it gives up.\r\n\r\n"
+        }
     });
     let mut fields = format!(
         "Reporting-MTA: dns; {}\r\nX-Outpost-Queue-ID: {}\r\nArrival-Date: {}\r\n",

@@ -400,7 +400,12 @@ impl Queue {
 
     /// Tells the sender about the recipients `notice` concerns that it has not been told of:
     /// a bounce for those that failed, or the one "delayed" notice for those still pending.
-    async fn notify_sender(self: &Arc<Self>, item: &mut Item, message: &Arc<Vec<u8>>, notice: Notice) {
+    async fn notify_sender(
+        self: &Arc<Self>,
+        item: &mut Item,
+        message: &Arc<Vec<u8>>,
+        notice: Notice,
+    ) {
         let concerned = |recipient: &Recipient| match notice {
             Notice::Failed => {
                 matches!(recipient.status, Status::Failed | Status::GaveUp) && !recipient.bounced
@@ -414,9 +419,11 @@ impl Queue {
         }
         match notice {
             Notice::Failed => {
-                for recipient in item.recipients.iter_mut().filter(|recipient| {
-                    matches!(recipient.status, Status::Failed | Status::GaveUp)
-                }) {
+                for recipient in item
+                    .recipients
+                    .iter_mut()
+                    .filter(|recipient| matches!(recipient.status, Status::Failed | Status::GaveUp))
+                {
                     recipient.bounced = true;
                 }
             }
@@ -426,8 +433,12 @@ impl Queue {
             (!item.from.is_empty()).then(|| (self.bounces.return_path)(&item.from)).flatten();
         let Some(return_path) = return_path else {
             match item.from.is_empty() {
-                true => tracing::info!(id = %item.id, "not bouncing a message from the null sender"),
-                false => tracing::warn!(id = %item.id, from = %item.from, "not bouncing: the sender is an SRS address that does not check out"),
+                true => {
+                    tracing::info!(id = %item.id, "not bouncing a message from the null sender")
+                }
+                false => {
+                    tracing::warn!(id = %item.id, from = %item.from, "not bouncing: the sender is an SRS address that does not check out")
+                }
             }
             return;
         };

@@ -38,7 +38,10 @@ impl Spool {
             use std::os::unix::fs::PermissionsExt;
             fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
         }
-        Ok(Spool { dir: dir.to_path_buf(), directory_sync: Arc::new(SharedDirectorySync::new(dir)) })
+        Ok(Spool {
+            dir: dir.to_path_buf(),
+            directory_sync: Arc::new(SharedDirectorySync::new(dir)),
+        })
     }
 
     /// The directory.
@@ -181,7 +184,8 @@ mod tests {
         }
     }
 
-    const MESSAGE: &[u8] = b"Received: by test\r\nSubject: {braces}\r\n\r\n{\"not\": \"state\"}\r\n";
+    const MESSAGE: &[u8] =
+        b"Received: by test\r\nSubject: {braces}\r\n\r\n{\"not\": \"state\"}\r\n";
 
     #[test]
     fn a_new_item_is_one_file_whose_message_and_state_read_back() {
@@ -211,7 +215,8 @@ mod tests {
     fn a_spool_of_the_two_file_format_loads_as_it_is() {
         let directory = tempfile::tempdir().unwrap();
         fs::write(directory.path().join("B.msg"), MESSAGE).unwrap();
-        fs::write(directory.path().join("B.json"), serde_json::to_vec(&item("B")).unwrap()).unwrap();
+        fs::write(directory.path().join("B.json"), serde_json::to_vec(&item("B")).unwrap())
+            .unwrap();
         let spool = Spool::open(directory.path()).unwrap();
         assert_eq!(spool.load().unwrap(), [item("B")]);
         assert_eq!(spool.message("B").unwrap(), MESSAGE);
@@ -222,7 +227,8 @@ mod tests {
         let directory = tempfile::tempdir().unwrap();
         // A write cut short before its rename; a removal cut short after the message went.
         fs::write(directory.path().join(".C.msg.1.0.tmp"), b"half").unwrap();
-        fs::write(directory.path().join("D.json"), serde_json::to_vec(&item("D")).unwrap()).unwrap();
+        fs::write(directory.path().join("D.json"), serde_json::to_vec(&item("D")).unwrap())
+            .unwrap();
         fs::write(directory.path().join("E.msg"), b"no state at all").unwrap();
         let spool = Spool::open(directory.path()).unwrap();
         assert_eq!(spool.load().unwrap(), []);

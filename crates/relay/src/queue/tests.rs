@@ -218,15 +218,20 @@ async fn a_refused_recipient_bounces_at_once_and_a_slow_one_gets_one_delayed_not
         .put(
             new_id(SystemTime::UNIX_EPOCH),
             "alice@example.com",
-            &[Destination::submitted("nobody@example.net"), Destination::submitted("slow@example.org")],
+            &[
+                Destination::submitted("nobody@example.net"),
+                Destination::submitted("slow@example.org"),
+            ],
             None,
             MESSAGE,
         )
         .unwrap();
     settle(&queue).await;
     let deliveries = courier.deliveries();
-    let texts: Vec<String> =
-        deliveries.iter().map(|(_, _, bytes)| String::from_utf8_lossy(bytes).into_owned()).collect();
+    let texts: Vec<String> = deliveries
+        .iter()
+        .map(|(_, _, bytes)| String::from_utf8_lossy(bytes).into_owned())
+        .collect();
     assert_eq!(deliveries.len(), 3, "the bounce, the delayed notice, the message: {texts:#?}");
     // The bounce first, for the refused recipient only, while the other was still retried.
     assert_eq!((deliveries[0].0.as_str(), deliveries[0].1.as_str()), ("", "alice@example.com"));
@@ -294,7 +299,10 @@ async fn a_paused_domain_is_tried_when_its_pause_ends() {
         courier.clone(),
         clock,
         schedule(),
-        Postmaster { hostname: "mail.example.com".into(), address: "postmaster@example.com".into() },
+        Postmaster {
+            hostname: "mail.example.com".into(),
+            address: "postmaster@example.com".into(),
+        },
         Bounces::to_sender(Arc::new(|_: &[u8]| None)),
         CancellationToken::new(),
     );

@@ -238,6 +238,57 @@ async fn trace_keeps_only_the_announced_message_as_signed_and_its_delivery() {
 }
 
 #[test]
+fn a_users_extra_senders_are_set_listed_and_cleared_as_typed_json() {
+    use outpost_relay_api::{Reply, Response, UserList, UserSenders};
+    let directory = tempfile::tempdir().unwrap();
+    let root = directory.path().display();
+    let config = directory.path().join("relay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nhostname = \"mail.example.com\"\ndomains = [\"example.com\", \"example.org\"]\n\
+             [users]\nfile = \"{root}/users\"\n"
+        ),
+    )
+    .unwrap();
+    let mut users = outpost_relay::users::UsersFile::default();
+    users.set("alice@example.com", "correct horse battery").unwrap();
+    users.save(&directory.path().join("users")).unwrap();
+    let config = config.to_str().unwrap();
+    let run = |arguments: &[&str]| {
+        let mut all = vec!["user", "--config", config, "--json"];
+        all.extend_from_slice(arguments);
+        relay(&all)
+    };
+    let set: Response<UserSenders> = serde_json::from_slice(
+        &run(&["senders", "--", "alice@example.com", "Alerts@example.org"]).stdout,
+    )
+    .unwrap();
+    let Reply::Ok(set) = set.reply else { panic!("{:?}", set.reply) };
+    assert_eq!(set.senders, ["alerts@example.org"]);
+    let listed: Response<UserList> = serde_json::from_slice(&run(&["list"]).stdout).unwrap();
+    let Reply::Ok(list) = listed.reply else { panic!("{:?}", listed.reply) };
+    assert_eq!(list.users, ["alice@example.com"]);
+    assert_eq!(list.senders["alice@example.com"], ["alerts@example.org"]);
+    // Refused: a domain this relay does not serve, an option-like address, an unknown user.
+    for arguments in [
+        vec!["senders", "--", "alice@example.com", "ceo@bank.test"],
+        vec!["senders", "--", "alice@example.com", "-h@example.org"],
+        vec!["senders", "--", "nobody@example.com", "x@example.org"],
+    ] {
+        let output = run(&arguments);
+        assert_eq!(output.status.code(), Some(1), "{arguments:?}: {}", text(&output.stdout));
+    }
+    let cleared: Response<UserSenders> =
+        serde_json::from_slice(&run(&["senders", "--", "alice@example.com"]).stdout).unwrap();
+    let Reply::Ok(cleared) = cleared.reply else { panic!("{:?}", cleared.reply) };
+    assert!(cleared.senders.is_empty());
+    let listed: Response<UserList> = serde_json::from_slice(&run(&["list"]).stdout).unwrap();
+    let Reply::Ok(list) = listed.reply else { panic!("{:?}", listed.reply) };
+    assert!(list.senders.is_empty());
+}
+
+#[test]
 fn aliases_are_added_listed_changed_and_removed_as_typed_json() {
     use outpost_relay_api::{AliasAction, AliasChange, AliasList, Reply, Response};
     let directory = tempfile::tempdir().unwrap();

@@ -625,6 +625,23 @@ async fn sending_from_a_domain_the_relay_does_not_serve_is_refused() {
 }
 
 #[tokio::test]
+async fn a_user_may_send_as_the_extra_addresses_the_users_file_lists_for_them_and_no_others() {
+    let relay = TestRelay::start().await;
+    let path = relay.directory.path().join("users");
+    let mut users = outpost_relay::users::UsersFile::load(&path).unwrap();
+    // Saved while the relay runs: it sees the change without a restart.
+    users.set_senders(USER, &["alerts@example.org".into()]).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    users.save(&path).unwrap();
+    let mut dialog = Dialog::logged_in(&relay).await;
+    dialog.expect("MAIL FROM:<alerts@example.org>", "250").await;
+    dialog.expect("RSET", "250").await;
+    let refused = dialog.expect("MAIL FROM:<boss@example.org>", "550 5.7.1").await;
+    assert!(refused.contains("user senders"), "{refused}");
+    relay.stop().await;
+}
+
+#[tokio::test]
 async fn a_from_header_at_a_domain_the_relay_does_not_serve_is_refused_and_nothing_is_queued() {
     let relay = TestRelay::start().await;
     let mut dialog = Dialog::logged_in(&relay).await;

@@ -378,7 +378,11 @@ code: number,
 /**
  * The enhanced status code (`5.7.26`), when the server sent one.
  */
-enhanced?: string | null, };
+enhanced?: string | null, } | { "kind": "deferred", 
+/**
+ * When the domain will be tried again.
+ */
+until: number, };
 
 export type DeliveryRecord = { 
 /**
