@@ -11,6 +11,7 @@ fn main() {
         "providers",
         "port25_ticket",
         "choose_provider",
+        "keychain_state",
         "first_contact",
         "new_ssh_key",
         "connect",

@@ -28,6 +28,7 @@ pub fn run() {
             commands::providers::port25_ticket,
             commands::providers::choose_provider,
             commands::relay::verify_relay,
+            commands::server::keychain_state,
             commands::server::first_contact,
             commands::server::new_ssh_key,
             commands::server::connect,

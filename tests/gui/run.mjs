@@ -75,6 +75,24 @@ try {
     await driver.waitForText('[data-testid=step-title]', 'Welcome');
   });
 
+  await test('without a keychain, Connect says so before anything is typed, and how to get one', async () => {
+    await driver.stop();
+    await driver.start(new URL('./no-keychain.sh', import.meta.url).pathname);
+    await driver.waitForText('[data-testid=step-title]', 'Welcome');
+    await driver.click('[data-testid=stepper-connect]');
+    await driver.waitForText('[data-testid=step-title]', 'Connect');
+    await driver.waitFor('[data-testid=connect-keychain][data-state=missing]', { timeoutMs: 30_000 });
+    const text = await driver.text('[data-testid=connect-keychain]');
+    assert.match(text, /no keychain/);
+    assert.match(text, /GNOME Keyring .*gnome-keyring.*KWallet/s);
+    assert.equal(await driver.execute('return document.querySelector("[data-testid=connect-start]").disabled'), true, 'nothing to connect with yet');
+    await shot('03a-connect-no-keychain');
+    await driver.stop();
+    await driver.start(appBin);
+    await driver.click('[data-testid=stepper-welcome]');
+    await driver.waitForText('[data-testid=step-title]', 'Welcome');
+  });
+
   await test('About shows the app version and the carried relay, and its integrity check passes', async () => {
     await driver.click('[data-testid=about-open]');
     assert.equal(await driver.text('[data-testid=about-app-version]'), env('EXPECTED_APP_VERSION'));

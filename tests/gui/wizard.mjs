@@ -460,6 +460,30 @@ try {
     await shot('33-send-as-confirmed');
   });
 
+  await test('a relay stopped on the server is said on the later steps with its fix, and goes away once it runs', async () => {
+    onVps('systemctl stop outpost-relay');
+    await driver.click('[data-testid=stepper-dns]');
+    await driver.waitForText('[data-testid=step-title]', 'DNS records');
+    await driver.waitFor('[data-testid=relay-down]', { timeoutMs: 30_000 });
+    assert.match(await driver.text('[data-testid=relay-down]'), /relay on your server is not running.*Run the Install step again/s);
+    await shot('34-relay-down-dns');
+    onVps('systemctl start outpost-relay');
+    await driver.click('[data-testid=relay-down-again]');
+    const deadline = Date.now() + 30_000;
+    while (await driver.execute('return !!document.querySelector("[data-testid=relay-down]")')) {
+      assert.ok(Date.now() < deadline, 'the warning stays although the relay runs again');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await driver.click('[data-testid=relay-down-again]').catch(() => {});
+    }
+    // The dashboard says it too, and its button leads to the fix.
+    onVps('systemctl stop outpost-relay');
+    await driver.click('[data-testid=stepper-dashboard]');
+    await driver.waitFor('[data-testid=relay-down]', { timeoutMs: 30_000 });
+    await driver.click('[data-testid=relay-down-install]');
+    await driver.waitForText('[data-testid=step-title]', 'Install');
+    onVps('systemctl start outpost-relay');
+  });
+
   await test('a server whose identity changed is a hard stop that explains itself', async () => {
     // As if the server were replaced (or impersonated) since the user confirmed it.
     await driver.stop();

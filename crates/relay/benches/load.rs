@@ -108,6 +108,14 @@ async fn run() -> Result<(), Failure> {
             }
             None => Command::new(&relay_bin),
         };
+        // The service's environment, as the unit gives it.
+        for line in include_str!("../etc/outpost-relay.service").lines() {
+            if let Some((name, value)) =
+                line.strip_prefix("Environment=").and_then(|setting| setting.split_once('='))
+            {
+                command.env(name, value);
+            }
+        }
         let relay = command
             .args(["serve", "--config"])
             .arg(&config)
@@ -248,11 +256,18 @@ async fn run() -> Result<(), Failure> {
     Ok(())
 }
 
-/// The relay process, ended (by its PID, which we started) when dropped.
+/// The relay process (or strace, with the relay its child), ended by PID when dropped.
 struct Relay(std::process::Child);
 
 impl Drop for Relay {
     fn drop(&mut self) {
+        // strace leaves its tracee running when it is killed: end the relay first.
+        let children = format!("/proc/{0}/task/{0}/children", self.0.id());
+        if let Ok(children) = std::fs::read_to_string(children) {
+            for child in children.split_whitespace() {
+                let _ = Command::new("kill").args(["-KILL", child]).status();
+            }
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }

@@ -77,6 +77,19 @@ pub enum Error {
     Failed(String),
 }
 
+/// Whether the keychain can keep secrets: asked before the user types one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub enum KeychainState {
+    /// It answers.
+    Ready,
+    /// There is none: on Linux, no Secret Service (GNOME Keyring, KWallet) is running or
+    /// reachable. macOS and Windows always have one.
+    Missing,
+    /// It did not answer in time: locked, most likely, with a prompt nobody has answered.
+    NotAnswering,
+}
+
 /// A boxed future from a store.
 pub type Pending<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'a>>;
 
@@ -103,13 +116,36 @@ impl Keychain {
         Keychain { service: service.into(), timeout: KEYCHAIN_TIMEOUT }
     }
 
+    /// Whether the keychain can keep secrets now: a lookup of an entry that never exists.
+    pub async fn state(&self) -> KeychainState {
+        let lookup =
+            self.call_account("keychain-check".into(), |entry| match entry.get_password() {
+                Ok(_) | Err(keyring::Error::NoEntry) => Ok(()),
+                Err(error) => Err(error),
+            });
+        match lookup.await {
+            Ok(()) => KeychainState::Ready,
+            Err(Error::Unavailable(_)) => KeychainState::Missing,
+            Err(Error::Timeout(_)) => KeychainState::NotAnswering,
+            // Something else went wrong: the real call will say what.
+            Err(Error::Failed(_)) => KeychainState::Ready,
+        }
+    }
+
     async fn call<T: Send + 'static>(
         &self,
         name: &SecretName,
         work: impl FnOnce(keyring::Entry) -> Result<T, keyring::Error> + Send + 'static,
     ) -> Result<T, Error> {
+        self.call_account(name.account(), work).await
+    }
+
+    async fn call_account<T: Send + 'static>(
+        &self,
+        account: String,
+        work: impl FnOnce(keyring::Entry) -> Result<T, keyring::Error> + Send + 'static,
+    ) -> Result<T, Error> {
         let service = self.service.clone();
-        let account = name.account();
         let task = tokio::task::spawn_blocking(move || {
             let entry = keyring::Entry::new(&service, &account)?;
             work(entry)
@@ -122,6 +158,10 @@ impl Keychain {
             }
             Ok(Ok(Err(keyring::Error::PlatformFailure(error)))) => {
                 Err(Error::Unavailable(error.to_string()))
+            }
+            // The platform's store could not even be set up (no D-Bus session, say).
+            Ok(Ok(Err(keyring::Error::NoDefaultStore))) => {
+                Err(Error::Unavailable(keyring::Error::NoDefaultStore.to_string()))
             }
             Ok(Ok(Err(error))) => Err(Error::Failed(error.to_string())),
             Ok(Ok(Ok(value))) => Ok(value),

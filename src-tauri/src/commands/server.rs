@@ -16,6 +16,14 @@ use crate::commands::profile::{ProfileView, update};
 use crate::ipc::IpcError;
 use crate::state::AppState;
 
+/// Whether this computer's keychain can keep the login, asked before the user types one.
+#[tauri::command]
+pub async fn keychain_state(
+    state: State<'_, AppState>,
+) -> Result<outpost_setup::secrets::KeychainState, IpcError> {
+    Ok(state.secrets.state().await)
+}
+
 /// Runs `work` as a long operation that [`cancel`] can stop (at its next `await`); the user
 /// then gets a `cancelled` error. Every engine step is idempotent, so stopping is safe.
 pub async fn cancellable<T: Send + 'static>(

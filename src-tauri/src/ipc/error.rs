@@ -57,6 +57,8 @@ pub enum IpcError {
     RelayCommand { command: String, detail: String },
     /// The OS keychain refused or did not answer.
     Keychain { detail: String },
+    /// This computer has no keychain to keep secrets in (Linux without a Secret Service).
+    KeychainMissing { detail: String },
     /// Port 587 could not be verified from this computer.
     SubmissionUnverified { reason: Unverified, detail: String },
     /// The user stopped the operation.
@@ -197,7 +199,11 @@ impl From<relay_admin::Error> for IpcError {
 
 impl From<outpost_setup::secrets::Error> for IpcError {
     fn from(error: outpost_setup::secrets::Error) -> Self {
-        IpcError::Keychain { detail: error.to_string() }
+        use outpost_setup::secrets::Error as E;
+        match error {
+            E::Unavailable(_) => IpcError::KeychainMissing { detail: error.to_string() },
+            E::Timeout(_) | E::Failed(_) => IpcError::Keychain { detail: error.to_string() },
+        }
     }
 }
 

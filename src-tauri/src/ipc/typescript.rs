@@ -68,6 +68,7 @@ fn generate() -> String {
     declarations.visit::<providers::Provider>();
     declarations.visit::<relay::Carried>();
     declarations.visit::<ssh::HostKey>();
+    declarations.visit::<outpost_setup::secrets::KeychainState>();
     let mut text = String::from(
         "// Generated from the Rust types by src-tauri/src/ipc/typescript.rs (ts-rs). Do not edit:\n\
          // change the Rust type and run `./dev types`; a test fails while this file is stale.\n",

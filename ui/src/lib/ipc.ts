@@ -20,6 +20,7 @@ import type {
   HostKey,
   InstallReport,
   IpcError,
+  KeychainState,
   LoginForm,
   MailServer,
   ProfileView,
@@ -54,6 +55,7 @@ const ERROR_CODES: Record<ErrorCode, true> = {
   relayOutdated: true,
   relayCommand: true,
   keychain: true,
+  keychainMissing: true,
   submissionUnverified: true,
   cancelled: true,
   dns: true,
@@ -155,6 +157,9 @@ export const relayStatus = (): Promise<RelayStatus> => call('relay_status');
 /** Sends a test email through the relay and follows it to the mailbox, hop by hop. */
 export const sendTestEmail = (request: TestEmail, onProgress: (event: Progress) => void): Promise<TestReport> =>
   call('send_test_email', { request, onProgress: channel(onProgress) });
+
+/** Whether this computer's keychain can keep a login: asked before one is typed. */
+export const keychainState = (): Promise<KeychainState> => call('keychain_state');
 
 /** What Gmail's "Send mail as" dialog asks for, and whether Gmail's confirmation came through. */
 export const sendMailAs = (): Promise<SendMailAs> => call('send_mail_as');

@@ -30,6 +30,17 @@ export const en = {
   'connect.kind.newKey': 'Make a new key for me',
   'connect.password': 'Password',
   'connect.passwordHint': 'Kept in your computer’s keychain, never in a file.',
+  'connect.keychainMissing': 'Outpost cannot connect yet: this computer has no keychain to keep your login in',
+  'connect.keychainNotAnswering': 'Your keychain is not answering',
+  'connect.keychainNotAnsweringHint':
+    'It is probably locked: unlock it (on Linux, the “login” keyring, in the Passwords and Keys app), then check again.',
+  'connect.keychainCheckAgain': 'Check again',
+  'relayDown.title': 'The relay on your server is not running',
+  'relayDown.body': 'Until it runs again, your server neither sends nor receives mail, and the checks on this screen cannot pass.',
+  'relayDown.fix':
+    'Run the Install step again: it starts the relay and checks it from here. If it stopped because of a mistake in its settings, Install says which.',
+  'relayDown.goInstall': 'Go to Install',
+  'relayDown.checkAgain': 'Check again',
   'connect.keyFile': 'Private key file',
   'connect.keyFileHint': 'The file without .pub, for example ~/.ssh/id_ed25519.',
   'connect.chooseKey': 'Choose…',
@@ -357,6 +368,7 @@ export const en = {
   'error.title.installFailed': 'The install stopped',
   'error.title.rolledBack': 'The update was undone',
   'error.title.keychain': 'The keychain did not answer',
+  'error.title.keychainMissing': 'This computer has no keychain running',
   'error.title.submissionUnverified': 'Port 587 could not be checked from here',
   'error.title.cancelled': 'Stopped',
   'error.title.dns': 'DNS lookups failed',
@@ -509,6 +521,10 @@ export const en = {
   'error.relayCommand': 'The relay on your server could not answer “{command}”.',
   'error.relayCommand.hint': 'Press Install again to repair the relay, then try again.',
   'error.keychain': 'Your computer’s keychain did not work.',
+  'error.keychainMissing':
+    'Outpost keeps passwords and keys only in your computer’s keychain, and none is running on this computer.',
+  'error.keychainMissing.hint':
+    'On GNOME (and most desktops), install GNOME Keyring (package “gnome-keyring”); on KDE Plasma, KWallet (package “kwalletmanager”). Then log out and back in, and open Outpost again. Outpost never writes secrets to files instead.',
   'error.keychain.hint':
     'Unlock your keychain (on Linux: the login keyring, often unlocked when you log in) and try again. Outpost never writes secrets to files instead.',
   'error.submissionUnverified': 'The relay is installed and running, but checking port 587 from here failed.',

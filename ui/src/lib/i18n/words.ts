@@ -48,6 +48,7 @@ export function errorText(error: ipc.IpcError): ErrorText {
     case 'badKey':
     case 'ssh':
     case 'keychain':
+    case 'keychainMissing':
       return say(`error.${error.code}`);
     case 'timeout':
       return say('error.timeout', { seconds: error.seconds });
