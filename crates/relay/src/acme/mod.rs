@@ -158,6 +158,7 @@ impl Acme {
             saved,
             current: current.filter(|_| usable),
             ari: None,
+            jitter: rand::random(),
         };
         tasks.spawn(manager.run(shutdown));
         (acme, usable)
@@ -338,6 +339,8 @@ struct Manager {
     saved: Saved,
     current: Option<Current>,
     ari: Option<Window>,
+    /// Where in its renewal window this relay renews (0..1), so relays do not renew together.
+    jitter: f64,
 }
 
 impl Manager {
@@ -345,7 +348,7 @@ impl Manager {
         if let Err(error) = std::fs::create_dir_all(&self.setup.dir) {
             tracing::warn!(%error, dir = %self.setup.dir.display(), "cannot create the ACME directory");
         }
-        let jitter: f64 = rand::random();
+        let jitter = self.jitter;
         let mut requested = false;
         loop {
             let (at, reason) = if requested {
@@ -480,10 +483,24 @@ impl Manager {
         self.saved.last_attempt = Some(attempt.clone());
         self.saved.save(&self.setup.dir);
         // The status first, then the certificate: whoever sees the new certificate in `status`
-        // also sees how it was got.
+        // also sees how it was got and when it will be renewed.
+        let next = issued.as_ref().map(|current| {
+            let (at, reason) = next_due(
+                self.clock.now(),
+                Some((current.not_before, current.not_after)),
+                Some(&attempt),
+                self.setup.acme.renew_after.map(|d| d.get()),
+                None,
+                self.jitter,
+            );
+            Renewal { at: unix_seconds(at), reason }
+        });
         self.acme.update(|status| {
             status.last_attempt = Some(attempt);
             status.challenge = self.saved.challenge;
+            if next.is_some() {
+                status.next = next;
+            }
         });
         if let Some(current) = issued {
             self.put_in_service(current, &production);

@@ -156,6 +156,53 @@ async fn submitted_mail_is_signed_delivered_over_tls_and_verified_by_dkimpy() {
 }
 
 #[tokio::test]
+async fn a_refused_recipient_bounces_at_once_while_another_is_still_being_retried() {
+    let receiver = Receiver::start("nobody");
+    let (relay, dns) = relay_and_dns(&receiver).await;
+    // down.example.net's server is an address where nothing listens: a temporary failure.
+    dns.add(record(
+        "down.example.net.",
+        RData::MX(MX::new(10, Name::from_str("mx.down.example.net.").unwrap())),
+    ))
+    .await;
+    dns.add(record("mx.down.example.net.", RData::A(A(Ipv4Addr::new(127, 0, 0, 2))))).await;
+    let message = Message::builder()
+        .from(Mailbox::from_str(&format!("Alice <{USER}>")).unwrap())
+        .to(Mailbox::from_str("nobody@example.net").unwrap())
+        .to(Mailbox::from_str("slow@down.example.net").unwrap())
+        .subject("one refused, one slow")
+        .body(String::from("Hello.\r\n"))
+        .unwrap();
+    transport(&relay, false).send(message).await.unwrap();
+    // The bounce comes now, for the refused recipient only; the other is still queued.
+    let (bounce, envelope) = receiver.message(1).await;
+    assert_eq!(envelope["to"][0], USER);
+    let text = String::from_utf8_lossy(&bounce).into_owned();
+    assert!(
+        text.contains("Final-Recipient: rfc822; nobody@example.net\r\nAction: failed"),
+        "{text}"
+    );
+    assert!(!text.contains("Final-Recipient: rfc822; slow@down.example.net"), "{text}");
+    // The message's state on disk says so too (saved right after the bounce was queued).
+    let spool = outpost_relay::queue::Spool::open(&relay.queue_dir()).unwrap();
+    let mut saved = None;
+    for _ in 0..100 {
+        let items = spool.load().unwrap();
+        let original = items.into_iter().find(|item| item.from == USER).expect("still queued");
+        if original.recipients.iter().any(|r| r.address == "nobody@example.net" && r.bounced) {
+            saved = Some(original);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let original = saved.expect("the refused recipient is marked bounced");
+    let slow = original.recipients.iter().find(|r| r.address == "slow@down.example.net").unwrap();
+    assert_eq!(slow.status, outpost_relay_api::RecipientStatus::Pending);
+    relay.stop().await;
+    dns.stop().await;
+}
+
+#[tokio::test]
 async fn a_refused_recipient_bounces_to_the_sender_with_the_original() {
     let receiver = Receiver::start("nobody");
     let (relay, dns) = relay_and_dns(&receiver).await;
