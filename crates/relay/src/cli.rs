@@ -496,19 +496,8 @@ fn user(action: UserAction, config_path: &Path, output: Output) -> Result<ExitCo
         }
         UserAction::Senders { address, senders } => {
             // Mail from elsewhere would be refused at its From: anyway.
-            if let Some(foreign) = senders.iter().find(|sender| {
-                let domain = sender.rsplit_once('@').map_or("", |(_, domain)| domain);
-                !config.server.domains.iter().any(|ours| ours.as_str().eq_ignore_ascii_case(domain))
-            }) {
-                let ours: Vec<String> =
-                    config.server.domains.iter().map(ToString::to_string).collect();
-                return Err(failure(
-                    api::ErrorKind::InvalidArgument,
-                    format!(
-                        "`{foreign}` is not at one of this relay's domains ({})",
-                        ours.join(", ")
-                    ),
-                ));
+            for sender in &senders {
+                at_our_domain(&config, sender)?;
             }
             let senders = users.set_senders(&address, &senders)?;
             users.save(path)?;
@@ -536,6 +525,19 @@ fn user(action: UserAction, config_path: &Path, output: Output) -> Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
+/// Refuses (`invalid-argument`) an address that is not at one of the relay's domains.
+fn at_our_domain(config: &Config, address: &str) -> Result<()> {
+    let domain = address.rsplit_once('@').map_or("", |(_, domain)| domain);
+    if config.server.domains.iter().any(|ours| ours.as_str().eq_ignore_ascii_case(domain)) {
+        return Ok(());
+    }
+    let ours: Vec<String> = config.server.domains.iter().map(ToString::to_string).collect();
+    Err(failure(
+        api::ErrorKind::InvalidArgument,
+        format!("`{address}` is not at one of this relay's domains ({})", ours.join(", ")),
+    ))
+}
+
 fn alias(action: AliasAction, config_path: &Path, output: Output) -> Result<ExitCode> {
     use crate::inbound::aliases::{Aliases, Error as AliasError};
     let config = load_config(config_path)?;
@@ -558,19 +560,7 @@ fn alias(action: AliasAction, config_path: &Path, output: Output) -> Result<Exit
     };
     match action {
         AliasAction::Add { address, destinations } => {
-            let domain = address.rsplit_once('@').map_or("", |(_, domain)| domain);
-            if !config.server.domains.iter().any(|ours| ours.as_str().eq_ignore_ascii_case(domain))
-            {
-                let ours: Vec<String> =
-                    config.server.domains.iter().map(ToString::to_string).collect();
-                return Err(failure(
-                    api::ErrorKind::InvalidArgument,
-                    format!(
-                        "`{address}` is not at one of this relay's domains ({})",
-                        ours.join(", ")
-                    ),
-                ));
-            }
+            at_our_domain(&config, &address)?;
             if crate::inbound::srs::is_srs(address.rsplit_once('@').map_or("", |(local, _)| local))
             {
                 return Err(failure(
