@@ -13,12 +13,14 @@ use outpost_safe_file as safe_file;
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use sha2::{Digest, Sha256};
+
+use crate::watched::Watched;
 
 /// The least time a failed login takes, so timing does not separate unknown users from wrong
 /// passwords (chasquid `auth.go`: 100 ms).
@@ -57,6 +59,9 @@ pub enum Error {
     /// No such user (for remove).
     #[error("there is no user `{0}`")]
     NoSuchUser(String),
+    /// The users file changed on disk and cannot be used as it is now.
+    #[error("the users file cannot be used: {0}")]
+    Unusable(String),
     /// Hashing failed (out of memory, most likely).
     #[error("hashing the password failed: {0}")]
     Hash(String),
@@ -248,7 +253,8 @@ pub enum Login {
 /// Checks logins against a users file, reloading it when it changes on disk.
 #[derive(Debug)]
 pub struct Authenticator {
-    path: PathBuf,
+    /// The users file as it is now (read again when it changes, like the aliases file).
+    file: Watched<UsersFile, String>,
     /// Short critical sections only: file state and the success cache.
     inner: Mutex<Inner>,
     /// The key of the cache's HMAC: random, in memory only.
@@ -259,8 +265,8 @@ pub struct Authenticator {
 
 #[derive(Debug)]
 struct Inner {
-    users: UsersFile,
-    modified: Option<std::time::SystemTime>,
+    /// The version of the file the cache was filled from.
+    users: Arc<UsersFile>,
     /// Address → (HMAC of the password, when verified).
     verified: HashMap<String, ([u8; 32], Instant)>,
 }
@@ -276,9 +282,12 @@ impl Authenticator {
             .hash_password(&dummy_password)
             .map_err(|error| Error::Hash(error.to_string()))?
             .to_string();
+        let file =
+            Watched::new(path, |path| UsersFile::load(path).map_err(|error| error.to_string()))
+                .map_err(Error::Unusable)?;
         Ok(Authenticator {
-            path: path.to_path_buf(),
-            inner: Mutex::new(Inner { users, modified: modified(path), verified: HashMap::new() }),
+            file,
+            inner: Mutex::new(Inner { users: Arc::new(users), verified: HashMap::new() }),
             cache_key,
             dummy_hash,
         })
@@ -360,11 +369,11 @@ impl Authenticator {
         Ok(Login::Rejected)
     }
 
+    /// Follows the file: a new version empties the success cache.
     fn reload_if_changed(&self, inner: &mut Inner) -> Result<(), Error> {
-        let now = modified(&self.path);
-        if now != inner.modified {
-            inner.users = UsersFile::load(&self.path)?;
-            inner.modified = now;
+        let now = self.file.get().map_err(Error::Unusable)?;
+        if !Arc::ptr_eq(&now, &inner.users) {
+            inner.users = now;
             inner.verified.clear();
         }
         Ok(())
@@ -386,10 +395,6 @@ impl Authenticator {
             .finalize();
         Sha256::new().chain_update(outer_key).chain_update(inner).finalize().into()
     }
-}
-
-fn modified(path: &Path) -> Option<std::time::SystemTime> {
-    fs::metadata(path).and_then(|metadata| metadata.modified()).ok()
 }
 
 #[cfg(test)]
