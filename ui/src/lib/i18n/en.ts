@@ -36,7 +36,8 @@ export const en = {
     'It is probably locked: unlock it (on Linux, the “login” keyring, in the Passwords and Keys app), then check again.',
   'connect.keychainCheckAgain': 'Check again',
   'relayDown.title': 'The relay on your server is not running',
-  'relayDown.body': 'Until it runs again, your server neither sends nor receives mail, and the checks on this screen cannot pass.',
+  'relayDown.body':
+    'Until it runs again, your server neither sends nor receives mail: what you send is refused (mail programs keep it in their outbox), and mail sent to you waits at the sender’s server, which tries again for a few days.',
   'relayDown.fix':
     'Run the Install step again: it starts the relay and checks it from here. If it stopped because of a mistake in its settings, Install says which.',
   'relayDown.goInstall': 'Go to Install',
