@@ -420,6 +420,13 @@ try {
 
   await test('Send mail as: exactly what Gmail asks for, and Gmail’s confirmation seen coming through the forward', async () => {
     await driver.waitFor('[data-testid=send-as-server]', { timeoutMs: 60_000 });
+    // Above it, the settings for any mail program stay at hand after the install.
+    assert.equal(await driver.text('[data-testid=dashboard-smtp-server]'), 'mail.example.test');
+    assert.equal(await driver.text('[data-testid=dashboard-smtp-user]'), 'alice@example.test');
+    assert.match(await driver.text('[data-testid=dashboard-mail-programs]'), /587 with STARTTLS, or 465 with SSL\/TLS/);
+    assert.match(await driver.text('[data-testid=dashboard-password]'), /^•+$/);
+    await driver.execute('document.querySelector("[data-testid=dashboard-mail-programs]").scrollIntoView({ block: "start" })');
+    await shot('31b-dashboard-mail-programs');
     assert.equal(await driver.text('[data-testid=send-as-address]'), 'alice@example.test');
     assert.equal(await driver.text('[data-testid=send-as-smtp-server]'), 'mail.example.test');
     assert.equal(await driver.text('[data-testid=send-as-port]'), '587');

@@ -282,7 +282,8 @@ export const en = {
   'sendAs.gmail.tls': 'Secured connection using TLS (recommended)',
   'upcoming.badge': 'Coming soon',
   'upcoming.lead': 'Next on this screen:',
-  'upcoming.dashboard.1': 'Show the relay’s health, recent deliveries, and the settings for Thunderbird or your app.',
+  'upcoming.dashboard.1': 'Show the relay’s health, its queue and recent deliveries.',
+  'dashboard.mailPrograms': 'Mail programs',
   'upcoming.dashboard.2': 'Add users, rotate keys, back up, move to a new server, or uninstall.',
 
   'about.open': 'About',
