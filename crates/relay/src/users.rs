@@ -59,8 +59,8 @@ pub enum Error {
     /// No such user (for remove).
     #[error("there is no user `{0}`")]
     NoSuchUser(String),
-    /// The users file changed on disk and cannot be used as it is now.
-    #[error("the users file cannot be used: {0}")]
+    /// The users file cannot be used as it is now (at start, or after a change on disk).
+    #[error("{0}")]
     Unusable(String),
     /// Hashing failed (out of memory, most likely).
     #[error("hashing the password failed: {0}")]
@@ -274,7 +274,10 @@ struct Inner {
 impl Authenticator {
     /// Loads the users file at `path`.
     pub fn new(path: &Path) -> Result<Authenticator, Error> {
-        let users = UsersFile::load(path)?;
+        let file =
+            Watched::new(path, |path| UsersFile::load(path).map_err(|error| error.to_string()))
+                .map_err(Error::Unusable)?;
+        let users = file.get().map_err(Error::Unusable)?;
         let mut cache_key = [0u8; 32];
         rand::fill(&mut cache_key);
         let dummy_password: [u8; 16] = rand::random();
@@ -282,12 +285,9 @@ impl Authenticator {
             .hash_password(&dummy_password)
             .map_err(|error| Error::Hash(error.to_string()))?
             .to_string();
-        let file =
-            Watched::new(path, |path| UsersFile::load(path).map_err(|error| error.to_string()))
-                .map_err(Error::Unusable)?;
         Ok(Authenticator {
             file,
-            inner: Mutex::new(Inner { users: Arc::new(users), verified: HashMap::new() }),
+            inner: Mutex::new(Inner { users, verified: HashMap::new() }),
             cache_key,
             dummy_hash,
         })

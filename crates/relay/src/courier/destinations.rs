@@ -82,8 +82,9 @@ impl<S> Destinations<S> {
     }
 
     fn domain(&self, name: &str, now: SystemTime) -> Arc<Domain<S>> {
+        let name = name.to_ascii_lowercase();
         let mut domains = self.domains.lock().expect("destinations lock");
-        if domains.len() >= REMEMBERED && !domains.contains_key(name) {
+        if domains.len() >= REMEMBERED && !domains.contains_key(&name) {
             let now = unix_seconds(now);
             domains.retain(|_, domain| {
                 let state = domain.state.lock().expect("destination lock");
@@ -91,7 +92,7 @@ impl<S> Destinations<S> {
             });
         }
         domains
-            .entry(name.to_ascii_lowercase())
+            .entry(name)
             .or_insert_with(|| {
                 Arc::new(Domain {
                     permits: Arc::new(Semaphore::new(self.limit)),

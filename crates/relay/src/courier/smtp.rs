@@ -264,9 +264,9 @@ impl SmtpCourier {
             None => true,
         };
         while let Some(open) = turn.take_idle(self.clock.now(), usable) {
-            match self.converse(open, from, recipients, message).await {
-                Conversation::Stale => continue,
-                done => return self.finish(&turn, domain, done),
+            // None: the server closed it while it waited; try the next, or a new one.
+            if let Some(done) = self.converse(open, from, recipients, message).await {
+                return self.finish(&turn, domain, done);
             }
         }
         let mut last_problem = format!("no mail server of {domain} could be reached");
@@ -294,8 +294,10 @@ impl SmtpCourier {
                 };
                 match open {
                     Ok(open) => {
-                        let done = self.converse(open, from, recipients, message).await;
-                        return self.finish(&turn, domain, done);
+                        // A new conversation always ends with records.
+                        if let Some(done) = self.converse(open, from, recipients, message).await {
+                            return self.finish(&turn, domain, done);
+                        }
                     }
                     Err(Attempt::Busy(reply)) => {
                         last_problem = format!("{host_name} [{ip}] greeted with {reply}");
@@ -321,9 +323,7 @@ impl SmtpCourier {
     /// After a conversation: keep it open for the domain's next message when it can carry one,
     /// pause the domain when it said "try later", and hand back the records.
     fn finish(&self, turn: &Turn<Open>, domain: &str, done: Conversation) -> Vec<DeliveryRecord> {
-        let Conversation::Done { records, open, busy } = done else {
-            unreachable!("a stale conversation is retried, never finished")
-        };
+        let Conversation { records, open, busy } = done;
         if records.iter().any(|record| record.outcome == Outcome::Delivered) {
             turn.delivered();
         }
@@ -412,14 +412,15 @@ impl SmtpCourier {
         Ok(open(Client::Tls(Box::new(client)), tls))
     }
 
-    /// One message over an open conversation.
+    /// One message over an open conversation; `None` if a reused one turned out closed before
+    /// anything was said.
     async fn converse(
         &self,
         mut open: Open,
         from: &str,
         recipients: &[String],
         message: &[u8],
-    ) -> Conversation {
+    ) -> Option<Conversation> {
         let reused = open.messages > 0;
         let context = Context {
             reused,
@@ -437,19 +438,15 @@ impl SmtpCourier {
             }
         };
         open.messages += 1;
-        match ended {
-            Ended::Broken => Conversation::Stale,
-            Ended::Done { records, reusable, busy } => {
-                let open = match reusable {
-                    true => Some(open),
-                    false => {
-                        open.quit().await;
-                        None
-                    }
-                };
-                Conversation::Done { records, open, busy }
+        let Ended { records, reusable, busy } = ended?;
+        let open = match reusable {
+            true => Some(open),
+            false => {
+                open.quit().await;
+                None
             }
-        }
+        };
+        Some(Conversation { records, open, busy })
     }
 
     /// MAIL, RCPT for each recipient, DATA: a record per recipient, and whether the
@@ -461,7 +458,7 @@ impl SmtpCourier {
         from: &str,
         recipients: &[String],
         message: &[u8],
-    ) -> Ended {
+    ) -> Option<Ended> {
         let record = |outcome, reply: String, problem: Option<DeliveryProblem>| DeliveryRecord {
             at: unix_seconds(self.clock.now()),
             outcome,
@@ -482,27 +479,27 @@ impl SmtpCourier {
                 format!("{what} failed: {error}"),
                 Some(DeliveryProblem::Interrupted),
             );
-            Ended::Done {
+            Some(Ended {
                 records: recipients.iter().map(|_| record.clone()).collect(),
                 reusable: false,
                 busy: None,
-            }
+            })
         };
         let mail = match client.cmd(format!("MAIL FROM:<{from}>\r\n")).await {
             Ok(reply) => reply,
             // On a reused conversation, the server may have closed it while it was idle.
-            Err(_) if context.reused => return Ended::Broken,
+            Err(_) if context.reused => return None,
             Err(error) => return broke("MAIL FROM", error),
         };
         if mail.code() / 100 != 2 {
             // A "later" to the sender is about the relay, not one recipient: the domain pauses.
             let busy = (mail.code() / 100 == 4).then(|| reply_text(&mail));
             let reusable = mail.code() != 421 && rset(client).await;
-            return Ended::Done {
+            return Some(Ended {
                 records: recipients.iter().map(|_| refused(&mail)).collect(),
                 reusable,
                 busy,
-            };
+            });
         }
         let mut results: Vec<Option<DeliveryRecord>> = Vec::with_capacity(recipients.len());
         let mut closing = None;
@@ -531,15 +528,15 @@ impl SmtpCourier {
             let mut records: Vec<DeliveryRecord> =
                 results.into_iter().map(|result| result.unwrap_or_else(|| rest.clone())).collect();
             records.resize(recipients.len(), rest);
-            return Ended::Done { records, reusable: false, busy: Some(reply) };
+            return Some(Ended { records, reusable: false, busy: Some(reply) });
         }
         if results.iter().all(Option::is_some) {
             let reusable = rset(client).await;
-            return Ended::Done {
+            return Some(Ended {
                 records: results.into_iter().flatten().collect(),
                 reusable,
                 busy: None,
-            };
+            });
         }
         let final_reply = async {
             let data = client.cmd(b"DATA\r\n").await?;
@@ -566,14 +563,14 @@ impl SmtpCourier {
             2 => true,
             _ => code != 421 && rset(client).await,
         };
-        Ended::Done {
+        Some(Ended {
             records: results
                 .into_iter()
                 .map(|result| result.unwrap_or_else(|| final_reply.clone()))
                 .collect(),
             reusable,
             busy,
-        }
+        })
     }
 }
 
@@ -662,21 +659,20 @@ struct Context {
     mta_sts: bool,
 }
 
-/// How a transaction ended.
-enum Ended {
-    /// A reused conversation turned out closed before anything was said: open a new one.
-    Broken,
-    /// Records for every recipient; whether another message may follow on this conversation;
-    /// the reply, if the server said "try later" to the relay as a whole.
-    Done { records: Vec<DeliveryRecord>, reusable: bool, busy: Option<String> },
+/// How a transaction ended: records for every recipient, whether another message may follow
+/// on this conversation, and the reply if the server said "try later" to the relay as a whole.
+struct Ended {
+    records: Vec<DeliveryRecord>,
+    reusable: bool,
+    busy: Option<String>,
 }
 
-/// A message's conversation, as [`SmtpCourier::converse`] hands it on.
-enum Conversation {
-    /// The reused conversation had been closed: try another.
-    Stale,
-    /// Records, the conversation if it may carry another message, and a "try later".
-    Done { records: Vec<DeliveryRecord>, open: Option<Open>, busy: Option<String> },
+/// A message's conversation, as [`SmtpCourier::converse`] hands it on: the records, the
+/// conversation if it may carry another message, and the reply if the server said "try later".
+struct Conversation {
+    records: Vec<DeliveryRecord>,
+    open: Option<Open>,
+    busy: Option<String>,
 }
 
 /// RSET, so the conversation can start another transaction; false if it did not work.

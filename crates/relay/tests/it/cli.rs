@@ -237,29 +237,36 @@ async fn trace_keeps_only_the_announced_message_as_signed_and_its_delivery() {
     running.stop().await;
 }
 
+/// Writes a config of `sections` (`{root}` in them is `directory`) and returns a runner of the
+/// admin `command` with it, answering in JSON.
+fn admin_json(
+    directory: &std::path::Path,
+    sections: &str,
+    command: &'static str,
+) -> impl Fn(&[&str]) -> Output {
+    let config = directory.join("relay.toml");
+    std::fs::write(&config, sections.replace("{root}", &directory.display().to_string())).unwrap();
+    let config = config.to_str().unwrap().to_string();
+    move |arguments: &[&str]| {
+        let mut all = vec![command, "--config", config.as_str(), "--json"];
+        all.extend_from_slice(arguments);
+        relay(&all)
+    }
+}
+
 #[test]
 fn a_users_extra_senders_are_set_listed_and_cleared_as_typed_json() {
     use outpost_relay_api::{Reply, Response, UserList, UserSenders};
     let directory = tempfile::tempdir().unwrap();
-    let root = directory.path().display();
-    let config = directory.path().join("relay.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nhostname = \"mail.example.com\"\ndomains = [\"example.com\", \"example.org\"]\n\
-             [users]\nfile = \"{root}/users\"\n"
-        ),
-    )
-    .unwrap();
     let mut users = outpost_relay::users::UsersFile::default();
     users.set("alice@example.com", "correct horse battery").unwrap();
     users.save(&directory.path().join("users")).unwrap();
-    let config = config.to_str().unwrap();
-    let run = |arguments: &[&str]| {
-        let mut all = vec!["user", "--config", config, "--json"];
-        all.extend_from_slice(arguments);
-        relay(&all)
-    };
+    let run = admin_json(
+        directory.path(),
+        "[server]\nhostname = \"mail.example.com\"\ndomains = [\"example.com\", \"example.org\"]\n\
+         [users]\nfile = \"{root}/users\"\n",
+        "user",
+    );
     let set: Response<UserSenders> = serde_json::from_slice(
         &run(&["senders", "--", "alice@example.com", "Alerts@example.org"]).stdout,
     )
@@ -292,23 +299,15 @@ fn a_users_extra_senders_are_set_listed_and_cleared_as_typed_json() {
 fn aliases_are_added_listed_changed_and_removed_as_typed_json() {
     use outpost_relay_api::{AliasAction, AliasChange, AliasList, Reply, Response};
     let directory = tempfile::tempdir().unwrap();
-    let root = directory.path().display();
+    let run = admin_json(
+        directory.path(),
+        "[server]\nhostname = \"mail.example.com\"\ndomains = [\"example.com\"]\n\
+         [inbound]\nowner = \"me@gmail.test\"\naliases_file = \"{root}/aliases\"\n\
+         srs_secrets_file = \"{root}/srs-secrets\"\n",
+        "alias",
+    );
     let config = directory.path().join("relay.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nhostname = \"mail.example.com\"\ndomains = [\"example.com\"]\n\
-             [inbound]\nowner = \"me@gmail.test\"\naliases_file = \"{root}/aliases\"\n\
-             srs_secrets_file = \"{root}/srs-secrets\"\n"
-        ),
-    )
-    .unwrap();
     let config = config.to_str().unwrap();
-    let run = |arguments: &[&str]| {
-        let mut all = vec!["alias", "--config", config, "--json"];
-        all.extend_from_slice(arguments);
-        relay(&all)
-    };
     let change = |output: Output| -> AliasChange {
         let response: Response<AliasChange> = serde_json::from_slice(&output.stdout).unwrap();
         match response.reply {
