@@ -647,7 +647,7 @@ pub enum DeliveryProblem {
 }
 
 /// A queued message's envelope and state: what `queue list|show` print, and what the relay
-/// keeps in its spool (`<id>.json`).
+/// keeps in its spool (the first line of `<id>.msg`, later states in `<id>.json`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(TS))]
 #[serde(rename_all = "camelCase")]
