@@ -28,6 +28,9 @@ fn main() {
         "save_imap_password",
         "dns_report",
         "blocklists",
+        "health",
+        "queue_retry",
+        "queue_delete",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed to generate the app context");

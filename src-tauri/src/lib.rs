@@ -45,6 +45,9 @@ pub fn run() {
             commands::test_email::send_test_email,
             commands::test_email::save_imap_password,
             commands::test_email::send_mail_as,
+            commands::dashboard::health,
+            commands::dashboard::queue_retry,
+            commands::dashboard::queue_delete,
         ])
         .run(tauri::generate_context!())
         .expect("the Tauri runtime failed to start");

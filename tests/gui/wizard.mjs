@@ -467,6 +467,109 @@ try {
     await shot('33-send-as-confirmed');
   });
 
+  await test('the dashboard judges the server at a glance, and a listing, blocked port 25 and a stuck message each with its fix', async () => {
+    const verdictOf = (id) => driver.execute(`return document.querySelector("[data-testid=health-${id}]")?.dataset.verdict ?? null`);
+    const readings = () => driver.execute('return Number(document.querySelector("[data-testid=dashboard-health]").dataset.readings)');
+    const checkAgain = async () => {
+      const before = await readings();
+      await driver.click('[data-testid=dashboard-check]');
+      const deadline = Date.now() + 60_000;
+      while ((await readings()) <= before) {
+        assert.ok(Date.now() < deadline, 'no new reading within a minute');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    };
+    await driver.waitFor('[data-testid=dashboard-verdict]', { timeoutMs: 60_000 });
+    // The records the certificate added (MTA-STS, autoconfig, TLS reports) were never published:
+    // the dashboard says so, and its button leads to the DNS step, where the user publishes them.
+    assert.equal(await verdictOf('dns'), 'fail');
+    assert.match(await driver.text('[data-testid=health-dns]'), /\d+ of \d+ records are right.*Go to DNS/s);
+    await shot('35-dashboard-dns-missing');
+    await driver.click('[data-testid=health-dns-action]');
+    await driver.waitForText('[data-testid=step-title]', 'DNS records');
+    const unpublished = (await waitForStates('dns-record', (row) => row.state !== undefined, 60_000)).filter(
+      (row) => row.kind !== 'CAA' && !['ok', 'spreading'].includes(row.state),
+    );
+    assert.ok(unpublished.length > 0, 'records to publish');
+    for (const row of unpublished) publish(row.name, row.kind, row.kind === 'TXT' ? quoted(row.value) : row.value);
+    await driver.click('[data-testid=dns-check]');
+    await waitForStates('dns-record', (row) => row.kind === 'CAA' || ['ok', 'spreading'].includes(row.state));
+    await driver.click('[data-testid=stepper-dashboard]');
+    await driver.waitForText('[data-testid=step-title]', 'Dashboard');
+    await driver.waitFor('[data-testid=dashboard-verdict]', { timeoutMs: 60_000 });
+    const started = Date.now();
+    await checkAgain();
+    console.log(`     dashboard health checked again in ${((Date.now() - started) / 1000).toFixed(1)} s (one SSH call, the ports, the DNS report)`);
+    assert.equal(await verdictOf('dns'), 'pass');
+    // The box's Spamhaus ZEN lists the vps: red, with the list's removal page.
+    publish('10.100.51.198.zen.spamhaus.org', 'A', '127.0.0.2');
+    await checkAgain();
+    assert.equal(await verdictOf('blocklists'), 'fail');
+    assert.match(await driver.text('[data-testid=health-blocklists]'), /listed: 198\.51\.100\.10 \(Spamhaus ZEN\).*Spamhaus ZEN · 198\.51\.100\.10: Details and removal/s);
+    for (const id of ['relay', 'ports', 'certificate', 'queue', 'deliveries', 'inbound', 'dns', 'outbound25', 'version', 'disk', 'memory']) {
+      assert.equal(await verdictOf(id), 'pass', `${id}: ${await driver.text(`[data-testid=health-${id}]`).catch(() => 'missing')}`);
+    }
+    assert.match(await driver.text('[data-testid=health-relay]'), /running since/);
+    assert.match(await driver.text('[data-testid=health-ports]'), /ports 25, 80, 443, 465, 587 answer from this computer/);
+    assert.match(await driver.text('[data-testid=health-certificate]'), /from Pebble Intermediate CA [0-9a-f]+, valid until .*next renewal/);
+    assert.match(await driver.text('[data-testid=dashboard-verdict]'), /One thing needs fixing/);
+    await shot('36-dashboard-listed');
+    // Removed from the list: all green.
+    execFileSync(inbox, ['dns', 'update delete 10.100.51.198.zen.spamhaus.org A'], { encoding: 'utf8' });
+    await checkAgain();
+    assert.equal(await verdictOf('blocklists'), 'pass');
+    assert.match(await driver.text('[data-testid=dashboard-verdict]'), /All is well/);
+    await shot('37-dashboard-all-green');
+    // The test emails are among the deliveries, over TLS 1.3; the filter finds them.
+    await driver.execute('document.querySelector("[data-testid=dashboard-deliveries]").scrollIntoView({ block: "start" })');
+    const deliveries = () => driver.execute('return [...document.querySelectorAll("[data-testid=delivery]")].map(e => ({ outcome: e.dataset.outcome, text: e.innerText }))');
+    const delivered = await deliveries();
+    assert.ok(delivered.some((row) => row.outcome === 'delivered' && /bob@gmail\.test/.test(row.text) && /TLSv1\.3/.test(row.text)), JSON.stringify(delivered));
+    await driver.type('[data-testid=deliveries-filter]', 'nobody');
+    assert.equal((await deliveries()).length, 0);
+    await driver.execute('const e = document.querySelector("[data-testid=deliveries-filter]"); e.value = "bob@"; e.dispatchEvent(new Event("input", { bubbles: true }))');
+    assert.equal((await deliveries()).length, delivered.filter((row) => /bob@/.test(row.text)).length);
+    await shot('38-dashboard-deliveries');
+
+    // The "provider" blocks outgoing port 25, and a mail program sends a message: it waits.
+    const block = ['OUTPUT', '-p', 'tcp', '--dport', '25', '-j', 'REJECT', '--reject-with', 'tcp-reset'];
+    execFileSync(inbox, ['exec', 'vps', 'iptables', '-I', ...block]);
+    try {
+      onVps("printf '%s\\n' 'carol-password-1' | /usr/local/bin/outpost-relay user add -- carol@example.test");
+      const submit = [
+        'import smtplib, ssl, sys',
+        'context = ssl.create_default_context(); context.check_hostname = False; context.verify_mode = ssl.CERT_NONE',
+        `s = smtplib.SMTP("${vps}", 587, timeout=20); s.starttls(context=context); s.login("carol@example.test", "carol-password-1")`,
+        's.sendmail("carol@example.test", ["dave@gmail.test"], b"From: carol@example.test\\r\\nTo: dave@gmail.test\\r\\nSubject: stuck\\r\\n\\r\\nWaiting for port 25.\\r\\n"); s.quit()',
+      ].join('\n');
+      execFileSync('/usr/bin/python3', ['-c', submit], { encoding: 'utf8' });
+      const waited = Date.now() + 30_000;
+      do {
+        await checkAgain();
+      } while (!(await driver.execute('return !!document.querySelector("[data-testid=queue-item]")')) && Date.now() < waited);
+      assert.equal(await verdictOf('outbound25'), 'fail');
+      assert.match(await driver.text('[data-testid=health-outbound25]'), /cannot send mail out on port 25.*Write the port 25 ticket/s);
+      const queued = await driver.text('[data-testid=queue-item]');
+      assert.match(queued, /dave@gmail\.test/);
+      await driver.execute('document.querySelector("[data-testid=health-outbound25]").scrollIntoView({ block: "start" })');
+      await shot('39-dashboard-port25-blocked');
+      await driver.execute('document.querySelector("[data-testid=dashboard-queue]").scrollIntoView({ block: "start" })');
+      await shot('40-dashboard-queue');
+      await driver.click('[data-testid=queue-retry]');
+      await driver.waitForText('[data-testid=queue-said]', 'Trying again now.', { timeoutMs: 30_000 });
+      await driver.click('[data-testid=queue-delete]');
+      assert.match(await driver.text('[data-testid=dashboard-queue]'), /Delete this message to dave@gmail\.test\? It will not be delivered, and nobody is told\./);
+      await shot('41-dashboard-delete-confirm');
+      await driver.click('[data-testid=queue-delete-confirm]');
+      await driver.waitFor('[data-testid=dashboard-queue-empty]', { timeoutMs: 30_000 });
+      assert.equal(await driver.text('[data-testid=queue-said]'), 'Deleted.');
+      assert.equal(onVps('/usr/local/bin/outpost-relay queue list --json'), '{"api":2,"ok":{"items":[]}}');
+    } finally {
+      execFileSync(inbox, ['exec', 'vps', 'iptables', '-D', ...block]);
+      onVps('/usr/local/bin/outpost-relay user remove -- carol@example.test');
+    }
+  });
+
   await test('a relay stopped on the server is said on the later steps with its fix, and goes away once it runs', async () => {
     onVps('systemctl stop outpost-relay');
     await driver.click('[data-testid=stepper-dns]');
@@ -485,8 +588,14 @@ try {
     // The dashboard says it too, and its button leads to the fix.
     onVps('systemctl stop outpost-relay');
     await driver.click('[data-testid=stepper-dashboard]');
-    await driver.waitFor('[data-testid=relay-down]', { timeoutMs: 30_000 });
-    await driver.click('[data-testid=relay-down-install]');
+    await driver.waitFor('[data-testid=health-relay][data-verdict=fail]', { timeoutMs: 60_000 });
+    assert.match(await driver.text('[data-testid=health-relay]'), /stopped: last seen .*messages already accepted wait safely in its queue/s);
+    // Only what a stopped relay explains is red: the relay itself (its ports are not tried).
+    const red = await driver.execute('return [...document.querySelectorAll("[data-testid^=health-][data-verdict=fail]")].map(e => e.dataset.testid)');
+    assert.deepEqual(red, ['health-relay']);
+    assert.match(await driver.text('[data-testid=dashboard-verdict]'), /One thing needs fixing/);
+    await shot('42-dashboard-relay-down');
+    await driver.click('[data-testid=health-relay-action]');
     await driver.waitForText('[data-testid=step-title]', 'Install');
     onVps('systemctl start outpost-relay');
   });

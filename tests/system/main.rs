@@ -10,6 +10,7 @@
 
 mod capture;
 mod certificate;
+mod dashboard;
 mod dns;
 mod receiving;
 mod relay;
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
         .chain(certificate::SYSTEMD)
         .chain(test_email::SYSTEMD)
         .chain(receiving::SYSTEMD)
+        .chain(dashboard::SYSTEMD)
         .copied()
         .collect();
     let plain: Vec<Scenario> =

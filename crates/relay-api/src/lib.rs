@@ -17,10 +17,11 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 /// The protocol version this relay speaks. Raise it when a command's meaning changes in a way
-/// an older app must not miss; the engine refuses a relay older than it needs.
-pub const API: u32 = 1;
+/// an older app must not miss, or a command is added; the engine refuses a relay older than it
+/// needs. 2: `health` and `queue delete`.
+pub const API: u32 = 2;
 
-/// Every `--json` reply: `{"api":1,"ok":{…}}` or `{"api":1,"error":{…}}`.
+/// Every `--json` reply: `{"api":2,"ok":{…}}` or `{"api":2,"error":{…}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Response<T> {
     /// The protocol version of the relay that answered.
@@ -113,13 +114,32 @@ pub struct Status {
     /// Getting and renewing certificates over ACME, when the config asks for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acme: Option<AcmeStatus>,
+    /// When this relay process started (seconds since the epoch; 0 from a relay before 0.2).
+    #[serde(default)]
+    pub started: u64,
     /// Messages waiting to be delivered.
     pub queued: usize,
-    /// The latest finished deliveries, newest last.
+    /// The latest finished deliveries (at most 100), newest last.
     pub recent_deliveries: Vec<RecentDelivery>,
+    /// Recipients delivered and bounced over the last 24 hours (since the start, if later).
+    #[serde(default)]
+    pub last_day: DeliveryCounts,
     /// Mail received for the relay's domains, when it listens on port 25.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inbound: Option<InboundStatus>,
+}
+
+/// How many recipients' deliveries ended, and how, over a stretch of time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryCounts {
+    /// Since when (seconds since the epoch): 24 hours ago, or the relay's start if later.
+    pub since: u64,
+    /// Recipients whose server took the message.
+    pub delivered: u64,
+    /// Recipients refused for good or given up on (the sender got a bounce).
+    pub bounced: u64,
 }
 
 /// What arrived on port 25 since the relay started: what was forwarded, what was refused and why.
@@ -300,6 +320,9 @@ pub struct Certificate {
     pub names: Vec<String>,
     /// When it expires (RFC 3339).
     pub not_after: String,
+    /// The same, in seconds since the epoch (0 from a relay before 0.2).
+    #[serde(default)]
+    pub expires: u64,
     /// Where it came from.
     pub source: CertificateSource,
     /// SHA-256 of the certificate (DER), lower-case hex: lets the app check that the certificate
@@ -492,6 +515,11 @@ pub enum ControlRequest {
         /// The queue id.
         id: String,
     },
+    /// Remove a queued message without delivering it (nobody is told).
+    QueueDelete {
+        /// The queue id.
+        id: String,
+    },
     /// Ask the CA for a new certificate now.
     CertRenew,
     /// Keep the next message submitted with this Message-ID as signed and sent, with its
@@ -513,6 +541,8 @@ pub enum ControlRequest {
 pub enum ControlReply {
     /// The message is being retried.
     Retrying,
+    /// The message is gone from the queue.
+    Deleted,
     /// An order has started; `status` follows it.
     Renewing,
     /// Watching for the message.
@@ -740,6 +770,68 @@ pub struct QueueList {
 pub struct QueueRetry {
     /// The queue id.
     pub id: String,
+}
+
+/// `queue delete`: the message is gone from the queue, undelivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct QueueDeleted {
+    /// The queue id.
+    pub id: String,
+}
+
+/// `health`: everything the app's dashboard needs from the server, in one reply (one SSH
+/// round trip): the relay's status, its queue, the server's disk and memory, whether it reaches
+/// a mail server on port 25, and the blocklist lookups asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    /// The server's clock when it answered (seconds since the epoch): ages and expiries are
+    /// judged by it, not by the desktop's.
+    pub now: u64,
+    /// The relay's status; none if it never wrote one (never started).
+    pub status: Option<Status>,
+    /// Every queued message, oldest first.
+    pub queue: Vec<QueueItem>,
+    /// The server's room.
+    pub server: ServerRoom,
+    /// The outgoing port-25 probe, when one was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbound: Option<OutboundProbe>,
+    /// The names asked (blocklist queries), in order.
+    #[serde(default)]
+    pub lookups: Vec<Lookup>,
+}
+
+/// Disk and memory on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct ServerRoom {
+    /// Free space for the queue's file system, in MiB (none if it could not be read).
+    pub disk_free_mb: Option<u64>,
+    /// That file system's size, in MiB.
+    pub disk_total_mb: Option<u64>,
+    /// Memory available to programs (`MemAvailable`), in MiB.
+    pub memory_available_mb: Option<u64>,
+    /// All memory, in MiB.
+    pub memory_total_mb: Option<u64>,
+}
+
+/// Whether the server reached a mail server on port 25.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "camelCase")]
+pub struct OutboundProbe {
+    /// `host:port` tried.
+    pub target: String,
+    /// A greeting came back.
+    pub reachable: bool,
+    /// What went wrong otherwise (refused, timed out, no such host).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// The MTA-STS policy file (RFC 8461 §3.2) the relay serves: one definition, so the app's DNS
@@ -989,7 +1081,7 @@ mod tests {
     #[test]
     fn replies_carry_the_version_and_either_data_or_an_error() {
         let ok = serde_json::to_string(&Response::ok(QueueRetry { id: "A1".into() })).unwrap();
-        assert_eq!(ok, r#"{"api":1,"ok":{"id":"A1"}}"#);
+        assert_eq!(ok, r#"{"api":2,"ok":{"id":"A1"}}"#);
         let error = Response::<QueueRetry>::error(AdminError {
             kind: ErrorKind::NotFound,
             message: "no queued message A1".into(),
@@ -997,7 +1089,7 @@ mod tests {
         let text = serde_json::to_string(&error).unwrap();
         assert_eq!(
             text,
-            r#"{"api":1,"error":{"kind":"not-found","message":"no queued message A1"}}"#
+            r#"{"api":2,"error":{"kind":"not-found","message":"no queued message A1"}}"#
         );
         assert_eq!(serde_json::from_str::<Response<QueueRetry>>(&text).unwrap(), error);
     }

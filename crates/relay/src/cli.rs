@@ -98,6 +98,22 @@ enum Command {
         #[arg(long, global = true)]
         json: bool,
     },
+    /// Everything the Outpost app's dashboard shows, in one reply: the status, the queue, disk
+    /// and memory, whether this server reaches a mail server on port 25 (`--probe`), and the
+    /// names given looked up as `lookup` does (blocklists).
+    Health {
+        /// A mail server to reach on port 25, `host:port`.
+        #[arg(long)]
+        probe: Option<String>,
+        /// Names to look up (after `--`).
+        names: Vec<String>,
+        /// The config file.
+        #[arg(long, default_value = DEFAULT_PATH)]
+        config: PathBuf,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// What the running relay is doing: listeners, certificate, queue, last deliveries.
     Status {
         /// The config file.
@@ -264,6 +280,11 @@ enum QueueAction {
         /// The queue id.
         id: String,
     },
+    /// Remove a message from the queue without delivering it; nobody is told.
+    Delete {
+        /// The queue id.
+        id: String,
+    },
 }
 
 /// Runs the command line and returns the process exit code: 0 for success, 1 when the command
@@ -284,6 +305,7 @@ pub fn main(arguments: impl IntoIterator<Item = impl Into<OsString> + Clone>) ->
             | Command::Srs { json: true, .. }
             | Command::Dkim { json: true, .. }
             | Command::Status { json: true, .. }
+            | Command::Health { json: true, .. }
             | Command::Queue { json: true, .. }
             | Command::Trace { json: true, .. }
             | Command::Cert { json: true, .. }
@@ -298,6 +320,7 @@ pub fn main(arguments: impl IntoIterator<Item = impl Into<OsString> + Clone>) ->
         Command::Srs { action, config, .. } => srs(action, &config, output),
         Command::Dkim { action, config, .. } => dkim(action, &config, output),
         Command::Status { config, .. } => status(&config, output),
+        Command::Health { probe, names, config, .. } => health(&config, probe, &names, output),
         Command::Queue { action, config, .. } => queue(action, &config, output),
         Command::Trace { action, config, .. } => trace(action, &config, output),
         Command::Cert { action, config, .. } => cert(action, &config, output),
@@ -691,44 +714,51 @@ fn describe_record(record: &api::DkimRecord) -> String {
     )
 }
 
-fn lookup(names: &[String], output: Output) -> Result<ExitCode> {
-    use hickory_resolver::Resolver;
+/// This server's own resolver (`/etc/resolv.conf`), asking afresh every time.
+fn server_resolver() -> Result<hickory_resolver::TokioResolver> {
+    let mut options = hickory_resolver::config::ResolverOpts::default();
+    options.timeout = std::time::Duration::from_secs(4);
+    options.attempts = 2;
+    // Ask again every time: a listing may have just changed.
+    options.cache_size = 0;
+    hickory_resolver::Resolver::builder_tokio()
+        .map_err(|error| anyhow::anyhow!("cannot read /etc/resolv.conf: {error}"))?
+        .with_options(options)
+        .build()
+        .map_err(|error| anyhow::anyhow!("cannot set up DNS: {error}"))
+}
+
+/// Each name's A records, or that it does not exist, or why the lookup failed.
+async fn look_up(resolver: &hickory_resolver::TokioResolver, names: &[String]) -> Vec<api::Lookup> {
     use hickory_resolver::proto::rr::RData;
+    let mut results = Vec::new();
+    for name in names {
+        let fqdn = format!("{}.", name.trim_end_matches('.'));
+        let outcome = match resolver.ipv4_lookup(fqdn.as_str()).await {
+            Ok(lookup) => api::LookupOutcome::Answer {
+                answers: lookup
+                    .answers()
+                    .iter()
+                    .filter_map(|record| match &record.data {
+                        RData::A(address) => Some(address.0),
+                        _ => None,
+                    })
+                    .collect(),
+            },
+            Err(error) if error.is_nx_domain() || error.is_no_records_found() => {
+                api::LookupOutcome::NoSuchName
+            }
+            Err(error) => api::LookupOutcome::Failed { detail: error.to_string() },
+        };
+        results.push(api::Lookup { name: name.clone(), outcome });
+    }
+    results
+}
+
+fn lookup(names: &[String], output: Output) -> Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
-    let results = runtime.block_on(async {
-        let mut options = hickory_resolver::config::ResolverOpts::default();
-        options.timeout = std::time::Duration::from_secs(4);
-        options.attempts = 2;
-        // Ask again every time: a listing may have just changed.
-        options.cache_size = 0;
-        let resolver = Resolver::builder_tokio()
-            .map_err(|error| anyhow::anyhow!("cannot read /etc/resolv.conf: {error}"))?
-            .with_options(options)
-            .build()
-            .map_err(|error| anyhow::anyhow!("cannot set up DNS: {error}"))?;
-        let mut results = Vec::new();
-        for name in names {
-            let fqdn = format!("{}.", name.trim_end_matches('.'));
-            let outcome = match resolver.ipv4_lookup(fqdn.as_str()).await {
-                Ok(lookup) => api::LookupOutcome::Answer {
-                    answers: lookup
-                        .answers()
-                        .iter()
-                        .filter_map(|record| match &record.data {
-                            RData::A(address) => Some(address.0),
-                            _ => None,
-                        })
-                        .collect(),
-                },
-                Err(error) if error.is_nx_domain() || error.is_no_records_found() => {
-                    api::LookupOutcome::NoSuchName
-                }
-                Err(error) => api::LookupOutcome::Failed { detail: error.to_string() },
-            };
-            results.push(api::Lookup { name: name.clone(), outcome });
-        }
-        anyhow::Ok(results)
-    })?;
+    let results =
+        runtime.block_on(async { anyhow::Ok(look_up(&server_resolver()?, names).await) })?;
     output.report(api::Lookups { results }, |lookups| {
         let lines: Vec<String> = lookups
             .results
@@ -782,7 +812,13 @@ fn cert(action: CertAction, config_path: &Path, output: Output) -> Result<ExitCo
 
 fn status(config_path: &Path, output: Output) -> Result<ExitCode> {
     let config = load_config(config_path)?;
-    let path = state_root(&config)?.join(crate::server::STATUS_FILE);
+    output.report(read_status(&config)?, describe_status);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The status the relay last wrote, `running` only if it is fresh and its process exists.
+fn read_status(config: &Config) -> Result<api::Status> {
+    let path = state_root(config)?.join(crate::server::STATUS_FILE);
     let text = std::fs::read_to_string(&path).map_err(|error| {
         failure(
             api::ErrorKind::NotRunning,
@@ -794,8 +830,135 @@ fn status(config_path: &Path, output: Output) -> Result<ExitCode> {
     let now = crate::clock::unix_seconds(crate::clock::Clock::now(&crate::clock::SystemClock));
     let age = now.saturating_sub(status.updated);
     status.running = age < 10 && Path::new(&format!("/proc/{}", status.pid)).exists();
-    output.report(status, describe_status);
+    Ok(status)
+}
+
+fn health(
+    config_path: &Path,
+    probe: Option<String>,
+    names: &[String],
+    output: Output,
+) -> Result<ExitCode> {
+    let config = load_config(config_path)?;
+    let status = match read_status(&config) {
+        Ok(status) => Some(status),
+        Err(error) if error.downcast_ref::<Failure>().is_some() => None,
+        Err(error) => return Err(error),
+    };
+    let queue = Spool::open(config.queue.dir.as_path())?.load()?;
+    let server = server_room(config.queue.dir.as_path());
+    let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
+    let (outbound, lookups) = runtime.block_on(async {
+        let resolver = server_resolver()?;
+        let outbound = async {
+            match &probe {
+                Some(target) => Some(reach_port_25(&resolver, target).await),
+                None => None,
+            }
+        };
+        anyhow::Ok(tokio::join!(outbound, look_up(&resolver, names)))
+    })?;
+    let now = crate::clock::unix_seconds(crate::clock::Clock::now(&crate::clock::SystemClock));
+    let health = api::Health { now, status, queue, server, outbound, lookups };
+    output.report(health, |health| {
+        let mut lines = vec![match &health.status {
+            Some(status) => describe_status(status),
+            None => "the relay has never run".to_string(),
+        }];
+        let mb = |value: Option<u64>| value.map_or("?".to_string(), |value| format!("{value} MiB"));
+        lines.push(format!(
+            "  disk free: {} of {}; memory available: {} of {}",
+            mb(health.server.disk_free_mb),
+            mb(health.server.disk_total_mb),
+            mb(health.server.memory_available_mb),
+            mb(health.server.memory_total_mb)
+        ));
+        if let Some(outbound) = &health.outbound {
+            lines.push(format!(
+                "  port 25 to {}: {}",
+                outbound.target,
+                match (&outbound.reachable, &outbound.detail) {
+                    (true, _) => "reachable".to_string(),
+                    (false, detail) =>
+                        format!("NOT reachable ({})", detail.as_deref().unwrap_or("?")),
+                }
+            ));
+        }
+        lines.join("\n")
+    });
     Ok(ExitCode::SUCCESS)
+}
+
+/// Free and total space for `directory`'s file system, and memory from `/proc/meminfo`.
+fn server_room(directory: &Path) -> api::ServerRoom {
+    const MIB: u64 = 1024 * 1024;
+    let disk = rustix::fs::statvfs(directory).ok();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let memory = |key: &str| {
+        meminfo.lines().find_map(|line| {
+            let value = line.strip_prefix(key)?.strip_prefix(':')?;
+            let kib: u64 = value.trim().trim_end_matches("kB").trim().parse().ok()?;
+            Some(kib / 1024)
+        })
+    };
+    api::ServerRoom {
+        disk_free_mb: disk.as_ref().map(|disk| disk.f_bavail * disk.f_frsize / MIB),
+        disk_total_mb: disk.as_ref().map(|disk| disk.f_blocks * disk.f_frsize / MIB),
+        memory_available_mb: memory("MemAvailable"),
+        memory_total_mb: memory("MemTotal"),
+    }
+}
+
+/// Whether a mail server at `target` (`host:port`) greets this server within 10 s: what a
+/// provider blocking outgoing port 25 prevents.
+async fn reach_port_25(
+    resolver: &hickory_resolver::TokioResolver,
+    target: &str,
+) -> api::OutboundProbe {
+    use tokio::io::AsyncReadExt;
+    let unreachable = |detail: String| api::OutboundProbe {
+        target: target.to_string(),
+        reachable: false,
+        detail: Some(detail),
+    };
+    let Some((host, port)) = target.rsplit_once(':') else {
+        return unreachable("not host:port".into());
+    };
+    let Ok(port) = port.parse::<u16>() else {
+        return unreachable(format!("{port:?} is not a port"));
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let addresses: Vec<std::net::IpAddr> = match host.parse() {
+        Ok(address) => vec![address],
+        Err(_) => match resolver.lookup_ip(format!("{}.", host.trim_end_matches('.'))).await {
+            Ok(found) => found.iter().collect(),
+            Err(error) => return unreachable(format!("{host}: {error}")),
+        },
+    };
+    let mut last = format!("{host} has no address");
+    for address in addresses {
+        let attempt = async {
+            let mut stream = tokio::net::TcpStream::connect((address, port)).await?;
+            let mut greeting = [0u8; 3];
+            stream.read_exact(&mut greeting).await?;
+            std::io::Result::Ok(greeting)
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(10), attempt).await {
+            Ok(Ok(greeting)) if greeting.starts_with(b"2") => {
+                return api::OutboundProbe {
+                    target: target.to_string(),
+                    reachable: true,
+                    detail: None,
+                };
+            }
+            Ok(Ok(greeting)) => {
+                last = format!("{address} answered {:?}", String::from_utf8_lossy(&greeting))
+            }
+            Ok(Err(error)) => last = format!("{address}: {error}"),
+            Err(_) => last = format!("{address}: no answer within 10 s"),
+        }
+    }
+    unreachable(last)
 }
 
 fn describe_status(status: &api::Status) -> String {
@@ -920,6 +1083,13 @@ fn queue(action: QueueAction, config_path: &Path, output: Output) -> Result<Exit
             ask(&config, &api::ControlRequest::QueueRetry { id: id.clone() })?;
             output.report(api::QueueRetry { id }, |retry| {
                 format!("{}: the relay is trying again now", retry.id)
+            });
+        }
+        QueueAction::Delete { id } => {
+            find(&items, &id)?;
+            ask(&config, &api::ControlRequest::QueueDelete { id: id.clone() })?;
+            output.report(api::QueueDeleted { id }, |deleted| {
+                format!("{}: deleted from the queue, undelivered", deleted.id)
             });
         }
     }

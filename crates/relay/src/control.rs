@@ -1,4 +1,4 @@
-//! The running relay's control socket: how `queue retry` and `cert renew --now` reach it, with
+//! The running relay's control socket: how `queue retry|delete` and `cert renew --now` reach it, with
 //! no file to poll and nothing in the spool for root to trip over.
 //!
 //! A Unix socket at `/var/lib/outpost/control.sock` (next to the status file), mode 0600 and
@@ -97,6 +97,16 @@ fn act(request: ControlRequest, handles: &Handles) -> Response<ControlReply> {
         ControlRequest::QueueRetry { id } => {
             if handles.queue.retry_now(&id) {
                 Response::ok(ControlReply::Retrying)
+            } else {
+                Response::error(AdminError {
+                    kind: ErrorKind::NotFound,
+                    message: format!("no queued message {id} (it may have been delivered)"),
+                })
+            }
+        }
+        ControlRequest::QueueDelete { id } => {
+            if handles.queue.delete(&id) {
+                Response::ok(ControlReply::Deleted)
             } else {
                 Response::error(AdminError {
                     kind: ErrorKind::NotFound,

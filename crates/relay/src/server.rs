@@ -504,7 +504,9 @@ async fn write_status_forever(
             listeners: listeners.clone(),
             certificates: certificates.list(),
             acme: acme.as_ref().map(Acme::status),
+            started: queue.started(),
             queued: queue.len(),
+            last_day: queue.last_day(),
             recent_deliveries: queue
                 .recent()
                 .into_iter()

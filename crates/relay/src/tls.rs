@@ -313,7 +313,8 @@ pub fn describe(
     let serial = certificate.raw_serial().iter().map(|byte| format!("{byte:02x}")).collect();
     let sha256 =
         sha2::Sha256::digest(der.as_ref()).iter().map(|byte| format!("{byte:02x}")).collect();
-    Ok(CertificateInfo { names, not_after, source, sha256, issuer, serial, not_before })
+    let expires = u64::try_from(certificate.validity().not_after.timestamp()).unwrap_or(0);
+    Ok(CertificateInfo { names, not_after, expires, source, sha256, issuer, serial, not_before })
 }
 
 /// A PEM chain and key read from files, with what `status` says of them.

@@ -835,6 +835,68 @@ pub async fn relay_status(
         .await
 }
 
+/// The dashboard's health: one `health` call over SSH (status, queue, disk and memory, port 25
+/// outwards, blocklists) while this computer tries the relay's ports and re-checks the DNS
+/// records at the zone's servers; then every item judged.
+pub async fn health(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+    settings: &Settings,
+) -> Result<crate::health::Health, Error> {
+    use crate::health;
+    let (domain, installed) = domain_and_install(profile)?;
+    let host = profile.server.as_ref().ok_or(Error::NotReady(Missing::Server))?.host.clone();
+    let probe = settings.checks().outbound_probe;
+    let server = with_session(profile, secrets, async |session| {
+        let reading =
+            health::read(session, &probe, &installed.addresses, domain.domain.as_str()).await?;
+        Ok(reading)
+    });
+    let (reading, dns) = tokio::join!(server, dns_report(profile, settings));
+    let reading = reading?;
+    let listeners =
+        reading.health.status.as_ref().map(|status| status.listeners.clone()).unwrap_or_default();
+    let running = reading.health.status.as_ref().is_some_and(|status| status.running);
+    let ports = if running { health::try_ports(&host, &listeners).await } else { Vec::new() };
+    let (verdict, dns) = match dns {
+        Ok(report) => (Ok(report.verdict.clone()), Some(report)),
+        Err(error) => (Err(error.to_string()), None),
+    };
+    let context = health::Context {
+        mail_host: domain.mail_host.to_string(),
+        carried: crate::relay::carried().version.to_string(),
+        ports,
+        dns: verdict,
+    };
+    Ok(health::Health {
+        checked: reading.health.now,
+        items: health::judge(&reading, &context),
+        deliveries: health::deliveries(&reading),
+        queue: reading.health.queue,
+        dns,
+    })
+}
+
+/// "Retry now" on a queued message.
+pub async fn queue_retry(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+    id: &str,
+) -> Result<api::QueueRetry, Error> {
+    with_session(profile, secrets, async |session| Ok(RelayAdmin::new(session).retry(id).await?))
+        .await
+}
+
+/// "Delete" on a queued message (after the user confirmed): it leaves the queue undelivered.
+pub async fn queue_delete(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+    id: &str,
+) -> Result<api::QueueDeleted, Error> {
+    with_session(profile, secrets, async |session| Ok(RelayAdmin::new(session).delete(id).await?))
+        .await
+}
+
 /// The installed SMTP user's password, read from the keychain when the user asks to see or copy
 /// it (for a mail program); never kept anywhere else.
 pub async fn smtp_password(profile: &Profile, secrets: &dyn SecretStore) -> Result<String, Error> {
@@ -910,8 +972,10 @@ mod tests {
             listeners: Vec::new(),
             certificates: Vec::new(),
             acme: None,
+            started: 0,
             queued: 0,
             recent_deliveries: Vec::new(),
+            last_day: api::DeliveryCounts::default(),
             inbound: Some(api::InboundStatus {
                 since: 0,
                 forwarded: 3,

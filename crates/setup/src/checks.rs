@@ -328,12 +328,24 @@ pub fn judge_disk(df_output: &str) -> Check {
         .filter_map(|line| line.split_whitespace().nth(3)?.parse::<u64>().ok())
         .min()
         .map(|kib| kib / 1024);
-    let verdict = match free_mb {
+    Check::new(disk_verdict(free_mb), Finding::Disk { free_mb })
+}
+
+/// Free disk space: 1 GiB is plenty for a relay's queue, under 200 MiB it may refuse mail.
+pub fn disk_verdict(free_mb: Option<u64>) -> Verdict {
+    match free_mb {
         Some(mb) if mb >= 1024 => Verdict::Pass,
         Some(mb) if mb < 200 => Verdict::Fail,
         _ => Verdict::Warn,
-    };
-    Check::new(verdict, Finding::Disk { free_mb })
+    }
+}
+
+/// Available memory: the relay needs little, but under 128 MiB a burst of logins may not fit.
+pub fn memory_verdict(available_mb: Option<u64>) -> Verdict {
+    match available_mb {
+        Some(mb) if mb >= 128 => Verdict::Pass,
+        _ => Verdict::Warn,
+    }
 }
 
 /// Prints the installed relay's `--version` line and its service state, or nothing.
@@ -356,11 +368,7 @@ pub fn judge_memory(meminfo: &str) -> Check {
         .nth(1)
         .and_then(|kib| kib.parse::<u64>().ok())
         .map(|kib| kib / 1024);
-    let verdict = match available_mb {
-        Some(mb) if mb >= 128 => Verdict::Pass,
-        _ => Verdict::Warn,
-    };
-    Check::new(verdict, Finding::Memory { available_mb })
+    Check::new(memory_verdict(available_mb), Finding::Memory { available_mb })
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ pub mod certificate;
 pub mod checks;
 pub mod choices;
 pub mod dns;
+pub mod health;
 pub mod install;
 pub mod probe;
 pub mod profile;

@@ -197,6 +197,19 @@ impl<'a, R: Remote> RelayAdmin<'a, R> {
         self.call("queue retry", &["queue", "retry", "--", id], &[], b"").await
     }
 
+    /// `queue delete`: the message leaves the queue undelivered.
+    pub async fn delete(&self, id: &str) -> Result<api::QueueDeleted, Error> {
+        self.call("queue delete", &["queue", "delete", "--", id], &[], b"").await
+    }
+
+    /// `health`: the dashboard's one call — status, queue, disk and memory, the port-25 probe
+    /// to `probe` (`host:port`), and `names` looked up through the server's resolver.
+    pub async fn health(&self, probe: &str, names: &[String]) -> Result<api::Health, Error> {
+        let mut arguments = vec!["health", "--"];
+        arguments.extend(names.iter().map(String::as_str));
+        self.call("health", &arguments, &["--probe", probe], b"").await
+    }
+
     /// `trace watch`: the relay keeps the next message submitted with `message_id`.
     pub async fn trace_watch(&self, message_id: &str) -> Result<api::TraceWatch, Error> {
         self.call("trace watch", &["trace", "watch", "--", message_id], &[], b"").await

@@ -3,6 +3,7 @@
 
 pub mod about;
 pub mod certificate;
+pub mod dashboard;
 pub mod dns;
 pub mod domain;
 pub mod install;

@@ -69,6 +69,9 @@ fn generate() -> String {
     declarations.visit::<relay::Carried>();
     declarations.visit::<ssh::HostKey>();
     declarations.visit::<outpost_setup::secrets::KeychainState>();
+    declarations.visit::<outpost_setup::health::Health>();
+    declarations.visit::<outpost_relay_api::QueueRetry>();
+    declarations.visit::<outpost_relay_api::QueueDeleted>();
     let mut text = String::from(
         "// Generated from the Rust types by src-tauri/src/ipc/typescript.rs (ts-rs). Do not edit:\n\
          // change the Rust type and run `./dev types`; a test fails while this file is stale.\n",

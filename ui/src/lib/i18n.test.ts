@@ -4,7 +4,7 @@ import { en, type MessageKey } from './i18n/en';
 import { STEPS } from './steps';
 import { errorCodes } from './ipc';
 import type * as ipc from './ipc';
-import { blockerText, checkText, errorText, fieldsText, findingText, installDetail, mailboxText, port25Reason, problemText, recordLabel, recordPurpose, resultText, verdictText } from './i18n/words';
+import { blockerText, checkText, deliveryText, errorText, healthText, fieldsText, findingText, installDetail, mailboxText, port25Reason, problemText, recordLabel, recordPurpose, resultText, verdictText } from './i18n/words';
 
 describe('the message catalogue', () => {
   it('titles and summarises every step', () => {
@@ -112,6 +112,70 @@ describe('the words for the engine’s data', () => {
     expect(checkText(ports).fix).toMatch(/stop and disable it/);
     const clock: ipc.Check = { verdict: 'warn', found: { id: 'clock', synchronised: false } };
     expect(checkText(clock).fix).not.toMatch(/install/);
+  });
+
+  it('says every dashboard item, its fix and where the fix is, only when it is not well', () => {
+    const entry: ipc.BlocklistEntry = {
+      list: { name: 'Spamhaus ZEN', zone: 'zen.spamhaus.org', keyed: 'ip', removal: 'https://check.spamhaus.org/' },
+      subject: '198.51.100.10',
+      listing: { state: 'listed', codes: ['127.0.0.2'] },
+    };
+    const found: ipc.HealthFinding[] = [
+      { id: 'relay', running: true, since: 1_800_000_000 },
+      { id: 'relay', running: false, since: 1_800_000_000 },
+      { id: 'relay', running: false, since: null },
+      { id: 'ports', open: [587], closed: [25, 465] },
+      { id: 'ports', open: [], closed: [25] },
+      { id: 'certificate', issuer: 'R11', selfSigned: false, expires: 1_800_000_000, nextRenewal: 1_790_000_000, failure: 'rate-limited' },
+      { id: 'certificate', issuer: 'mail.example.com', selfSigned: true, expires: 1_900_000_000, nextRenewal: null, failure: null },
+      { id: 'noCertificate' },
+      { id: 'queue', waiting: 0, stuck: 0, oldest: null, nextRetry: null },
+      { id: 'queue', waiting: 3, stuck: 1, oldest: 1_799_990_000, nextRetry: 1_800_000_600 },
+      { id: 'queue', waiting: 3, stuck: 0, oldest: 1_799_990_000, nextRetry: 1_800_000_600 },
+      { id: 'deliveries', counts: { since: 1_799_913_600, delivered: 12, bounced: 1 } },
+      { id: 'inbound', since: 1_799_913_600, forwarded: 4, refused: [{ reason: 'unknown-recipient', count: 2 }, { reason: 'dmarc-reject', count: 1 }] },
+      { id: 'dns', right: 6, total: 7, spreading: 0 },
+      { id: 'dns', right: 7, total: 7, spreading: 2 },
+      { id: 'dnsUnchecked', detail: 'timed out' },
+      { id: 'blocklists', listed: [entry], unchecked: 1, asked: 6 },
+      { id: 'blocklists', listed: [], unchecked: 1, asked: 6 },
+      { id: 'outbound25', target: 'mx.example.net:25', reachable: false, detail: 'timed out' },
+      { id: 'version', running: '0.1.0', carried: '0.2.0', standing: 'older' },
+      { id: 'version', running: '0.3.0', carried: '0.2.0', standing: 'newer' },
+      { id: 'version', running: null, carried: '0.2.0', standing: 'older' },
+      { id: 'disk', freeMb: 150, totalMb: 10_000 },
+      { id: 'memory', availableMb: null, totalMb: null },
+    ];
+    for (const finding of found) {
+      const bad = healthText({ verdict: 'fail', found: finding });
+      for (const part of [bad.title, bad.found]) expectWords(part);
+      if (bad.fix) expectWords(bad.fix);
+      const good = healthText({ verdict: 'pass', found: finding });
+      expect(good.fix, finding.id).toBe('');
+      expect(good.action, finding.id).toBeNull();
+    }
+    const at = (index: number) => found[index] as ipc.HealthFinding;
+    const stopped = healthText({ verdict: 'fail', found: at(1) });
+    expect(stopped.action).toEqual({ kind: 'step', step: 'install', label: 'dashboard.go.install' });
+    expect(healthText({ verdict: 'fail', found: at(3) }).found).toBe('ports 25, 465 do not answer from this computer (these do: 587)');
+    expect(healthText({ verdict: 'warn', found: at(9) }).action).toMatchObject({ kind: 'section', section: 'queue' });
+    expect(healthText({ verdict: 'pass', found: at(12) }).found).toMatch(/4 forwarded since .*; refused: no such address 2×, failed its domain’s DMARC 1×/);
+    expect(healthText({ verdict: 'warn', found: at(19) }).action).toMatchObject({ step: 'install', label: 'dashboard.go.upgrade' });
+  });
+
+  it('explains why a delivery bounced', () => {
+    const delivery = (outcome: ipc.Outcome, problem: ipc.DeliveryProblem | null, refusal: ipc.Refusal | null): ipc.FinishedDelivery => ({
+      id: 'a',
+      recipient: 'you@example.net',
+      refusal,
+      record: { at: 1, outcome, host: null, ip: null, tlsVersion: null, tlsCipher: null, reply: '550 5.1.1 no', problem, mtaSts: false },
+    });
+    expect(deliveryText(delivery('delivered', null, null))).toBe('');
+    expect(deliveryText(delivery('permanent', { kind: 'reply', code: 550, enhanced: '5.1.1' }, 'noSuchUser'))).toMatch(/does not exist/);
+    for (const kind of ['unreachable', 'no-mail-server', 'policy', 'interrupted'] as const) {
+      expectWords(deliveryText(delivery('temporary', { kind }, null)));
+    }
+    expectWords(deliveryText(delivery('temporary', { kind: 'deferred', until: 5 }, null)));
   });
 
   it('words every install detail', () => {

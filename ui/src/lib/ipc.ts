@@ -17,6 +17,7 @@ import type {
   Check,
   DnsReport,
   DomainForm,
+  Health,
   HostKey,
   InstallReport,
   IpcError,
@@ -26,6 +27,8 @@ import type {
   ProfileView,
   Progress,
   Provider,
+  QueueDeleted,
+  QueueRetry,
   RelayStatus,
   SendMailAs,
   ImapAccount,
@@ -192,3 +195,12 @@ export async function openInBrowser(url: string): Promise<void> {
     throw toIpcError(thrown);
   }
 }
+
+/** The dashboard: the server's health judged item by item, the queue and the latest deliveries. */
+export const health = (): Promise<Health> => call('health');
+
+/** "Retry now" on a queued message. */
+export const queueRetry = (id: string): Promise<QueueRetry> => call('queue_retry', { id });
+
+/** "Delete" on a queued message, once the user confirmed: it leaves the queue undelivered. */
+export const queueDelete = (id: string): Promise<QueueDeleted> => call('queue_delete', { id });

@@ -128,10 +128,15 @@ pub struct Queue {
     schedule: Schedule,
     postmaster: Postmaster,
     bounces: Bounces,
-    /// Items being worked on, by id, with a way to wake their task early (`queue retry`).
-    active: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Items being worked on, by id, with a way to wake their task early (`queue retry`) or
+    /// end it (`queue delete`).
+    active: Mutex<HashMap<String, Arc<Handle>>>,
     /// Delivery records of finished items, newest last, for `status`.
     recent: Mutex<Vec<(String, String, DeliveryRecord)>>,
+    /// Recipients delivered and bounced, per hour, for `status`'s last 24 hours.
+    tally: Mutex<Tally>,
+    /// When the queue was made (the relay's start).
+    started: u64,
     /// Test messages the app follows.
     traces: Traces,
     tasks: TaskTracker,
@@ -149,7 +154,56 @@ impl std::fmt::Debug for Queue {
 }
 
 /// How many finished deliveries `status` remembers.
-const RECENT: usize = 50;
+const RECENT: usize = 100;
+
+/// What the queue can do to an item's task from outside.
+#[derive(Debug, Default)]
+struct Handle {
+    /// Try now.
+    wake: Notify,
+    /// Remove the item, undelivered.
+    delete: CancellationToken,
+}
+
+/// Recipients settled per hour over the last day: 24 buckets, each for one hour since the epoch.
+#[derive(Debug, Default)]
+struct Tally {
+    /// (hour, delivered, bounced), at most 24, oldest first.
+    hours: std::collections::VecDeque<(u64, u64, u64)>,
+}
+
+impl Tally {
+    fn add(&mut self, now: u64, outcome: Outcome) {
+        let hour = now / 3600;
+        if self.hours.back().is_none_or(|&(last, _, _)| last != hour) {
+            self.hours.push_back((hour, 0, 0));
+        }
+        let bucket = self.hours.back_mut().expect("just pushed");
+        match outcome {
+            Outcome::Delivered => bucket.1 += 1,
+            Outcome::Permanent | Outcome::Temporary => bucket.2 += 1,
+        }
+        self.forget_before(now);
+    }
+
+    fn forget_before(&mut self, now: u64) {
+        let first = (now / 3600).saturating_sub(23);
+        while self.hours.front().is_some_and(|&(hour, _, _)| hour < first) {
+            self.hours.pop_front();
+        }
+    }
+
+    /// The counts of the last 24 hours (whole hours: the current one and the 23 before it).
+    fn last_day(&mut self, now: u64, started: u64) -> outpost_relay_api::DeliveryCounts {
+        self.forget_before(now);
+        let since = ((now / 3600).saturating_sub(23) * 3600).max(started);
+        let (delivered, bounced) = self
+            .hours
+            .iter()
+            .fold((0, 0), |(delivered, bounced), &(_, d, b)| (delivered + d, bounced + b));
+        outpost_relay_api::DeliveryCounts { since, delivered, bounced }
+    }
+}
 
 impl Queue {
     /// A queue over `spool`; call [`Queue::resume`] to pick up what an earlier run left.
@@ -164,6 +218,8 @@ impl Queue {
     ) -> Arc<Queue> {
         Arc::new(Queue {
             traces: Traces::new(spool.dir(), clock.clone()),
+            started: unix_seconds(clock.now()),
+            tally: Mutex::new(Tally::default()),
             spool,
             courier,
             clock,
@@ -238,12 +294,36 @@ impl Queue {
     /// Wakes an item for an attempt now; false if there is no such item.
     pub fn retry_now(&self, id: &str) -> bool {
         match self.active.lock().expect("queue lock").get(id) {
-            Some(notify) => {
-                notify.notify_one();
+            Some(handle) => {
+                handle.wake.notify_one();
                 true
             }
             None => false,
         }
+    }
+
+    /// Removes an item without delivering it, and tells nobody (an attempt under way is
+    /// abandoned, as at shutdown); false if there is no such item. Its task removes it from the
+    /// spool before it lets go of it.
+    pub fn delete(&self, id: &str) -> bool {
+        match self.active.lock().expect("queue lock").get(id) {
+            Some(handle) => {
+                handle.delete.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Recipients delivered and bounced over the last 24 hours.
+    pub fn last_day(&self) -> outpost_relay_api::DeliveryCounts {
+        let now = unix_seconds(self.clock.now());
+        self.tally.lock().expect("queue lock").last_day(now, self.started)
+    }
+
+    /// When the queue started (the relay's start, seconds since the epoch).
+    pub fn started(&self) -> u64 {
+        self.started
     }
 
     /// The test messages the app follows (`trace watch|show`).
@@ -268,14 +348,37 @@ impl Queue {
     }
 
     fn start(self: &Arc<Self>, item: Item) {
-        let notify = Arc::new(Notify::new());
-        self.active.lock().expect("queue lock").insert(item.id.clone(), notify.clone());
+        let handle = Arc::new(Handle::default());
+        self.active.lock().expect("queue lock").insert(item.id.clone(), handle.clone());
         let queue = self.clone();
-        self.tasks.spawn(async move { queue.run(item, notify).await });
+        self.tasks.spawn(async move {
+            let id = item.id.clone();
+            let deleted = handle.delete.clone();
+            tokio::select! {
+                biased;
+                _ = deleted.cancelled() => queue.forget(&id).await,
+                _ = queue.clone().run(item, &handle) => {}
+            }
+        });
+    }
+
+    /// `queue delete`: the item leaves the spool and the queue, undelivered.
+    async fn forget(self: &Arc<Self>, id: &str) {
+        let (queue, id) = (self.clone(), id.to_string());
+        blocking(move || {
+            match queue.spool.remove(&id) {
+                Ok(()) => tracing::info!(%id, "deleted from the queue, undelivered"),
+                Err(error) => {
+                    tracing::error!(%id, %error, "cannot remove a deleted message from the spool")
+                }
+            }
+            queue.active.lock().expect("queue lock").remove(&id);
+        })
+        .await;
     }
 
     /// Works on one item until it is finished or the relay shuts down.
-    async fn run(self: Arc<Self>, mut item: Item, notify: Arc<Notify>) {
+    async fn run(self: Arc<Self>, mut item: Item, handle: &Handle) {
         let spool = self.spool.clone();
         let id = item.id.clone();
         let message = match blocking(move || spool.message(&id)).await {
@@ -292,7 +395,7 @@ impl Queue {
                 let wait = Duration::from_secs(item.next_attempt - now);
                 tokio::select! {
                     _ = self.clock.sleep(wait) => {}
-                    _ = notify.notified() => {}
+                    _ = handle.wake.notified() => {}
                     _ = self.shutdown.cancelled() => return,
                 }
             }
@@ -321,6 +424,10 @@ impl Queue {
                         .filter(|recipient| recipient.status == Status::Pending)
                     {
                         recipient.status = Status::GaveUp;
+                        self.tally
+                            .lock()
+                            .expect("queue lock")
+                            .add(unix_seconds(now), Outcome::Permanent);
                     }
                 } else {
                     // Whoever failed for good hears it now, not when the others are settled.
@@ -388,6 +495,10 @@ impl Queue {
                     Outcome::Permanent => Status::Failed,
                     Outcome::Temporary => Status::Pending,
                 };
+                if record.outcome != Outcome::Temporary {
+                    let now = unix_seconds(self.clock.now());
+                    self.tally.lock().expect("queue lock").add(now, record.outcome);
+                }
                 recipient.records.push(record);
             }
         }

@@ -141,6 +141,91 @@ async fn a_message_is_on_disk_before_put_returns_and_gone_once_delivered() {
     assert_eq!(Spool::open(directory.path()).unwrap().count().unwrap(), 0);
     let recent = queue.recent();
     assert_eq!(recent.last().unwrap().2.outcome, Outcome::Delivered);
+    let day = queue.last_day();
+    assert_eq!((day.delivered, day.bounced), (1, 0), "a retry is not counted, the delivery is");
+    assert_eq!(day.since, 1_800_000_000, "the relay started less than a day ago");
+}
+
+/// A courier whose servers never answer.
+#[derive(Debug, Default)]
+struct SilentCourier {
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl Courier for SilentCourier {
+    fn deliver<'a>(
+        &'a self,
+        _from: &'a str,
+        _domain: &'a str,
+        _recipients: &'a [String],
+        _message: &'a [u8],
+    ) -> Delivery<'a> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_message_leaves_the_spool_undelivered_and_nobody_is_told() {
+    let directory = tempfile::tempdir().unwrap();
+    let courier = Arc::new(SilentCourier::default());
+    let queue = Queue::new(
+        Spool::open(directory.path()).unwrap(),
+        courier.clone(),
+        Arc::new(FakeClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000))),
+        schedule(),
+        Postmaster {
+            hostname: "mail.example.com".into(),
+            address: "postmaster@example.com".into(),
+        },
+        Bounces::to_sender(Arc::new(|_: &[u8]| None)),
+        CancellationToken::new(),
+    );
+    let id = queue
+        .put(
+            new_id(SystemTime::UNIX_EPOCH),
+            "alice@example.com",
+            &[Destination::submitted("bob@example.net")],
+            None,
+            MESSAGE,
+        )
+        .unwrap();
+    for _ in 0..1000 {
+        if courier.calls.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(
+        courier.calls.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "an attempt is under way"
+    );
+    assert!(!queue.delete("no-such-id"));
+    assert!(queue.delete(&id));
+    settle(&queue).await;
+    assert_eq!(Spool::open(directory.path()).unwrap().count().unwrap(), 0, "gone from the spool");
+    assert!(!queue.delete(&id), "a second delete finds nothing");
+    assert!(queue.recent().is_empty(), "not a delivery");
+    assert_eq!(courier.calls.load(std::sync::atomic::Ordering::SeqCst), 1, "no bounce was sent");
+    let day = queue.last_day();
+    assert_eq!((day.delivered, day.bounced), (0, 0));
+}
+
+#[test]
+fn the_last_day_counts_whole_hours_and_forgets_older_ones() {
+    let mut tally = Tally::default();
+    let start: u64 = 1_800_000_000; // a whole hour (500 000 × 3600)
+    tally.add(start, Outcome::Delivered);
+    tally.add(start + 10, Outcome::Permanent);
+    tally.add(start + 3600, Outcome::Delivered);
+    let day = tally.last_day(start + 3700, 0);
+    assert_eq!((day.since, day.delivered, day.bounced), (start + 3600 - 23 * 3600, 2, 1));
+    // 23 hours after the second hour, the first one has gone.
+    let day = tally.last_day(start + 24 * 3600, 0);
+    assert_eq!((day.delivered, day.bounced), (1, 0));
+    assert_eq!(tally.last_day(start + 48 * 3600, 0).delivered, 0);
+    assert_eq!(tally.last_day(start + 3700, start).since, start, "not before the start");
 }
 
 #[tokio::test]
@@ -174,6 +259,8 @@ async fn a_permanent_failure_bounces_with_the_original_attached() {
             "Content-Type: message/rfc822\r\n\r\nFrom: alice@example.com\r\nSubject: hello"
         )
     );
+    let day = queue.last_day();
+    assert_eq!((day.delivered, day.bounced), (1, 1), "the refusal, and the bounce delivered");
 }
 
 #[tokio::test]
@@ -349,7 +436,7 @@ async fn the_null_sender_never_gets_a_bounce() {
         delay_notified: false,
     };
     queue.spool.create(&item, MESSAGE).unwrap();
-    queue.active.lock().unwrap().insert(item.id.clone(), Arc::new(Notify::new()));
+    queue.active.lock().unwrap().insert(item.id.clone(), Arc::new(Handle::default()));
     item.attempts = 1;
     queue.finish(item, Arc::new(MESSAGE.to_vec())).await;
     settle(&queue).await;

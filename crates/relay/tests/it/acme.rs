@@ -327,7 +327,7 @@ async fn http_01_alone_gets_a_certificate_and_a_renewal_swaps_it_without_a_faile
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
     assert_eq!(
         String::from_utf8_lossy(&output.stdout).trim(),
-        r#"{"api":1,"ok":{"names":["mail.example.com"]}}"#
+        r#"{"api":2,"ok":{"names":["mail.example.com"]}}"#
     );
     let second = wait_for_acme_certificate(&relay, Some(&first)).await;
     // Some more handshakes with the new one, then stop.

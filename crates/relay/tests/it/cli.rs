@@ -137,7 +137,7 @@ async fn queue_retry_reaches_the_running_relay_over_its_control_socket() {
     .await
     .unwrap();
     assert!(output.status.success(), "{}{}", text(&output.stdout), text(&output.stderr));
-    assert_eq!(text(&output.stdout).trim(), format!(r#"{{"api":1,"ok":{{"id":"{id}"}}}}"#));
+    assert_eq!(text(&output.stdout).trim(), format!(r#"{{"api":2,"ok":{{"id":"{id}"}}}}"#));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
     // Without ACME, `cert renew` says what is missing.
     let output = tokio::task::spawn_blocking({
@@ -157,6 +157,89 @@ async fn queue_retry_reaches_the_running_relay_over_its_control_socket() {
     // A stopped relay is named as such.
     let output = relay(&["queue", "retry", "--json", "--config", config, "--", &id]);
     assert!(text(&output.stdout).contains(r#""kind":"not-running""#), "{}", text(&output.stdout));
+}
+
+/// The dashboard's one reply (`health`): the status with its start and last day, the queue,
+/// disk and memory, the port-25 probe (a real aiosmtpd greets; a closed port does not); then
+/// `queue delete` removes the held message for good, and a second delete finds nothing.
+#[tokio::test]
+async fn health_reports_the_dashboard_in_one_reply_and_queue_delete_removes_a_message() {
+    use crate::support::{Dialog, Options, Receiver, TestRelay, USER, message};
+    use outpost_relay_api::{Health, QueueDeleted, QueueItem, Reply, Response};
+    let running =
+        TestRelay::start_with(Options { hold_deliveries: true, ..Options::default() }).await;
+    let mut dialog = Dialog::logged_in(&running).await;
+    dialog.expect(&format!("MAIL FROM:<{USER}>"), "250").await;
+    dialog.expect("RCPT TO:<bob@example.net>", "250").await;
+    dialog.expect("DATA", "354").await;
+    dialog.send_raw(message("delete me").as_bytes()).await;
+    let reply = dialog.command(".").await;
+    let id = reply.trim().rsplit(' ').next().unwrap().to_string();
+    let receiver = Receiver::start("");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let config = running.config_file().to_str().unwrap().to_string();
+    let admin = |arguments: Vec<String>| {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut all: Vec<String> = arguments;
+            let split = all.iter().position(|word| word == "--").unwrap_or(all.len());
+            all.splice(split..split, ["--json".to_string(), "--config".to_string(), config]);
+            let all: Vec<&str> = all.iter().map(String::as_str).collect();
+            relay(&all)
+        })
+    };
+    let ok = |output: Output| {
+        let text = text(&output.stdout);
+        assert!(output.status.success(), "{text}");
+        text
+    };
+    let health = |probe: String| {
+        let admin = &admin;
+        async move {
+            let output = admin(vec!["health".into(), "--probe".into(), probe]).await.unwrap();
+            let response: Response<Health> = serde_json::from_str(&ok(output)).unwrap();
+            match response.reply {
+                Reply::Ok(health) => health,
+                Reply::Error(error) => panic!("{error:?}"),
+            }
+        }
+    };
+    let reached = health(format!("127.0.0.1:{}", receiver.port)).await;
+    let status = reached.status.as_ref().expect("a status");
+    assert!(status.running);
+    assert!(status.started > 0 && status.started <= status.updated, "{status:?}");
+    assert_eq!(status.last_day.delivered, 0);
+    assert_eq!(reached.queue.iter().map(|item| item.id.as_str()).collect::<Vec<_>>(), [&id]);
+    assert!(reached.server.disk_free_mb.is_some_and(|free| free > 0), "{:?}", reached.server);
+    assert!(reached.server.disk_total_mb >= reached.server.disk_free_mb);
+    assert!(reached.server.memory_available_mb.is_some_and(|mb| mb > 0), "{:?}", reached.server);
+    let outbound = reached.outbound.unwrap();
+    assert!(outbound.reachable, "{outbound:?}");
+    let refused = health(closed.to_string()).await.outbound.unwrap();
+    assert!(!refused.reachable);
+    assert!(refused.detail.as_deref().unwrap_or("").contains("refused"), "{refused:?}");
+
+    let output = admin(vec!["queue".into(), "delete".into(), "--".into(), id.clone()]).await;
+    let deleted: Response<QueueDeleted> = serde_json::from_str(&ok(output.unwrap())).unwrap();
+    assert_eq!(deleted.reply, Reply::Ok(QueueDeleted { id: id.clone() }));
+    let mut left = vec![];
+    for _ in 0..100 {
+        let output = admin(vec!["queue".into(), "list".into()]).await.unwrap();
+        let list: Response<outpost_relay_api::QueueList> =
+            serde_json::from_str(&ok(output)).unwrap();
+        let Reply::Ok(list) = list.reply else { panic!("queue list failed") };
+        left = list.items.into_iter().map(|item: QueueItem| item.id).collect::<Vec<_>>();
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(left.is_empty(), "still queued: {left:?}");
+    let output = admin(vec!["queue".into(), "delete".into(), "--".into(), id.clone()]).await;
+    let output = output.unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stdout).contains(r#""kind":"not-found""#), "{}", text(&output.stdout));
+    running.stop().await;
 }
 
 /// The app's test email: announced with `trace watch`, submitted, then `trace show` gives the

@@ -104,7 +104,7 @@ pub enum Unchecked {
 }
 
 /// One lookup's result.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[ts(rename = "BlocklistEntry")]
 pub struct Entry {
     /// The list.
@@ -158,33 +158,58 @@ pub async fn check<R: Remote>(
     addresses: &[IpAddr],
     domain: &str,
 ) -> Result<Vec<Entry>, Error> {
-    let subjects: Vec<String> = addresses
-        .iter()
-        .map(ToString::to_string)
-        .chain(std::iter::once(domain.to_string()))
-        .collect();
-    let mut asked = Vec::new();
-    for list in &LISTS {
-        for subject in &subjects {
-            if let Some(name) = query_name(list, subject) {
-                asked.push((*list, subject.clone(), name));
+    let questions = Questions::new(addresses, domain);
+    let results = RelayAdmin::new(remote).lookup(&questions.names()).await?;
+    Ok(questions.answers(&results))
+}
+
+/// What to ask every list about each address and the domain: the names to look up, and the
+/// entries their lookups make (the dashboard asks them inside its one `health` call).
+#[derive(Debug, Clone)]
+pub struct Questions {
+    asked: Vec<(List, String, String)>,
+}
+
+impl Questions {
+    /// Every list, for each address and the domain.
+    pub fn new(addresses: &[IpAddr], domain: &str) -> Questions {
+        let subjects: Vec<String> = addresses
+            .iter()
+            .map(ToString::to_string)
+            .chain(std::iter::once(domain.to_string()))
+            .collect();
+        let mut asked = Vec::new();
+        for list in &LISTS {
+            for subject in &subjects {
+                if let Some(name) = query_name(list, subject) {
+                    asked.push((*list, subject.clone(), name));
+                }
             }
         }
+        Questions { asked }
     }
-    let names: Vec<String> = asked.iter().map(|(_, _, name)| name.clone()).collect();
-    let results = RelayAdmin::new(remote).lookup(&names).await?;
-    Ok(asked
-        .into_iter()
-        .map(|(list, subject, name)| {
-            let listing = results.iter().find(|lookup| lookup.name == name).map_or(
-                Listing::CouldNotCheck {
-                    why: Unchecked::LookupFailed { detail: "no answer".into() },
-                },
-                judge,
-            );
-            Entry { list, subject, listing }
-        })
-        .collect())
+
+    /// The names to look up.
+    pub fn names(&self) -> Vec<String> {
+        self.asked.iter().map(|(_, _, name)| name.clone()).collect()
+    }
+
+    /// Each question's entry, from the lookups' results (a name without one could not be
+    /// checked).
+    pub fn answers(&self, results: &[Lookup]) -> Vec<Entry> {
+        self.asked
+            .iter()
+            .map(|(list, subject, name)| {
+                let listing = results.iter().find(|lookup| &lookup.name == name).map_or(
+                    Listing::CouldNotCheck {
+                        why: Unchecked::LookupFailed { detail: "no answer".into() },
+                    },
+                    judge,
+                );
+                Entry { list: *list, subject: subject.clone(), listing }
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -246,6 +246,10 @@ names: Array<string>,
  */
 notAfter: string, 
 /**
+ * The same, in seconds since the epoch (0 from a relay before 0.2).
+ */
+expires: number, 
+/**
  * Where it came from.
  */
 source: CertificateSource, 
@@ -369,6 +373,20 @@ nextAttempt: number, } | { "state": "refused",
  * The refusing attempt.
  */
 record: DeliveryRecord, };
+
+export type DeliveryCounts = { 
+/**
+ * Since when (seconds since the epoch): 24 hours ago, or the relay's start if later.
+ */
+since: number, 
+/**
+ * Recipients whose server took the message.
+ */
+delivered: number, 
+/**
+ * Recipients refused for good or given up on (the sender got a bounce).
+ */
+bounced: number, };
 
 export type DeliveryProblem = { "kind": "unreachable" } | { "kind": "no-mail-server" } | { "kind": "policy" } | { "kind": "interrupted" } | { "kind": "reply", 
 /**
@@ -635,6 +653,24 @@ result: AuthResult, } | { "kind": "dmarc" } | { "kind": "reverseDns" } | { "kind
  */
 folder: string, };
 
+export type FinishedDelivery = { 
+/**
+ * The queue id.
+ */
+id: string, 
+/**
+ * The recipient.
+ */
+recipient: string, 
+/**
+ * Its last attempt.
+ */
+record: DeliveryRecord, 
+/**
+ * What a refusal's codes usually mean.
+ */
+refusal: Refusal | null, };
+
 export type Firewall = "ufw" | "firewalld";
 
 export type ForwardedMessage = { 
@@ -674,6 +710,176 @@ catchAll: boolean,
  * Addresses with a destination of their own.
  */
 aliases: Array<AliasChoice>, };
+
+export type Health = { 
+/**
+ * The server's clock when it answered (seconds since the epoch).
+ */
+checked: number, 
+/**
+ * Each thing that must work, judged, in the order the dashboard lists them.
+ */
+items: Array<HealthItem>, 
+/**
+ * The queued messages, oldest first.
+ */
+queue: Array<QueueItem>, 
+/**
+ * The latest finished deliveries, newest first.
+ */
+deliveries: Array<FinishedDelivery>, 
+/**
+ * The DNS report the DNS item judged (none when the records could not be checked).
+ */
+dns: DnsReport | null, };
+
+export type HealthFinding = { "id": "relay", 
+/**
+ * Whether it runs now.
+ */
+running: boolean, 
+/**
+ * Running: when it started; stopped: when it last reported (none if it never ran).
+ */
+since: number | null, } | { "id": "ports", 
+/**
+ * Ports that answered.
+ */
+open: Array<number>, 
+/**
+ * Ports the relay listens on that did not answer from here (a firewall).
+ */
+closed: Array<number>, } | { "id": "certificate", 
+/**
+ * Who signed it.
+ */
+issuer: string, 
+/**
+ * Made by the relay itself (mail programs warn).
+ */
+selfSigned: boolean, 
+/**
+ * When it expires (seconds since the epoch).
+ */
+expires: number, 
+/**
+ * When the relay asks its CA for the next one.
+ */
+nextRenewal: number | null, 
+/**
+ * Why the last renewal failed, if it did.
+ */
+failure: AcmeFailureKind | null, } | { "id": "noCertificate" } | { "id": "queue", 
+/**
+ * How many.
+ */
+waiting: number, 
+/**
+ * Of those, how many have waited longer than [`STUCK_AFTER`].
+ */
+stuck: number, 
+/**
+ * When the oldest was accepted.
+ */
+oldest: number | null, 
+/**
+ * When the next attempt is due.
+ */
+nextRetry: number | null, } | { "id": "deliveries", 
+/**
+ * The counts.
+ */
+counts: DeliveryCounts, } | { "id": "inbound", 
+/**
+ * Since when.
+ */
+since: number, 
+/**
+ * Messages forwarded.
+ */
+forwarded: number, 
+/**
+ * Refusals by reason.
+ */
+refused: Array<RefusalCount>, } | { "id": "dns", 
+/**
+ * Records right.
+ */
+right: number, 
+/**
+ * Records in all.
+ */
+total: number, 
+/**
+ * Right ones public resolvers do not all answer yet.
+ */
+spreading: number, } | { "id": "dnsUnchecked", 
+/**
+ * What went wrong.
+ */
+detail: string, } | { "id": "blocklists", 
+/**
+ * Listings found.
+ */
+listed: Array<BlocklistEntry>, 
+/**
+ * Lookups that could not be read (not listings).
+ */
+unchecked: number, 
+/**
+ * Lookups made.
+ */
+asked: number, } | { "id": "outbound25", 
+/**
+ * `host:port` tried.
+ */
+target: string, 
+/**
+ * Whether it answered.
+ */
+reachable: boolean, 
+/**
+ * Why not.
+ */
+detail: string | null, } | { "id": "version", 
+/**
+ * On the server (none if it never ran).
+ */
+running: string | null, 
+/**
+ * In this app.
+ */
+carried: string, 
+/**
+ * How the server's compares.
+ */
+standing: VersionStanding, } | { "id": "disk", 
+/**
+ * Free, MiB.
+ */
+freeMb: number | null, 
+/**
+ * In all, MiB.
+ */
+totalMb: number | null, } | { "id": "memory", 
+/**
+ * Available, MiB.
+ */
+availableMb: number | null, 
+/**
+ * In all, MiB.
+ */
+totalMb: number | null, };
+
+export type HealthItem = { 
+/**
+ * Green, amber or red.
+ */
+verdict: CheckVerdict, 
+/**
+ * What was found (its `id` names the item).
+ */
+found: HealthFinding, };
 
 export type HostKey = { 
 /**
@@ -1032,6 +1238,80 @@ checked: string,
  */
 howChecked: HowChecked, };
 
+export type QueueDeleted = { 
+/**
+ * The queue id.
+ */
+id: string, };
+
+export type QueueItem = { 
+/**
+ * The queue id, also in the `250` reply and the Received header.
+ */
+id: string, 
+/**
+ * The envelope sender; empty for the null sender (bounces).
+ */
+from: string, 
+/**
+ * The user who submitted it, if any.
+ */
+user: string | null, 
+/**
+ * When it was accepted (seconds since the epoch).
+ */
+created: number, 
+/**
+ * How many delivery rounds have run.
+ */
+attempts: number, 
+/**
+ * When the next round is due (seconds since the epoch).
+ */
+nextAttempt: number, 
+/**
+ * Per recipient.
+ */
+recipients: Array<QueueRecipient>, 
+/**
+ * The sender was told the message is delayed (one "delayed" notice, RFC 3464).
+ */
+delayNotified: boolean, };
+
+export type QueueRecipient = { 
+/**
+ * The address delivered to.
+ */
+address: string, 
+/**
+ * The address the sender used, when it differs (an alias at our domain that forwards to
+ * `address`).
+ */
+original?: string | null, 
+/**
+ * Why the relay carries this message to `address`.
+ */
+route: Route, 
+/**
+ * Where it stands.
+ */
+status: RecipientStatus, 
+/**
+ * Every attempt, oldest first.
+ */
+records: Array<DeliveryRecord>, 
+/**
+ * The sender was told this recipient failed (the bounce went out when it failed, not when
+ * the message's last recipient was settled).
+ */
+bounced: boolean, };
+
+export type QueueRetry = { 
+/**
+ * The queue id.
+ */
+id: string, };
+
 export type Rdns = "self-service" | "automatic" | "request";
 
 export type RecentDelivery = { 
@@ -1047,6 +1327,8 @@ recipient: string,
  * The last attempt.
  */
 record: DeliveryRecord, };
+
+export type RecipientStatus = "pending" | "delivered" | "failed" | "gave-up";
 
 export type RecordKind = "A" | "AAAA" | "MX" | "TXT" | "PTR" | "CAA";
 
@@ -1106,13 +1388,21 @@ certificates: Array<Certificate>,
  */
 acme?: AcmeStatus | null, 
 /**
+ * When this relay process started (seconds since the epoch; 0 from a relay before 0.2).
+ */
+started: number, 
+/**
  * Messages waiting to be delivered.
  */
 queued: number, 
 /**
- * The latest finished deliveries, newest last.
+ * The latest finished deliveries (at most 100), newest last.
  */
 recentDeliveries: Array<RecentDelivery>, 
+/**
+ * Recipients delivered and bounced over the last 24 hours (since the start, if later).
+ */
+lastDay: DeliveryCounts, 
 /**
  * Mail received for the relay's domains, when it listens on port 25.
  */
@@ -1141,6 +1431,8 @@ ip: string,
  * Its PTR name.
  */
 name: string | null, };
+
+export type Route = "submitted" | "forwarded" | "bounce";
 
 export type SendMailAs = { 
 /**
@@ -1328,6 +1620,8 @@ dmarc: AuthResult,
  * Reverse DNS of the sending address, confirmed forward (iprev).
  */
 iprev: AuthResult, };
+
+export type VersionStanding = "current" | "older" | "newer";
 
 /** The install's stages, in the order they run (`install::STAGES`). */
 export const INSTALL_STAGES: readonly Stage[] = ["binary", "user", "config", "dkim", "smtp-user", "aliases", "unit", "firewall", "ipv6", "service"];

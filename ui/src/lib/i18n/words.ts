@@ -364,3 +364,126 @@ export function uncheckedText(why: ipc.Unchecked, listName: string): string {
     ? t('dns.unchecked.lookupFailed', { detail: why.detail })
     : t(`dns.unchecked.${why.kind}` as MessageKey, { list: listName });
 }
+
+/** A moment (seconds since the epoch) as the reader's locale writes a date and time. */
+export function when(seconds: number): string {
+  return new Date(seconds * 1000).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+/** Where the dashboard's fix for an item is: a step to go to, or a section further down. */
+export type HealthAction = { kind: 'step'; step: StepId; label: MessageKey } | { kind: 'section'; section: 'queue' | 'deliveries'; label: MessageKey };
+
+/** A health item in words: its title, what was found, the fix, and where the fix is. */
+export function healthText(item: ipc.HealthItem): { title: string; found: string; fix: string; action: HealthAction | null } {
+  const found = item.found;
+  const title = t(`dashboard.title.${found.id === 'noCertificate' ? 'certificate' : found.id === 'dnsUnchecked' ? 'dns' : found.id}` as MessageKey);
+  const good = item.verdict === 'pass';
+  const result = (text: string, fix = '', action: HealthAction | null = null) => ({ title, found: text, fix: good ? '' : fix, action: good ? null : action });
+  const step = (step: StepId, label: MessageKey): HealthAction => ({ kind: 'step', step, label });
+  const unknown = t('dashboard.unknown');
+  switch (found.id) {
+    case 'relay':
+      if (found.running) return result(t('dashboard.relay.running', { when: when(found.since ?? 0) }));
+      return result(
+        found.since === null ? t('dashboard.relay.never') : t('dashboard.relay.stopped', { when: when(found.since) }),
+        t('dashboard.relay.fix'),
+        step('install', 'dashboard.go.install'),
+      );
+    case 'ports':
+      if (found.closed.length === 0) return result(t('dashboard.ports.open', { ports: list(found.open) }));
+      return result(
+        found.open.length
+          ? t('dashboard.ports.closed', { closed: list(found.closed), open: list(found.open) })
+          : t('dashboard.ports.closedAll', { closed: list(found.closed) }),
+        t('dashboard.ports.fix'),
+      );
+    case 'certificate': {
+      const expires = when(found.expires);
+      if (found.selfSigned) return result(t('dashboard.certificate.selfSigned'), t('dashboard.certificate.selfSigned.fix'), step('certificate', 'dashboard.go.certificate'));
+      const parts = [t('dashboard.certificate.ca', { issuer: found.issuer, expires })];
+      if (found.nextRenewal !== null) parts.push(t('dashboard.certificate.renewal', { when: when(found.nextRenewal) }));
+      if (item.verdict === 'fail') {
+        return result(t('dashboard.certificate.ending', { expires }), t('dashboard.certificate.ending.fix'), step('certificate', 'dashboard.go.certificate'));
+      }
+      if (found.failure !== null) {
+        parts.push(t('dashboard.certificate.failing', { reason: t(`error.certificateRefused.${found.failure}` as MessageKey) }));
+        return result(parts.join('; '), t('dashboard.certificate.failing.fix'), step('certificate', 'dashboard.go.certificate'));
+      }
+      return result(parts.join('; '));
+    }
+    case 'noCertificate':
+      return result(t('dashboard.certificate.none'), t('dashboard.relay.fix'), step('install', 'dashboard.go.install'));
+    case 'queue': {
+      if (found.waiting === 0) return result(t('dashboard.queue.empty'));
+      const oldest = when(found.oldest ?? 0);
+      if (found.stuck > 0) {
+        return result(t('dashboard.queue.stuck', { stuck: found.stuck, count: found.waiting, oldest }), t('dashboard.queue.stuck.fix'), {
+          kind: 'section',
+          section: 'queue',
+          label: 'dashboard.go.queue',
+        });
+      }
+      return result(t('dashboard.queue.waiting', { count: found.waiting, oldest, next: when(found.nextRetry ?? 0) }));
+    }
+    case 'deliveries':
+      return result(
+        t('dashboard.deliveries.counts', { delivered: found.counts.delivered, bounced: found.counts.bounced, since: when(found.counts.since) }),
+        t('dashboard.deliveries.bounced.fix'),
+        { kind: 'section', section: 'deliveries', label: 'dashboard.go.deliveries' },
+      );
+    case 'inbound': {
+      const since = when(found.since);
+      if (found.refused.length === 0) return result(t('dashboard.inbound.counts', { forwarded: found.forwarded, since }));
+      const refused = found.refused.map((entry) => t(`dashboard.refusal.${entry.reason}` as MessageKey, { count: entry.count }));
+      return result(t('dashboard.inbound.refused', { forwarded: found.forwarded, since, refused: refused.join(', ') }));
+    }
+    case 'dns':
+      if (found.right < found.total) return result(t('dashboard.dns.wrong', { right: found.right, total: found.total }), t('dashboard.dns.fix'), step('dns', 'dashboard.go.dns'));
+      if (found.spreading > 0) return result(t('dashboard.dns.spreading', { total: found.total, spreading: found.spreading }), t('dashboard.dns.fix'), step('dns', 'dashboard.go.dns'));
+      return result(t('dashboard.dns.right', { total: found.total }));
+    case 'dnsUnchecked':
+      return result(t('dashboard.dns.unchecked', { detail: found.detail }), t('dashboard.dns.unchecked.fix'));
+    case 'blocklists': {
+      if (found.listed.length === 0) {
+        return result(found.unchecked === 0 ? t('dashboard.blocklists.clean', { asked: found.asked }) : t('dashboard.blocklists.cleanSome', { asked: found.asked, unchecked: found.unchecked }));
+      }
+      const listed = found.listed.map((entry) => `${entry.subject} (${entry.list.name})`);
+      return result(t('dashboard.blocklists.listed', { listed: listed.join(', ') }), t('dashboard.blocklists.fix'));
+    }
+    case 'outbound25':
+      return found.reachable
+        ? result(t('check.outbound25.reachable', { target: found.target }))
+        : result(t('check.outbound25.blocked', { target: found.target }), t('check.outbound25.fix'), step('provider', 'dashboard.go.provider'));
+    case 'version': {
+      const values = { running: found.running ?? '', carried: found.carried };
+      if (found.running === null) return result(t('dashboard.version.never', values));
+      switch (found.standing) {
+        case 'current':
+          return result(t('dashboard.version.current', values));
+        case 'older':
+          return result(t('dashboard.version.older', values), t('dashboard.version.older.fix'), step('install', 'dashboard.go.upgrade'));
+        case 'newer':
+          return result(t('dashboard.version.newer', values), t('dashboard.version.newer.fix'));
+      }
+      break;
+    }
+    case 'disk': {
+      const text = found.freeMb === null ? unknown : t('dashboard.disk.free', { free: found.freeMb, total: found.totalMb ?? '?' });
+      return result(text, item.verdict === 'fail' ? t('dashboard.disk.fixFull') : t('check.disk.fixLow'));
+    }
+    case 'memory': {
+      const text = found.availableMb === null ? unknown : t('dashboard.memory.available', { available: found.availableMb, total: found.totalMb ?? '?' });
+      return result(text, t('check.memory.fix'));
+    }
+  }
+  return result(unknown);
+}
+
+/** Why a delivery did not happen, in words: the refusal's usual meaning, or the problem. */
+export function deliveryText(delivery: ipc.FinishedDelivery): string {
+  if (delivery.record.outcome === 'delivered') return '';
+  if (delivery.refusal !== null) return t(`test.refusal.${delivery.refusal}` as MessageKey);
+  const problem = delivery.record.problem;
+  if (!problem || problem.kind === 'reply') return t('test.refusal.other');
+  return t(`dashboard.problem.${problem.kind}` as MessageKey);
+}

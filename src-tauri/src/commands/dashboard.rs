@@ -1,0 +1,35 @@
+//! Step 10: the dashboard — the server's health at a glance, and the queue's buttons.
+
+use outpost_relay_api::{QueueDeleted, QueueRetry};
+use outpost_setup::app;
+use outpost_setup::health::Health;
+use tauri::State;
+
+use crate::commands::server::{cancellable, settings};
+use crate::ipc::IpcError;
+use crate::state::AppState;
+
+/// Everything the dashboard shows, read and judged now.
+#[tauri::command]
+pub async fn health(state: State<'_, AppState>) -> Result<Health, IpcError> {
+    let (profile, secrets, settings) =
+        (state.profile().await, state.secrets.clone(), settings(&state)?);
+    cancellable(&state, async move { Ok(app::health(&profile, &secrets, &settings).await?) }).await
+}
+
+/// "Retry now" on a queued message.
+#[tauri::command]
+pub async fn queue_retry(state: State<'_, AppState>, id: String) -> Result<QueueRetry, IpcError> {
+    let (profile, secrets) = (state.profile().await, state.secrets.clone());
+    cancellable(&state, async move { Ok(app::queue_retry(&profile, &secrets, &id).await?) }).await
+}
+
+/// "Delete" on a queued message, once the user confirmed.
+#[tauri::command]
+pub async fn queue_delete(
+    state: State<'_, AppState>,
+    id: String,
+) -> Result<QueueDeleted, IpcError> {
+    let (profile, secrets) = (state.profile().await, state.secrets.clone());
+    cancellable(&state, async move { Ok(app::queue_delete(&profile, &secrets, &id).await?) }).await
+}

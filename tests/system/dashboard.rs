@@ -1,0 +1,248 @@
+//! Step 10 in the box: the dashboard's health from one `health` call and this computer's own
+//! checks, judged against what is really there — then the things that go wrong on a server
+//! one lives with (a blocklist listing, outgoing port 25 blocked, a message stuck in the
+//! queue, the relay stopped), each seen by the same call, and the queue's buttons.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use outpost_setup::app;
+use outpost_setup::checks::Verdict;
+use outpost_setup::health::{Found, Health, VersionStanding};
+use outpost_setup::secrets::SecretName;
+use outpost_setup::secrets::SecretStore;
+use outpost_setup::test_email::{Delivery, ImapAccount, TestEmail};
+use outpost_system_tests::inbox::Inbox;
+
+use crate::Scenario;
+use crate::relay::TestSecrets;
+
+/// Scenarios with the systemd vps.
+pub const SYSTEMD: &[Scenario] = &[(
+    "t80_the_dashboard_judges_the_real_server_and_sees_what_goes_wrong",
+    t80_the_dashboard_judges_the_real_server_and_sees_what_goes_wrong,
+)];
+
+fn verdict(health: &Health, id: &str) -> Option<Verdict> {
+    health
+        .items
+        .iter()
+        .find(|item| serde_json::to_value(&item.found).ok().is_some_and(|found| found["id"] == id))
+        .map(|item| item.verdict)
+}
+
+fn found(health: &Health, wanted: fn(&Found) -> bool) -> Result<&Found> {
+    health
+        .items
+        .iter()
+        .map(|item| &item.found)
+        .find(|found| wanted(found))
+        .with_context(|| format!("not among {:#?}", health.items))
+}
+
+fn t80_the_dashboard_judges_the_real_server_and_sees_what_goes_wrong(inbox: &Inbox) -> Result<()> {
+    crate::ssh::block_on(async {
+        let secrets = TestSecrets::default();
+        let mut profile = crate::certificate::wizard_profile(inbox, &secrets).await?;
+        let trusted = inbox.settings.state.join("t70-roots.pem");
+        let roots = [
+            std::fs::read(crate::certificate::issuing_root(inbox)?)?,
+            std::fs::read(&inbox.settings.box_ca)?,
+        ]
+        .concat();
+        std::fs::write(&trusted, roots)?;
+        let settings = outpost_setup::settings::Settings {
+            // The server's port-25 probe goes to the box's mail server, never outside.
+            outbound_probe: Some(format!("{}:25", inbox.settings.mx_ip)),
+            ..crate::certificate::settings(inbox, &trusted)
+        };
+        let (_, installed) = app::install(&profile, &secrets, &settings, &mut |_| {})
+            .await
+            .context("the install")?;
+        profile.installed = Some(installed);
+        // The user publishes every record the DNS step shows, before and after the certificate.
+        let publish_all = async |profile: &outpost_setup::profile::Profile| -> Result<()> {
+            let report = app::dns_report(profile, &settings).await?;
+            crate::dns::publish_records(inbox, report.lines.iter().map(|line| &line.checked.record))
+        };
+        publish_all(&profile).await?;
+        let (_, choice) = app::get_certificate(&profile, &secrets, &settings, &mut |_| {})
+            .await
+            .context("the Certificate step")?;
+        profile.certificate = Some(choice);
+        publish_all(&profile).await?;
+        // No listing left by an earlier scenario.
+        let listing = "10.100.51.198.zen.spamhaus.org";
+        inbox.remove(listing, "A")?;
+
+        let health = async || -> Result<Health> {
+            let started = std::time::Instant::now();
+            let health = app::health(&profile, &secrets, &settings).await?;
+            eprintln!("t80: health read and judged in {:?}", started.elapsed());
+            Ok(health)
+        };
+
+        // Everything works: every item green (DNS may still be spreading to the resolver).
+        let all = health().await?;
+        for item in &all.items {
+            let spreading =
+                matches!(item.found, Found::Dns { .. }) && item.verdict == Verdict::Warn;
+            ensure!(item.verdict == Verdict::Pass || spreading, "{item:#?}");
+        }
+        ensure!(
+            matches!(found(&all, |f| matches!(f, Found::Relay { .. }))?, Found::Relay { running: true, since: Some(since) } if *since <= all.checked),
+            "{:#?}",
+            all.items
+        );
+        let Found::Ports { open, closed } = found(&all, |f| matches!(f, Found::Ports { .. }))?
+        else {
+            unreachable!()
+        };
+        ensure!(
+            closed.is_empty() && [80, 443, 465, 587].iter().all(|port| open.contains(port)),
+            "{open:?} {closed:?}"
+        );
+        let Found::Certificate { issuer, self_signed, expires, .. } =
+            found(&all, |f| matches!(f, Found::Certificate { .. }))?
+        else {
+            unreachable!()
+        };
+        ensure!(
+            !self_signed && issuer.contains("Pebble") && *expires > all.checked,
+            "{issuer} {expires}"
+        );
+        ensure!(
+            matches!(
+                found(&all, |f| matches!(f, Found::Version { .. }))?,
+                Found::Version { standing: VersionStanding::Current, .. }
+            ),
+            "{:#?}",
+            all.items
+        );
+        ensure!(
+            matches!(
+                found(&all, |f| matches!(f, Found::Disk { .. }))?,
+                Found::Disk { free_mb: Some(_), total_mb: Some(_) }
+            ),
+            "{:#?}",
+            all.items
+        );
+        let Found::Dns { right, total, .. } = found(&all, |f| matches!(f, Found::Dns { .. }))?
+        else {
+            unreachable!()
+        };
+        ensure!(right == total, "{right} of {total} DNS records");
+
+        // The test email goes out: the dashboard lists its delivery, over TLS.
+        let request = TestEmail {
+            to: "bob@gmail.test".into(),
+            imap: Some(ImapAccount {
+                host: inbox.settings.mx_ip.to_string(),
+                port: 993,
+                user: "bob".into(),
+            }),
+        };
+        let login = request.imap.as_ref().context("imap")?.login();
+        secrets.set(&SecretName::ImapPassword { login }, &inbox.settings.imap_password).await?;
+        let sent =
+            app::send_test_email(&profile, &secrets, &settings, &request, &mut |_| {}).await?;
+        ensure!(matches!(sent.delivery, Delivery::Delivered { .. }), "{:#?}", sent.delivery);
+        // The relay writes its status every 2 s.
+        let mut after = health().await?;
+        for _ in 0..20 {
+            if !after.deliveries.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            after = health().await?;
+        }
+        let delivery = after.deliveries.first().context("no delivery listed")?;
+        ensure!(delivery.recipient == "bob@gmail.test", "{delivery:?}");
+        ensure!(delivery.record.tls_version.as_deref() == Some("TLSv1.3"), "{delivery:?}");
+        ensure!(
+            matches!(found(&after, |f| matches!(f, Found::Deliveries { .. }))?, Found::Deliveries { counts } if counts.delivered >= 1),
+            "{:#?}",
+            after.items
+        );
+
+        // Listed on Spamhaus ZEN: red, naming the list; unlisted again, green.
+        inbox.publish(listing, "A", 60, &["127.0.0.2"])?;
+        let listed = health().await?;
+        inbox.remove(listing, "A")?;
+        ensure!(verdict(&listed, "blocklists") == Some(Verdict::Fail), "{:#?}", listed.items);
+        let Found::Blocklists { listed: entries, .. } =
+            found(&listed, |f| matches!(f, Found::Blocklists { .. }))?
+        else {
+            unreachable!()
+        };
+        ensure!(entries.iter().any(|entry| entry.list.name == "Spamhaus ZEN"), "{entries:?}");
+
+        // Outgoing port 25 blocked by the "provider": the probe says so, and a message waits.
+        let block = "OUTPUT -p tcp --dport 25 -j REJECT --reject-with tcp-reset";
+        inbox.ssh(&format!("iptables -I {block} && ip6tables -I {block}"))?;
+        let blocked = async {
+            let waiting =
+                app::send_test_email(&profile, &secrets, &settings, &request, &mut |_| {}).await?;
+            ensure!(
+                matches!(waiting.delivery, Delivery::Waiting { .. }),
+                "{:#?}",
+                waiting.delivery
+            );
+            health().await
+        }
+        .await;
+        let blocked = match blocked {
+            Ok(blocked) => blocked,
+            Err(error) => {
+                inbox.ssh(&format!("iptables -D {block}; ip6tables -D {block}"))?;
+                return Err(error);
+            }
+        };
+        ensure!(verdict(&blocked, "outbound25") == Some(Verdict::Fail), "{:#?}", blocked.items);
+        ensure!(verdict(&blocked, "blocklists") == Some(Verdict::Pass), "{:#?}", blocked.items);
+        let waiting = blocked.queue.first().context("nothing queued")?;
+        ensure!(waiting.recipients.iter().any(|r| r.address == "bob@gmail.test"), "{waiting:?}");
+        ensure!(
+            matches!(
+                found(&blocked, |f| matches!(f, Found::Queue { .. }))?,
+                Found::Queue { waiting: 1, .. }
+            ),
+            "{:#?}",
+            blocked.items
+        );
+        // "Retry now" reaches the relay; "Delete" removes it, and nobody gets it.
+        let id = waiting.id.clone();
+        app::queue_retry(&profile, &secrets, &id).await?;
+        let deleted = app::queue_delete(&profile, &secrets, &id).await;
+        inbox.ssh(&format!("iptables -D {block}; ip6tables -D {block}"))?;
+        ensure!(deleted?.id == id, "deleted another message");
+        let mut emptied = None;
+        for _ in 0..20 {
+            let now = health().await?;
+            if now.queue.is_empty() {
+                emptied = Some(now);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let emptied = emptied.context("the deleted message is still queued")?;
+        ensure!(verdict(&emptied, "outbound25") == Some(Verdict::Pass), "{:#?}", emptied.items);
+        let again = app::queue_delete(&profile, &secrets, &id).await;
+        ensure!(again.is_err(), "a second delete found the message: {again:?}");
+
+        // The relay stopped on the server: red, since when it was last seen.
+        inbox.ssh("systemctl stop outpost-relay")?;
+        let stopped = health().await;
+        inbox.ssh("systemctl start outpost-relay")?;
+        let stopped = stopped?;
+        ensure!(
+            matches!(stopped.items[0].found, Found::Relay { running: false, since: Some(_) })
+                && stopped.items[0].verdict == Verdict::Fail,
+            "{:#?}",
+            stopped.items
+        );
+        ensure!(verdict(&stopped, "ports").is_none(), "ports judged of a stopped relay");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        Ok(())
+    })
+}
