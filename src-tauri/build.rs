@@ -31,6 +31,8 @@ fn main() {
         "health",
         "queue_retry",
         "queue_delete",
+        "smtp_users",
+        "change_smtp_user",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed to generate the app context");

@@ -48,6 +48,8 @@ pub fn run() {
             commands::dashboard::health,
             commands::dashboard::queue_retry,
             commands::dashboard::queue_delete,
+            commands::dashboard::smtp_users,
+            commands::dashboard::change_smtp_user,
         ])
         .run(tauri::generate_context!())
         .expect("the Tauri runtime failed to start");

@@ -533,7 +533,7 @@ try {
 
     // The "provider" blocks outgoing port 25, and a mail program sends a message: it waits.
     const block = ['OUTPUT', '-p', 'tcp', '--dport', '25', '-j', 'REJECT', '--reject-with', 'tcp-reset'];
-    execFileSync(inbox, ['exec', 'vps', 'iptables', '-I', ...block]);
+    for (const table of ['iptables', 'ip6tables']) execFileSync(inbox, ['exec', 'vps', table, '-I', ...block]);
     try {
       onVps("printf '%s\\n' 'carol-password-1' | /usr/local/bin/outpost-relay user add -- carol@example.test");
       const submit = [
@@ -565,9 +565,62 @@ try {
       assert.equal(await driver.text('[data-testid=queue-said]'), 'Deleted.');
       assert.equal(onVps('/usr/local/bin/outpost-relay queue list --json'), '{"api":2,"ok":{"items":[]}}');
     } finally {
-      execFileSync(inbox, ['exec', 'vps', 'iptables', '-D', ...block]);
+      for (const table of ['iptables', 'ip6tables']) execFileSync(inbox, ['exec', 'vps', table, '-D', ...block]);
       onVps('/usr/local/bin/outpost-relay user remove -- carol@example.test');
     }
+  });
+
+  await test('logins for sending: one added with a generated password the server accepts, given a new one, removed; the sending address stays', async () => {
+    const users = () => driver.execute('return [...document.querySelectorAll("[data-testid=smtp-user]")].map(e => ({ address: e.dataset.address, main: e.dataset.main, text: e.innerText }))');
+    const accepted = (user, password) =>
+      JSON.parse(onVps(`printf '%s\\n' '${password}' | /usr/local/bin/outpost-relay user check --json -- ${user} || true`)).ok?.accepted === true;
+    await driver.waitFor('[data-testid=smtp-user]', { timeoutMs: 60_000 });
+    const before = await users();
+    assert.deepEqual(before.map((user) => [user.address, user.main]), [['alice@example.test', 'true']]);
+    assert.ok(!(await driver.execute('return !!document.querySelector("[data-testid=smtp-user][data-main=true] [data-testid=smtp-user-remove]")')), 'the sending address has no Remove');
+    // An address elsewhere is refused next to the field.
+    await driver.type('[data-testid=smtp-user-address]', 'printer@example.org');
+    await driver.click('[data-testid=smtp-user-add]');
+    await driver.waitFor('[data-testid=dashboard-users] [data-testid=field-error]', { timeoutMs: 30_000 });
+    assert.match(await driver.text('[data-testid=dashboard-users] [data-testid=field-error]'), /must end in @example\.test/);
+    await driver.execute('const e = document.querySelector("[data-testid=smtp-user-address]"); e.value = "printer@example.test"; e.dispatchEvent(new Event("input", { bubbles: true }))');
+    await driver.click('[data-testid=smtp-user-add]');
+    await driver.waitFor('[data-testid=smtp-user][data-address="printer@example.test"]', { timeoutMs: 30_000 });
+    assert.match(await driver.text('[data-testid=smtp-user-said]'), /printer@example\.test can now send/);
+    const reveal = async () => {
+      await driver.click('[data-testid=smtp-user][data-address="printer@example.test"] [data-testid=smtp-user-password-show]');
+      let shown = '';
+      for (let tries = 0; tries < 50 && !/^[A-Za-z2-9]{24}$/.test(shown); tries += 1) {
+        shown = await driver.text('[data-testid=smtp-user][data-address="printer@example.test"] [data-testid=smtp-user-password]');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.match(shown, /^[A-Za-z2-9]{24}$/, 'the new login’s password, from the keychain');
+      return shown;
+    };
+    const first = await reveal();
+    assert.ok(accepted('printer@example.test', first), 'the server takes the password the window shows');
+    await driver.execute('document.querySelector("[data-testid=dashboard-users]").scrollIntoView({ block: "start" })');
+    await shot('43-dashboard-users');
+    // A new password: confirmed, and the old one stops working.
+    await driver.click('[data-testid=smtp-user][data-address="printer@example.test"] [data-testid=smtp-user-new-password]');
+    assert.match(await driver.text('[data-testid=smtp-user-confirm]'), /old one stops working at once/);
+    await driver.click('[data-testid=smtp-user-new-password-confirm]');
+    await driver.waitForText('[data-testid=smtp-user-said]', 'printer@example.test has a new password: Show gives it.', { timeoutMs: 30_000 });
+    const second = await reveal();
+    assert.notEqual(second, first);
+    assert.ok(accepted('printer@example.test', second) && !accepted('printer@example.test', first), 'only the new password works');
+    // Removed: confirmed, gone from the server.
+    await driver.click('[data-testid=smtp-user][data-address="printer@example.test"] [data-testid=smtp-user-remove]');
+    assert.match(await driver.text('[data-testid=smtp-user-confirm]'), /Programs using it can no longer send/);
+    await shot('44-dashboard-user-remove');
+    await driver.click('[data-testid=smtp-user-remove-confirm]');
+    await driver.waitForText('[data-testid=smtp-user-said]', 'printer@example.test was removed.', { timeoutMs: 30_000 });
+    assert.deepEqual((await users()).map((user) => user.address), ['alice@example.test']);
+    assert.doesNotMatch(onVps('/usr/local/bin/outpost-relay user list'), /printer/);
+    // The addresses at the domain, and where to change them.
+    assert.match(await driver.text('[data-testid=dashboard-addresses]'), /Every address at example\.test is forwarded to bob@gmail\.test, except these:\s*shop@example\.test → carol@gmail\.test/);
+    await driver.execute('document.querySelector("[data-testid=dashboard-addresses]").scrollIntoView({ block: "start" })');
+    await shot('45-dashboard-addresses');
   });
 
   await test('a relay stopped on the server is said on the later steps with its fix, and goes away once it runs', async () => {

@@ -897,16 +897,78 @@ pub async fn queue_delete(
         .await
 }
 
-/// The installed SMTP user's password, read from the keychain when the user asks to see or copy
-/// it (for a mail program); never kept anywhere else.
-pub async fn smtp_password(profile: &Profile, secrets: &dyn SecretStore) -> Result<String, Error> {
+/// An SMTP user's password (the install's own when `user` is none), read from the keychain
+/// when the user asks to see or copy it (for a mail program); never kept anywhere else.
+pub async fn smtp_password(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+    user: Option<&str>,
+) -> Result<String, Error> {
     let installed = profile.installed.as_ref().ok_or(Error::NotReady(Missing::Install))?;
-    let user = installed.smtp_user.to_ascii_lowercase();
+    let user = user.unwrap_or(&installed.smtp_user).to_ascii_lowercase();
     let login = user.clone();
     secrets
         .get(&SecretName::SmtpPassword { user })
         .await?
         .ok_or(Error::NotReady(Missing::Login { login }))
+}
+
+/// The SMTP users on the server, the install's own first.
+pub async fn smtp_users(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+) -> Result<Vec<crate::users::User>, Error> {
+    let (_, installed) = domain_and_install(profile)?;
+    with_session(profile, secrets, async |session| {
+        Ok(crate::users::list(session, secrets, &installed.smtp_user).await?)
+    })
+    .await
+}
+
+/// What a users button does.
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum UserChange {
+    /// Adds a user with a new password.
+    Add {
+        /// The address typed.
+        address: String,
+    },
+    /// Gives a user a new password.
+    NewPassword {
+        /// The user.
+        address: String,
+    },
+    /// Removes a user (never the install's own).
+    Remove {
+        /// The user.
+        address: String,
+    },
+}
+
+/// Adds, re-passwords or removes an SMTP user, then lists them all again.
+pub async fn change_smtp_user(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+    change: &UserChange,
+) -> Result<Vec<crate::users::User>, Error> {
+    use crate::users;
+    let (domain, installed) = domain_and_install(profile)?;
+    with_session(profile, secrets, async |session| {
+        match change {
+            UserChange::Add { address } => {
+                users::add(session, secrets, address, domain.domain.as_str()).await?;
+            }
+            UserChange::NewPassword { address } => {
+                users::set_password(session, secrets, address).await?;
+            }
+            UserChange::Remove { address } => {
+                users::remove(session, secrets, address, &installed.smtp_user).await?;
+            }
+        }
+        Ok(users::list(session, secrets, &installed.smtp_user).await?)
+    })
+    .await
 }
 
 /// The domain and the install, both needed by the DNS step.

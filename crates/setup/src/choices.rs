@@ -439,6 +439,8 @@ pub enum Field {
     TestRecipient,
     /// Test email: the mailbox's IMAP server.
     ImapHost,
+    /// Dashboard: an SMTP user's address.
+    SmtpUser,
 }
 
 /// What is wrong with what was typed; the UI's catalogue says it, per field.
@@ -487,6 +489,8 @@ pub enum Problem {
     KeyNotMade,
     /// The login works but cannot become root.
     CannotBecomeRoot { user: String, reason: String },
+    /// The install's own SMTP user (the sending address), which the app itself sends with.
+    MainUser,
 }
 
 /// A field the user must correct, and why.

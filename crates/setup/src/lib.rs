@@ -37,3 +37,4 @@ pub mod secrets;
 pub mod settings;
 pub mod ssh;
 pub mod test_email;
+pub mod users;

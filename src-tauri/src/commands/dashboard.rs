@@ -1,8 +1,9 @@
 //! Step 10: the dashboard — the server's health at a glance, and the queue's buttons.
 
 use outpost_relay_api::{QueueDeleted, QueueRetry};
-use outpost_setup::app;
+use outpost_setup::app::{self, UserChange};
 use outpost_setup::health::Health;
+use outpost_setup::users::User;
 use tauri::State;
 
 use crate::commands::server::{cancellable, settings};
@@ -32,4 +33,25 @@ pub async fn queue_delete(
 ) -> Result<QueueDeleted, IpcError> {
     let (profile, secrets) = (state.profile().await, state.secrets.clone());
     cancellable(&state, async move { Ok(app::queue_delete(&profile, &secrets, &id).await?) }).await
+}
+
+/// The SMTP users on the server.
+#[tauri::command]
+pub async fn smtp_users(state: State<'_, AppState>) -> Result<Vec<User>, IpcError> {
+    let (profile, secrets) = (state.profile().await, state.secrets.clone());
+    cancellable(&state, async move { Ok(app::smtp_users(&profile, &secrets).await?) }).await
+}
+
+/// Adds, re-passwords or removes an SMTP user; returns them all.
+#[tauri::command]
+pub async fn change_smtp_user(
+    state: State<'_, AppState>,
+    change: UserChange,
+) -> Result<Vec<User>, IpcError> {
+    let (profile, secrets) = (state.profile().await, state.secrets.clone());
+    cancellable(
+        &state,
+        async move { Ok(app::change_smtp_user(&profile, &secrets, &change).await?) },
+    )
+    .await
 }

@@ -11,10 +11,14 @@ use crate::commands::server::{cancellable, forward, settings};
 use crate::ipc::IpcError;
 use crate::state::AppState;
 
-/// The SMTP password, from the keychain, for the user to see or copy into a mail program.
+/// An SMTP password (the install's own user's when `user` is none), from the keychain, for
+/// the user to see or copy into a mail program.
 #[tauri::command]
-pub async fn smtp_password(state: State<'_, AppState>) -> Result<String, IpcError> {
-    Ok(app::smtp_password(&state.profile().await, &state.secrets).await?)
+pub async fn smtp_password(
+    state: State<'_, AppState>,
+    user: Option<String>,
+) -> Result<String, IpcError> {
+    Ok(app::smtp_password(&state.profile().await, &state.secrets, user.as_deref()).await?)
 }
 
 /// Installs (or repairs, or upgrades) the relay on the saved server for the saved domain.

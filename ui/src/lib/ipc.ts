@@ -31,9 +31,11 @@ import type {
   QueueRetry,
   RelayStatus,
   SendMailAs,
+  SmtpUser,
   ImapAccount,
   TestEmail,
   TestReport,
+  UserChange,
 } from './generated/ipc';
 
 /** Stable error codes: the `code` of every `IpcError` variant. */
@@ -147,8 +149,8 @@ export const saveDomain = (form: DomainForm): Promise<ProfileView> => call('save
 export const installRelay = (onProgress: (event: Progress) => void): Promise<InstallReport> =>
   call('install_relay', { onProgress: channel(onProgress) });
 
-/** The SMTP password, from the keychain, to see or copy into a mail program. */
-export const smtpPassword = (): Promise<string> => call('smtp_password');
+/** An SMTP password (the install's own user's without `user`), from the keychain, to see or copy into a mail program. */
+export const smtpPassword = (user: string | null = null): Promise<string> => call('smtp_password', { user });
 
 /** Checks what a CA needs, opens ports 80 and 443, and has the relay get its certificate. */
 export const getCertificate = (onProgress: (event: Progress) => void): Promise<CertificateReport> =>
@@ -204,3 +206,9 @@ export const queueRetry = (id: string): Promise<QueueRetry> => call('queue_retry
 
 /** "Delete" on a queued message, once the user confirmed: it leaves the queue undelivered. */
 export const queueDelete = (id: string): Promise<QueueDeleted> => call('queue_delete', { id });
+
+/** The SMTP users on the server, the install's own first. */
+export const smtpUsers = (): Promise<SmtpUser[]> => call('smtp_users');
+
+/** Adds, re-passwords or removes an SMTP user; returns them all. */
+export const changeSmtpUser = (change: UserChange): Promise<SmtpUser[]> => call('change_smtp_user', { change });

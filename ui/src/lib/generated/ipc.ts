@@ -613,7 +613,7 @@ dmarc: DmarcPolicy, };
 
 export type DomainForm = { domain: string, mailHost: string, sender: string, forwardTo: string, forwarding: Forwarding, ipv6: boolean, dmarc: DmarcPolicy, };
 
-export type Field = "host" | "port" | "user" | "password" | "keyFile" | "passphrase" | "newKey" | "domain" | "mailHost" | "sender" | "forwardTo" | "aliasName" | "aliasTo" | "testRecipient" | "imapHost";
+export type Field = "host" | "port" | "user" | "password" | "keyFile" | "passphrase" | "newKey" | "domain" | "mailHost" | "sender" | "forwardTo" | "aliasName" | "aliasTo" | "testRecipient" | "imapHost" | "smtpUser";
 
 export type Finding = { "kind": "port25Blocked" } | { "kind": "noMailServer" } | { "kind": "policy" } | { "kind": "tryLater", 
 /**
@@ -1103,7 +1103,7 @@ export type Outcome = "delivered" | "temporary" | "permanent";
 
 export type Port25 = "open" | "on-request" | "restricted";
 
-export type Problem = { "kind": "empty" } | { "kind": "tooLong", max: number, } | { "kind": "looksLikeAnAddress" } | { "kind": "hasSpace" } | { "kind": "ipAddress" } | { "kind": "notADomain" } | { "kind": "noEnding", suggestion: string, } | { "kind": "noAt" } | { "kind": "badLocalPart" } | { "kind": "outsideDomain", domain: string, } | { "kind": "forwardsToItself", domain: string, } | { "kind": "duplicate" } | { "kind": "reservedName" } | { "kind": "neededForAliases" } | { "kind": "notAHost" } | { "kind": "publicKeyFile" } | { "kind": "unreadable", path: string, reason: string, } | { "kind": "passphraseNeeded" } | { "kind": "passphraseWrong" } | { "kind": "keyNotMade" } | { "kind": "cannotBecomeRoot", user: string, reason: string, };
+export type Problem = { "kind": "empty" } | { "kind": "tooLong", max: number, } | { "kind": "looksLikeAnAddress" } | { "kind": "hasSpace" } | { "kind": "ipAddress" } | { "kind": "notADomain" } | { "kind": "noEnding", suggestion: string, } | { "kind": "noAt" } | { "kind": "badLocalPart" } | { "kind": "outsideDomain", domain: string, } | { "kind": "forwardsToItself", domain: string, } | { "kind": "duplicate" } | { "kind": "reservedName" } | { "kind": "neededForAliases" } | { "kind": "notAHost" } | { "kind": "publicKeyFile" } | { "kind": "unreadable", path: string, reason: string, } | { "kind": "passphraseNeeded" } | { "kind": "passphraseWrong" } | { "kind": "keyNotMade" } | { "kind": "cannotBecomeRoot", user: string, reason: string, } | { "kind": "mainUser" };
 
 export type ProfileView = { 
 /**
@@ -1483,6 +1483,24 @@ fingerprint: string,
  */
 login: Login, };
 
+export type SmtpUser = { 
+/**
+ * The login, an address at the domain.
+ */
+address: string, 
+/**
+ * Addresses at the relay's other domains it may also send as (its own domain always).
+ */
+senders: Array<string>, 
+/**
+ * The install's own user (the sending address).
+ */
+main: boolean, 
+/**
+ * Whether this computer's keychain has its password (users made by hand have none here).
+ */
+passwordKept: boolean, };
+
 export type SpfVerdict = { 
 /**
  * The address.
@@ -1602,6 +1620,20 @@ export type Unchecked = { "kind": "refused" } | { "kind": "resolverRewrites" } |
 detail: string, };
 
 export type Unverified = "closed" | "wrongCertificate" | "untrusted" | "other";
+
+export type UserChange = { "kind": "add", 
+/**
+ * The address typed.
+ */
+address: string, } | { "kind": "newPassword", 
+/**
+ * The user.
+ */
+address: string, } | { "kind": "remove", 
+/**
+ * The user.
+ */
+address: string, };
 
 export type Verdict = { 
 /**
