@@ -33,6 +33,8 @@ fn main() {
         "queue_delete",
         "smtp_users",
         "change_smtp_user",
+        "uninstall_plan",
+        "uninstall",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed to generate the app context");

@@ -50,6 +50,8 @@ pub fn run() {
             commands::dashboard::queue_delete,
             commands::dashboard::smtp_users,
             commands::dashboard::change_smtp_user,
+            commands::dashboard::uninstall_plan,
+            commands::dashboard::uninstall,
         ])
         .run(tauri::generate_context!())
         .expect("the Tauri runtime failed to start");

@@ -653,6 +653,39 @@ try {
     onVps('systemctl start outpost-relay');
   });
 
+  await test('uninstall says exactly what it removes, then removes it from the server and the keychain', async () => {
+    await driver.click('[data-testid=stepper-dashboard]');
+    await driver.waitForText('[data-testid=step-title]', 'Dashboard');
+    // Everything above has loaded (so the page no longer moves under the screenshot).
+    await driver.waitFor('[data-testid=dashboard-verdict]', { timeoutMs: 60_000 });
+    await driver.waitFor('[data-testid=smtp-user]', { timeoutMs: 60_000 });
+    await driver.execute('document.querySelector("[data-testid=dashboard-uninstall]").scrollIntoView({ block: "start" })');
+    await driver.click('[data-testid=uninstall-start]');
+    await driver.waitFor('[data-testid=uninstall-plan]', { timeoutMs: 30_000 });
+    const plan = await driver.text('[data-testid=uninstall-plan]');
+    for (const part of [
+      /the service outpost-relay, stopped and disabled/,
+      /\/usr\/local\/bin\/outpost-relay, \/usr\/local\/bin\/outpost-relay\.previous, \/etc\/systemd\/system\/outpost-relay\.service, \/etc\/outpost, \/var\/lib\/outpost/,
+      /the system user outpost/,
+      /the logins alice@example\.test/,
+      /the password of alice@example\.test; the backup of the DKIM key outpost\._domainkey\.example\.test; the backup of the certificate account/,
+      /Kept: your DNS records/,
+    ]) {
+      assert.match(plan, part);
+    }
+    await driver.execute('document.querySelector("[data-testid=uninstall-plan]").scrollIntoView({ block: "center" })');
+    await shot('46-uninstall-plan');
+    await driver.click('[data-testid=uninstall-confirm]');
+    await driver.waitForText('[data-testid=step-title]', 'Install', { timeoutMs: 60_000 });
+    assert.equal(onVps('systemctl is-active outpost-relay || true'), 'inactive');
+    assert.equal(onVps('ls /usr/local/bin/outpost-relay /etc/outpost /var/lib/outpost 2>/dev/null; id outpost 2>/dev/null; true'), '');
+    const after = profile();
+    assert.equal(after.installed ?? null, null);
+    assert.equal(after.certificate ?? null, null);
+    assert.equal(after.reached, 'install');
+    assert.match(await driver.text('[data-testid=stepper-dashboard]'), /Dashboard/);
+  });
+
   await test('a server whose identity changed is a hard stop that explains itself', async () => {
     // As if the server were replaced (or impersonated) since the user confirmed it.
     await driver.stop();

@@ -453,12 +453,7 @@ pub async fn install(
     let started = std::time::Instant::now();
     let domain = profile.domain.clone().ok_or(Error::NotReady(Missing::Domain))?;
     // A certificate from a CA, once step 8 has got one, stays set up.
-    let acme = settings.acme();
-    let tls = match &profile.certificate {
-        Some(choice) => Tls::Acme { acme: &acme, names: &choice.names },
-        None => Tls::SelfSigned,
-    };
-    let input = domain.relay_input(tls).map_err(Error::Config)?;
+    let input = relay_input(profile, settings)?;
     let acme_root = match &profile.certificate {
         Some(_) => acme_directory_root(settings)?,
         None => None,
@@ -875,6 +870,49 @@ pub async fn health(
         queue: reading.health.queue,
         dns,
     })
+}
+
+/// The relay's config and users as the saved choices make them (what install and uninstall act on).
+fn relay_input(profile: &Profile, settings: &Settings) -> Result<install::Input, Error> {
+    let domain = profile.domain.clone().ok_or(Error::NotReady(Missing::Domain))?;
+    let acme = settings.acme();
+    let tls = match &profile.certificate {
+        Some(choice) => Tls::Acme { acme: &acme, names: &choice.names },
+        None => Tls::SelfSigned,
+    };
+    domain.relay_input(tls).map_err(Error::Config)
+}
+
+/// Exactly what "Uninstall" would remove from the server and this computer's keychain.
+pub async fn uninstall_plan(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+    settings: &Settings,
+) -> Result<install::UninstallPlan, Error> {
+    let input = relay_input(profile, settings)?;
+    let (server, _) = saved_login(profile, secrets).await?;
+    with_session(profile, secrets, async |session| {
+        Ok(install::uninstall_plan(session, &input, secrets, &server.host).await?)
+    })
+    .await
+}
+
+/// Removes the relay and everything the install made from the server, and its secrets from the
+/// keychain (the server's login stays: the wizard can install again). Returns what it removed.
+pub async fn uninstall(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+    settings: &Settings,
+) -> Result<install::UninstallPlan, Error> {
+    let input = relay_input(profile, settings)?;
+    let (server, _) = saved_login(profile, secrets).await?;
+    with_session(profile, secrets, async |session| {
+        let plan = install::uninstall_plan(session, &input, secrets, &server.host).await?;
+        install::uninstall(session, &input, secrets).await?;
+        install::forget_secrets(&plan, secrets, &server.host).await?;
+        Ok(plan)
+    })
+    .await
 }
 
 /// "Retry now" on a queued message.

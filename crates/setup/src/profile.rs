@@ -141,11 +141,23 @@ impl Profile {
     pub fn connected(&mut self, server: crate::choices::Server) {
         if self.server.as_ref().is_some_and(|old| old.host != server.host) {
             // A new server has none of the old one's install, certificate or delivered test.
-            self.installed = None;
-            self.certificate = None;
-            self.test_delivered = false;
+            self.uninstalled();
         }
         self.server = Some(server);
+    }
+
+    /// The relay is gone from the server: no install, certificate or delivered test, and the
+    /// wizard back at the Install step (the server and domain are kept for a new install).
+    pub fn uninstalled(&mut self) {
+        self.installed = None;
+        self.certificate = None;
+        self.test_delivered = false;
+        if self.step > Step::Install {
+            self.step = Step::Install;
+        }
+        if self.reached > Step::Install {
+            self.reached = Step::Install;
+        }
     }
 }
 
@@ -243,6 +255,26 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn after_an_uninstall_the_wizard_is_back_at_install_with_the_server_and_domain_kept() {
+        let mut profile = Profile::default();
+        profile.go_to(Step::Dashboard);
+        profile.installed = Some(Installed {
+            relay_version: "0.1.0".into(),
+            addresses: Vec::new(),
+            dkim: Vec::new(),
+            smtp_user: "hello@example.com".into(),
+        });
+        profile.test_delivered = true;
+        profile.uninstalled();
+        assert_eq!((profile.step, profile.reached), (Step::Install, Step::Install));
+        assert_eq!((profile.installed, profile.test_delivered), (None, false));
+        let mut early = Profile::default();
+        early.go_to(Step::Connect);
+        early.uninstalled();
+        assert_eq!(early.step, Step::Connect, "an earlier step stays where it is");
+    }
 
     #[test]
     fn a_missing_file_gives_a_fresh_profile() {

@@ -3,9 +3,11 @@
 use outpost_relay_api::{QueueDeleted, QueueRetry};
 use outpost_setup::app::{self, UserChange};
 use outpost_setup::health::Health;
+use outpost_setup::install::UninstallPlan;
 use outpost_setup::users::User;
 use tauri::State;
 
+use crate::commands::profile::{ProfileView, update};
 use crate::commands::server::{cancellable, settings};
 use crate::ipc::IpcError;
 use crate::state::AppState;
@@ -54,4 +56,27 @@ pub async fn change_smtp_user(
         async move { Ok(app::change_smtp_user(&profile, &secrets, &change).await?) },
     )
     .await
+}
+
+/// Exactly what "Uninstall" would remove, for the user to confirm.
+#[tauri::command]
+pub async fn uninstall_plan(state: State<'_, AppState>) -> Result<UninstallPlan, IpcError> {
+    let (profile, secrets, settings) =
+        (state.profile().await, state.secrets.clone(), settings(&state)?);
+    cancellable(
+        &state,
+        async move { Ok(app::uninstall_plan(&profile, &secrets, &settings).await?) },
+    )
+    .await
+}
+
+/// Removes the relay from the server and its secrets from the keychain; the wizard goes back to
+/// the Install step.
+#[tauri::command]
+pub async fn uninstall(state: State<'_, AppState>) -> Result<ProfileView, IpcError> {
+    let (profile, secrets, settings) =
+        (state.profile().await, state.secrets.clone(), settings(&state)?);
+    cancellable(&state, async move { Ok(app::uninstall(&profile, &secrets, &settings).await?) })
+        .await?;
+    update(&state, |profile| profile.uninstalled()).await
 }

@@ -35,6 +35,7 @@ import type {
   ImapAccount,
   TestEmail,
   TestReport,
+  UninstallPlan,
   UserChange,
 } from './generated/ipc';
 
@@ -212,3 +213,9 @@ export const smtpUsers = (): Promise<SmtpUser[]> => call('smtp_users');
 
 /** Adds, re-passwords or removes an SMTP user; returns them all. */
 export const changeSmtpUser = (change: UserChange): Promise<SmtpUser[]> => call('change_smtp_user', { change });
+
+/** Exactly what "Uninstall" would remove from the server and the keychain. */
+export const uninstallPlan = (): Promise<UninstallPlan> => call('uninstall_plan');
+
+/** Removes the relay from the server and its secrets from the keychain. */
+export const uninstall = (): Promise<ProfileView> => call('uninstall');

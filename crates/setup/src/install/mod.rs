@@ -27,7 +27,9 @@ pub use crate::relay_admin::{BINARY, CONFIG};
 pub use config::retire_smtp_user;
 pub use firewall::firewall_ports;
 pub use mail_servers::{MailServer, stop_other_mail_servers};
-pub use uninstall::uninstall;
+pub use uninstall::{
+    KeychainEntry, Plan as UninstallPlan, forget_secrets, plan as uninstall_plan, uninstall,
+};
 
 use crate::progress::Progress;
 use crate::relay;

@@ -287,3 +287,58 @@ async fn the_aliases_on_the_server_are_made_exactly_the_wizards() {
         "the catch-all was right already"
     );
 }
+
+#[tokio::test]
+async fn the_uninstall_plan_names_everything_it_removes_and_the_secrets_go_with_it() {
+    let input = input();
+    let secrets = MemoryStore::default();
+    let names = [
+        SecretName::SmtpPassword { user: "hello@example.com".into() },
+        SecretName::SmtpPassword { user: "printer@example.com".into() },
+        SecretName::DkimKey { record: "outpost._domainkey.example.com".into() },
+        SecretName::AcmeAccounts { server: "198.51.100.10".into() },
+    ];
+    for name in &names {
+        secrets.set(name, "secret").await.unwrap();
+    }
+    let kept = SecretName::SshPassword { login: "root@198.51.100.10".into() };
+    secrets.set(&kept, "root password").await.unwrap();
+    let server = FakeServer::new()
+        .answer("cat '/etc/outpost/opened-ports'", 0, "ufw 587\nufw 465\nufw 587\nipv6-file\n")
+        .answer("'queue' 'list'", 0, r#"{"api":2,"ok":{"items":[]}}"#)
+        .answer(
+            "'user' 'list'",
+            0,
+            r#"{"api":2,"ok":{"users":["hello@example.com","printer@example.com"]}}"#,
+        );
+    let plan = uninstall_plan(&server, &input, &secrets, "198.51.100.10").await.unwrap();
+    assert_eq!(plan.firewall, [465, 587]);
+    assert_eq!(plan.ipv6_file.as_deref(), Some("/etc/sysctl.d/60-outpost-ipv6.conf"));
+    assert_eq!(plan.users, ["hello@example.com", "printer@example.com"]);
+    assert_eq!(
+        plan.keychain,
+        [
+            KeychainEntry::SmtpPassword { user: "hello@example.com".into() },
+            KeychainEntry::SmtpPassword { user: "printer@example.com".into() },
+            KeychainEntry::DkimKey { record: "outpost._domainkey.example.com".into() },
+            KeychainEntry::AcmeAccounts,
+        ]
+    );
+    assert!(plan.paths.iter().any(|path| path == "/etc/outpost"));
+    assert!(
+        server.commands().iter().all(|command| !command.contains("rm ")),
+        "the plan only reads"
+    );
+    forget_secrets(&plan, &secrets, "198.51.100.10").await.unwrap();
+    for name in &names {
+        assert_eq!(secrets.get(name).await.unwrap(), None, "{name:?}");
+    }
+    assert!(secrets.get(&kept).await.unwrap().is_some(), "the server's login stays");
+    // A relay already gone: no queue or users to report, and the plan still says the rest.
+    let gone = FakeServer::new()
+        .fail("'queue' 'list'", "outpost-relay: not found")
+        .fail("'user' 'list'", "outpost-relay: not found");
+    let plan = uninstall_plan(&gone, &input, &secrets, "198.51.100.10").await.unwrap();
+    assert_eq!((plan.queued, plan.users.len(), plan.keychain.len()), (0, 0, 0));
+    assert_eq!(plan.system_user, "outpost");
+}

@@ -999,6 +999,8 @@ smtpUser: string, };
 
 export type IpcError = { "code": "profileUnavailable", detail: string, } | { "code": "relayDamaged", detail: string, } | { "code": "internal", detail: string, } | { "code": "invalidInput", field: Field, problem: Problem, item?: number, } | { "code": "notReady", missing: Missing, } | { "code": "unreachable", host: string, port: number, reason: NetworkFailure, } | { "code": "timeout", seconds: number, } | { "code": "hostKeyChanged", expected: string, found: string, } | { "code": "hostKeyNotShown", target: string, } | { "code": "loginRefused", user: string, } | { "code": "badKey", detail: string, } | { "code": "ssh", detail: string, } | { "code": "installFailed", stage: Stage, reason: InstallFailure, } | { "code": "rolledBack", version: string, journal: string, } | { "code": "relayOutdated", relay: number, needed: number, } | { "code": "relayCommand", command: string, detail: string, } | { "code": "keychain", detail: string, } | { "code": "keychainMissing", detail: string, } | { "code": "submissionUnverified", reason: Unverified, detail: string, } | { "code": "cancelled" } | { "code": "dns", domain: string, detail: string, } | { "code": "certificateBlocked", blockers: Array<Blocker>, } | { "code": "certificateRefused", kind: AcmeFailureKind, detail: string, mailHost: string, } | { "code": "certificateTimeout", seconds: number, } | { "code": "settings", detail: string, } | { "code": "testNotSubmitted", failure: SubmitFailure, detail: string, };
 
+export type KeychainEntry = { "kind": "smtpPassword", user: string, } | { "kind": "dkimKey", record: string, } | { "kind": "acmeAccounts" };
+
 export type KeychainState = "ready" | "missing" | "notAnswering";
 
 export type Keyed = "ip" | "domain";
@@ -1618,6 +1620,41 @@ export type Unchecked = { "kind": "refused" } | { "kind": "resolverRewrites" } |
  * The resolver's words.
  */
 detail: string, };
+
+export type UninstallPlan = { 
+/**
+ * The systemd service, stopped and disabled.
+ */
+service: string, 
+/**
+ * Files and directories deleted: the program (and its previous version), the unit, the
+ * config with users, aliases and DKIM keys, the state with the queue and certificates.
+ */
+paths: Array<string>, 
+/**
+ * The system user the relay runs as, deleted.
+ */
+systemUser: string, 
+/**
+ * Firewall ports the install opened, closed again (only those).
+ */
+firewall: Array<number>, 
+/**
+ * The IPv6 sysctl file the install wrote, if it did.
+ */
+ipv6File: string | null, 
+/**
+ * Messages still queued: they will never be delivered.
+ */
+queued: number, 
+/**
+ * SMTP logins deleted with the users file.
+ */
+users: Array<string>, 
+/**
+ * This computer's keychain entries deleted.
+ */
+keychain: Array<KeychainEntry>, };
 
 export type Unverified = "closed" | "wrongCertificate" | "untrusted" | "other";
 
