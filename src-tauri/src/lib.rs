@@ -6,6 +6,7 @@
 mod commands;
 mod ipc;
 mod state;
+mod watch;
 
 use tauri::Manager;
 
@@ -15,9 +16,18 @@ pub fn run() {
         // Choosing an SSH key file, and opening provider and blocklist pages in the browser.
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
+        // Desktop notifications when the server's health gets worse, and the opt-in login item
+        // that starts the app quietly in the tray.
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec![watch::TRAY_ARGUMENT]),
+        ))
         .setup(|app| {
             let config_dir = app.path().app_config_dir()?;
             app.manage(state::AppState::load(config_dir));
+            watch::tray(app)?;
+            watch::start(app.handle().clone());
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![

@@ -39,7 +39,8 @@ export async function open({ port = 4444 } = {}) {
   const appConfig = join(configHome, 'org.outpost.desktop');
   const driverProcess = spawn(env('TAURI_DRIVER'), ['--port', String(port)], {
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, XDG_CONFIG_HOME: configHome },
+    // Its own home too: the login item (autostart) is written under ~/.config/autostart.
+    env: { ...process.env, XDG_CONFIG_HOME: configHome, HOME: configHome },
   });
   const driver = new WebDriver(`http://127.0.0.1:${port}`);
   const out = env('GUI_OUT');

@@ -6,9 +6,9 @@
 // Environment: APP_BIN, TAURI_DRIVER, GUI_OUT, and the box's settings (INBOX_* from
 // `tests/inbox/inbox env`).
 
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import assert from 'node:assert/strict';
 import { env, open } from './harness.mjs';
 
@@ -20,6 +20,15 @@ const inbox = join(import.meta.dirname, '..', 'inbox', 'inbox');
 const onVps = (command) => execFileSync(inbox, ['ssh', command], { encoding: 'utf8' }).trim();
 
 const { driver, appConfig, shot, test, crashed, finish } = await open({ port: 4446 });
+// A real notification daemon (Debian's dunst) in this session receives the app's desktop
+// notifications; `dunstctl` reads them back.
+const dunst = spawn('dunst', [], { stdio: 'ignore' });
+process.on('exit', () => dunst.kill('SIGTERM'));
+const notifications = () => {
+  execFileSync('dunstctl', ['close-all']);
+  const history = JSON.parse(execFileSync('dunstctl', ['history'], { encoding: 'utf8' }));
+  return history.data.flat().map((entry) => ({ id: entry.id.data, summary: entry.summary.data, body: entry.body.data }));
+};
 // The checks look only inside the box: its mx for outbound port 25, its DNS, its CA (pebble),
 // whose issuing root (new at each pebble start) this "desktop" trusts.
 mkdirSync(appConfig, { recursive: true });
@@ -37,7 +46,9 @@ writeFileSync(
   `outbound-probe = "${env('INBOX_MX_IP')}:25"\ndns-finders = ["${env('INBOX_DNS_IP')}:53"]\npublic-resolvers = ["${env('INBOX_RES_IP')}:53"]\n` +
     `acme-directory = "${env('INBOX_ACME_DIRECTORY')}"\nacme-directory-root = "${env('INBOX_BOX_CA')}"\ncaa-identity = "pebble.test"\ntrusted-roots = "${pebbleRoot}"\n` +
     // "Gmail's" confirmation sender is at the box's gmail.test.
-    `gmail-confirmation-domain = "gmail.test"\n`,
+    `gmail-confirmation-domain = "gmail.test"\n` +
+    // The background health check every 10 s instead of 15 min, so a notification comes in time.
+    `health-interval-seconds = 10\n`,
 );
 // What a user does in their DNS panel: RFC 2136 updates to the box's DNS server.
 const publish = (name, type, value) =>
@@ -638,7 +649,8 @@ try {
       await new Promise((resolve) => setTimeout(resolve, 500));
       await driver.click('[data-testid=relay-down-again]').catch(() => {});
     }
-    // The dashboard says it too, and its button leads to the fix.
+    // The dashboard says it too, and its button leads to the fix; a desktop notification too.
+    const seen = Math.max(0, ...notifications().map((entry) => entry.id));
     onVps('systemctl stop outpost-relay');
     await driver.click('[data-testid=stepper-dashboard]');
     await driver.waitFor('[data-testid=health-relay][data-verdict=fail]', { timeoutMs: 60_000 });
@@ -648,9 +660,41 @@ try {
     assert.deepEqual(red, ['health-relay']);
     assert.match(await driver.text('[data-testid=dashboard-verdict]'), /One thing needs fixing/);
     await shot('42-dashboard-relay-down');
+    const noticed = Date.now() + 45_000;
+    let told;
+    while (!(told = notifications().find((entry) => entry.id > seen && entry.summary === 'Outpost: Relay'))) {
+      assert.ok(Date.now() < noticed, `no notification of the stopped relay: ${JSON.stringify(notifications())}`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    assert.match(told.body, /stopped: last seen .*Install again/);
+    console.log(`     notified: ${told.summary} — ${told.body.slice(0, 80)}…`);
     await driver.click('[data-testid=health-relay-action]');
     await driver.waitForText('[data-testid=step-title]', 'Install');
     onVps('systemctl start outpost-relay');
+  });
+
+  await test('the login item is made and removed as the checkbox says, starting the app in the tray', async () => {
+    await driver.click('[data-testid=stepper-dashboard]');
+    await driver.waitForText('[data-testid=step-title]', 'Dashboard');
+    const entry = join(dirname(appConfig), '.config', 'autostart', 'Outpost.desktop');
+    await driver.waitFor('[data-testid=notifications-at-login]:not([disabled])', { timeoutMs: 30_000 });
+    assert.equal(await driver.execute('return document.querySelector("[data-testid=notifications-at-login]").checked'), false);
+    assert.ok(!existsSync(entry), 'no login item before it is asked for');
+    await driver.click('[data-testid=notifications-at-login]');
+    const made = Date.now() + 10_000;
+    while (!existsSync(entry)) {
+      assert.ok(Date.now() < made, `no login item at ${entry}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.match(readFileSync(entry, 'utf8'), /^Exec=.*outpost.* --tray$/m);
+    await driver.execute('document.querySelector("[data-testid=dashboard-notifications]").scrollIntoView({ block: "center" })');
+    await shot('45b-dashboard-notifications');
+    await driver.click('[data-testid=notifications-at-login]');
+    const gone = Date.now() + 10_000;
+    while (existsSync(entry)) {
+      assert.ok(Date.now() < gone, 'the login item stays after unticking');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   });
 
   await test('uninstall says exactly what it removes, then removes it from the server and the keychain', async () => {

@@ -915,6 +915,22 @@ pub async fn uninstall(
     .await
 }
 
+/// One background check while the app runs: the health, and what got worse since `before`
+/// (the last check's items) for a notification. Nothing to check before the install.
+pub async fn watch(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+    settings: &Settings,
+    before: Option<&[crate::health::Item]>,
+) -> Result<Option<(crate::health::Health, Vec<crate::health::Item>)>, Error> {
+    if profile.installed.is_none() {
+        return Ok(None);
+    }
+    let health = health(profile, secrets, settings).await?;
+    let worse = crate::health::worse(before, &health.items);
+    Ok(Some((health, worse)))
+}
+
 /// "Retry now" on a queued message.
 pub async fn queue_retry(
     profile: &Profile,

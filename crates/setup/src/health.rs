@@ -416,6 +416,48 @@ fn certificate(status: Option<&api::Status>, mail_host: &str, now: u64) -> Item 
     }
 }
 
+/// What got worse since the last reading and is worth a desktop notification: the relay down,
+/// the certificate ending or its renewal failing, a message stuck, a blocklist listing, a DNS
+/// record changed, a port closed, outgoing port 25 blocked. Nothing when all is well, nothing
+/// for what was already as bad (the user has been told), nothing for disk, memory or the
+/// version (the dashboard says those). Without an earlier reading (the app just started), what
+/// is red counts as worse (amber things the user lives with are not repeated at every start).
+pub fn worse(before: Option<&[Item]>, now: &[Item]) -> Vec<Item> {
+    let rank = |verdict: Verdict| match verdict {
+        Verdict::Pass => 0,
+        Verdict::Warn => 1,
+        Verdict::Fail => 2,
+    };
+    let id = |found: &Found| -> &'static str {
+        match found {
+            Found::Relay { .. } => "relay",
+            Found::Ports { .. } => "ports",
+            Found::Certificate { .. } | Found::NoCertificate => "certificate",
+            Found::Queue { .. } => "queue",
+            Found::Dns { .. } | Found::DnsUnchecked { .. } => "dns",
+            Found::Blocklists { .. } => "blocklists",
+            Found::Outbound25 { .. } => "outbound25",
+            Found::Deliveries { .. }
+            | Found::Inbound { .. }
+            | Found::Version { .. }
+            | Found::Disk { .. }
+            | Found::Memory { .. } => "",
+        }
+    };
+    now.iter()
+        .filter(|item| {
+            !id(&item.found).is_empty() && !matches!(item.found, Found::DnsUnchecked { .. })
+        })
+        .filter(|item| {
+            let was = before
+                .and_then(|before| before.iter().find(|old| id(&old.found) == id(&item.found)))
+                .map_or(if before.is_none() { 1 } else { 0 }, |old| rank(old.verdict));
+            rank(item.verdict) > was
+        })
+        .cloned()
+        .collect()
+}
+
 /// Dotted versions compared number by number (`0.10.0` is newer than `0.9.1`); a part that is
 /// not a number compares as text.
 pub fn compare(a: &str, b: &str) -> std::cmp::Ordering {
@@ -717,6 +759,34 @@ mod tests {
         assert_eq!(deliveries.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["b", "a"]);
         assert_eq!(deliveries[0].refusal, Some(Refusal::NoSuchUser));
         assert_eq!(deliveries[1].refusal, None);
+    }
+
+    #[test]
+    fn only_what_got_worse_is_notified_and_nothing_when_all_is_well() {
+        let healthy = judge(&reading(Some(status())), &context());
+        assert!(worse(None, &healthy).is_empty(), "all is well: nothing");
+        assert!(worse(Some(&healthy), &healthy).is_empty());
+        let mut stopped = status();
+        stopped.running = false;
+        let down = judge(&reading(Some(stopped)), &context());
+        let told = worse(Some(&healthy), &down);
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert!(matches!(told[0].found, Found::Relay { running: false, .. }));
+        assert!(worse(Some(&down), &down).is_empty(), "told once, not every 15 minutes");
+        assert_eq!(worse(None, &down).len(), 1, "at start, what is wrong is news");
+        // Amber things the user lives with (a self-signed certificate) are not repeated; one
+        // going red is.
+        let mut ending = status();
+        ending.certificates[0].expires = NOW + 86_400;
+        let red = judge(&reading(Some(ending)), &context());
+        assert!(matches!(
+            worse(Some(&healthy), &red)[..],
+            [Item { found: Found::Certificate { .. }, .. }]
+        ));
+        // Low disk is the dashboard's to say.
+        let mut full = reading(Some(status()));
+        full.health.server.disk_free_mb = Some(10);
+        assert!(worse(Some(&healthy), &judge(&full, &context())).is_empty());
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub struct Settings {
     pub trusted_roots: Option<PathBuf>,
     /// The domain Gmail's "Send mail as" confirmation comes from (instead of google.com).
     pub gmail_confirmation_domain: Option<String>,
+    /// Seconds between the background health checks while the app runs (instead of 15 min).
+    pub health_interval_seconds: Option<u64>,
 }
 
 /// Where the ACME directory's root goes on the server, when the settings give one.
@@ -49,6 +51,12 @@ impl Settings {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
             Err(error) => Err(format!("cannot read {}: {error}", path.display())),
         }
+    }
+
+    /// How often the app checks the server's health in the background: every 15 minutes
+    /// unless told (never more often than every 5 seconds).
+    pub fn health_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.health_interval_seconds.unwrap_or(15 * 60).max(5))
     }
 
     /// Where Gmail's confirmation for "Send mail as" comes from: `google.com` unless told.

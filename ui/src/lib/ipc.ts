@@ -2,6 +2,9 @@
 // arrives as an `IpcError`. The Rust mirror is src-tauri/src/ipc/.
 
 import { Channel, invoke } from '@tauri-apps/api/core';
+import { listen } from '@tauri-apps/api/event';
+import { disable as disableAutostart, enable as enableAutostart, isEnabled as autostartEnabled } from '@tauri-apps/plugin-autostart';
+import { isPermissionGranted, requestPermission, sendNotification } from '@tauri-apps/plugin-notification';
 import { open as openDialog } from '@tauri-apps/plugin-dialog';
 import { openUrl } from '@tauri-apps/plugin-opener';
 import type { StepId } from './steps';
@@ -37,6 +40,7 @@ import type {
   TestReport,
   UninstallPlan,
   UserChange,
+  Watched,
 } from './generated/ipc';
 
 /** Stable error codes: the `code` of every `IpcError` variant. */
@@ -219,3 +223,19 @@ export const uninstallPlan = (): Promise<UninstallPlan> => call('uninstall_plan'
 
 /** Removes the relay from the server and its secrets from the keychain. */
 export const uninstall = (): Promise<ProfileView> => call('uninstall');
+
+/** Calls `handler` with each background health check's result; returns how to stop. */
+export const onWatched = (handler: (watched: Watched) => void): Promise<() => void> =>
+  listen<Watched>('health-watch', (event) => handler(event.payload));
+
+/** Shows a desktop notification (asking the system's permission the first time it is needed). */
+export async function notify(title: string, body: string): Promise<void> {
+  if (!(await isPermissionGranted()) && (await requestPermission()) !== 'granted') return;
+  sendNotification({ title, body });
+}
+
+/** Whether Outpost starts at login, quietly in the tray. */
+export const startsAtLogin = (): Promise<boolean> => autostartEnabled();
+
+/** Starts Outpost at login (in the tray), or stops doing so. */
+export const setStartsAtLogin = (on: boolean): Promise<void> => (on ? enableAutostart() : disableAutostart());

@@ -1692,5 +1692,7 @@ iprev: AuthResult, };
 
 export type VersionStanding = "current" | "older" | "newer";
 
+export type Watched = { "kind": "checked", health: Health, worse: Array<HealthItem>, } | { "kind": "failed", error: IpcError, };
+
 /** The install's stages, in the order they run (`install::STAGES`). */
 export const INSTALL_STAGES: readonly Stage[] = ["binary", "user", "config", "dkim", "smtp-user", "aliases", "unit", "firewall", "ipv6", "service"];

@@ -487,3 +487,15 @@ export function deliveryText(delivery: ipc.FinishedDelivery): string {
   if (!problem || problem.kind === 'reply') return t('test.refusal.other');
   return t(`dashboard.problem.${problem.kind}` as MessageKey);
 }
+
+/** The desktop notifications for a background check: one per thing that got worse. */
+export function watchedNotifications(watched: ipc.Watched): { title: string; body: string }[] {
+  if (watched.kind === 'failed') {
+    const text = errorText(watched.error);
+    return [{ title: t('notify.unreachable'), body: [text.message, text.hint].filter(Boolean).join(' ') }];
+  }
+  return watched.worse.map((item) => {
+    const text = healthText(item);
+    return { title: t('notify.title', { title: text.title }), body: [text.found, text.fix].filter(Boolean).join('. ') };
+  });
+}

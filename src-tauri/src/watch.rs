@@ -1,0 +1,96 @@
+//! The background health check while the app runs — in its window, or, started at login with
+//! `--tray`, quietly in the tray: every 15 minutes (`health-interval-seconds` in the advanced
+//! settings), one engine call ([`app::watch`]), and an event to the window with the health and
+//! what got worse. The window words it and shows the desktop notification (the catalogue owns
+//! every sentence); nothing is sent when all is well or nothing got worse.
+
+use outpost_setup::app;
+use outpost_setup::health::{Health, Item};
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, Manager};
+
+use crate::ipc::IpcError;
+use crate::state::AppState;
+
+/// The event's name.
+pub const EVENT: &str = "health-watch";
+
+/// What one background check found.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum Watched {
+    /// The server answered: its health, and what got worse since the last check.
+    Checked { health: Box<Health>, worse: Vec<Item> },
+    /// The server could not be asked (the first time it happens after it could).
+    Failed { error: IpcError },
+}
+
+/// Starts the checks; the first one runs at once.
+pub fn start(app: AppHandle) {
+    tauri::async_runtime::spawn(async move {
+        let mut before: Option<Vec<Item>> = None;
+        let mut failing = false;
+        loop {
+            let state = app.state::<AppState>();
+            let profile = state.profile().await;
+            let interval = match &state.settings {
+                Ok(settings) => {
+                    let found =
+                        app::watch(&profile, &state.secrets, settings, before.as_deref()).await;
+                    match found {
+                        Ok(Some((health, worse))) => {
+                            failing = false;
+                            before = Some(health.items.clone());
+                            let _ = app
+                                .emit(EVENT, Watched::Checked { health: Box::new(health), worse });
+                        }
+                        Ok(None) => {}
+                        Err(error) if !failing => {
+                            failing = true;
+                            let _ = app.emit(EVENT, Watched::Failed { error: error.into() });
+                        }
+                        Err(_) => {}
+                    }
+                    settings.health_interval()
+                }
+                // The window already says the settings are unreadable.
+                Err(_) => outpost_setup::settings::Settings::default().health_interval(),
+            };
+            tokio::time::sleep(interval).await;
+        }
+    });
+}
+
+/// Started at login (`--tray`): no window until the tray icon's "Open Outpost" is chosen.
+pub fn tray(app: &tauri::App) -> tauri::Result<()> {
+    use tauri::menu::{Menu, MenuItem};
+    use tauri::tray::TrayIconBuilder;
+    let open = MenuItem::with_id(app, "open", "Outpost", true, None::<&str>)?;
+    let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
+    let menu = Menu::with_items(app, &[&open, &quit])?;
+    let mut tray = TrayIconBuilder::new().menu(&menu).tooltip("Outpost").on_menu_event(
+        |app, event| match event.id.as_ref() {
+            "open" => {
+                if let Some(window) = app.get_webview_window("main") {
+                    let _ = window.show();
+                    let _ = window.set_focus();
+                }
+            }
+            "quit" => app.exit(0),
+            _ => {}
+        },
+    );
+    if let Some(icon) = app.default_window_icon() {
+        tray = tray.icon(icon.clone());
+    }
+    tray.build(app)?;
+    if std::env::args().any(|argument| argument == TRAY_ARGUMENT)
+        && let Some(window) = app.get_webview_window("main")
+    {
+        window.hide()?;
+    }
+    Ok(())
+}
+
+/// The argument the login item starts the app with.
+pub const TRAY_ARGUMENT: &str = "--tray";
