@@ -35,6 +35,9 @@ fn main() {
         "change_smtp_user",
         "uninstall_plan",
         "uninstall",
+        "dkim_rotation_start",
+        "dkim_rotation_switch",
+        "dkim_rotation_finish",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed to generate the app context");

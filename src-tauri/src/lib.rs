@@ -62,6 +62,9 @@ pub fn run() {
             commands::dashboard::change_smtp_user,
             commands::dashboard::uninstall_plan,
             commands::dashboard::uninstall,
+            commands::dashboard::dkim_rotation_start,
+            commands::dashboard::dkim_rotation_switch,
+            commands::dashboard::dkim_rotation_finish,
         ])
         .run(tauri::generate_context!())
         .expect("the Tauri runtime failed to start");

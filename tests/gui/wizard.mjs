@@ -697,6 +697,30 @@ try {
     }
   });
 
+  await test('DKIM rotation: a new key whose record is published first, then signing switches, and the old record is kept a week', async () => {
+    await driver.waitFor('[data-testid=dashboard-dkim][data-stage=idle]', { timeoutMs: 30_000 });
+    assert.match(await driver.text('[data-testid=dashboard-dkim]'), /Signing with the key at outpost\._domainkey\.example\.test\./);
+    await driver.click('[data-testid=dkim-start]');
+    await driver.waitFor('[data-testid=dashboard-dkim][data-stage=publish]', { timeoutMs: 60_000 });
+    const record = await driver.execute('const e = document.querySelector("[data-testid=dkim-new-record]"); return { name: e.dataset.name, value: e.dataset.value }');
+    assert.equal(record.name, 'outpost2._domainkey.example.test');
+    assert.match(record.value, /^v=DKIM1; k=rsa; p=/);
+    // Not published yet: nothing switches, and the step says why.
+    await driver.click('[data-testid=dkim-switch]');
+    await driver.waitFor('[data-testid=dkim-not-visible]', { timeoutMs: 60_000 });
+    assert.match(await driver.text('[data-testid=dkim-not-visible]'), /nothing is published at that name/);
+    assert.equal(profile().domain.dkimSelector, 'outpost', 'still signing with the old key');
+    await driver.execute('document.querySelector("[data-testid=dashboard-dkim]").scrollIntoView({ block: "start" })');
+    await shot('45c-dkim-publish');
+    publish(record.name, 'TXT', quoted(record.value));
+    await driver.click('[data-testid=dkim-switch]');
+    await driver.waitFor('[data-testid=dashboard-dkim][data-stage=switched]', { timeoutMs: 60_000 });
+    assert.match(await driver.text('[data-testid=dkim-switched]'), /signs with the new key \(outpost2\._domainkey\.example\.test\) since .* Keep the old record, outpost\._domainkey\.example\.test, published until/);
+    assert.equal(profile().domain.dkimSelector, 'outpost2');
+    assert.match(onVps('grep -A3 "\\[\\[dkim\\]\\]" /etc/outpost/relay.toml'), /selector = "outpost2"/);
+    await shot('45d-dkim-switched');
+  });
+
   await test('uninstall says exactly what it removes, then removes it from the server and the keychain', async () => {
     await driver.click('[data-testid=stepper-dashboard]');
     await driver.waitForText('[data-testid=step-title]', 'Dashboard');
@@ -712,7 +736,8 @@ try {
       /\/usr\/local\/bin\/outpost-relay, \/usr\/local\/bin\/outpost-relay\.previous, \/etc\/systemd\/system\/outpost-relay\.service, \/etc\/outpost, \/var\/lib\/outpost/,
       /the system user outpost/,
       /the logins alice@example\.test/,
-      /the password of alice@example\.test; the backup of the DKIM key outpost\._domainkey\.example\.test; the backup of the certificate account/,
+      // Both keys of the rotation above: the one signing and the old one kept for a week.
+      /the password of alice@example\.test; the backup of the DKIM key outpost2\._domainkey\.example\.test; the backup of the DKIM key outpost\._domainkey\.example\.test; the backup of the certificate account/,
       /Kept: your DNS records/,
     ]) {
       assert.match(plan, part);

@@ -230,6 +230,71 @@ fn t80_the_dashboard_judges_the_real_server_and_sees_what_goes_wrong(inbox: &Inb
         let again = app::queue_delete(&profile, &secrets, &id).await;
         ensure!(again.is_err(), "a second delete found the message: {again:?}");
 
+        // DKIM rotation. Stage 1: a new key under the next selector; the relay still signs
+        // with the old one, and the switch waits for the new record.
+        // On a copy of the profile (the health check above holds the original).
+        let mut rotated = profile.clone();
+        let rotation = app::dkim_rotation_start(&rotated, &secrets).await?;
+        ensure!(
+            (rotation.from.as_str(), rotation.to.as_str(), rotation.record.as_str())
+                == ("outpost", "outpost2", "outpost2._domainkey.example.test"),
+            "{rotation:?}"
+        );
+        rotated.dkim_rotation = Some(rotation.clone());
+        let early = app::dkim_rotation_switch(&rotated, &secrets, &settings, &mut |_| {}).await?;
+        ensure!(
+            matches!(
+                early,
+                (
+                    app::DkimSwitch::NotVisible {
+                        status: outpost_setup::dns::check::Status::Missing
+                    },
+                    None
+                )
+            ),
+            "{early:?}"
+        );
+        // The DNS step lists the new record beside the current one; published as a user would.
+        publish_all(&rotated).await?;
+        // Stage 2: visible at the zone's servers, so signing switches.
+        let (switched, installed) =
+            app::dkim_rotation_switch(&rotated, &secrets, &settings, &mut |_| {}).await?;
+        let app::DkimSwitch::Switched { at } = switched else {
+            anyhow::bail!("not switched: {switched:?}");
+        };
+        rotated.installed = installed;
+        if let (Some(domain), Some(rotation)) = (&mut rotated.domain, &mut rotated.dkim_rotation) {
+            domain.dkim_selector = rotation.to.clone();
+            rotation.switched = Some(at);
+        }
+        let signed =
+            app::send_test_email(&rotated, &secrets, &settings, &request, &mut |_| {}).await?;
+        ensure!(
+            signed.signatures.iter().all(|signature| signature.selector == "outpost2")
+                && !signed.signatures.is_empty(),
+            "{:?}",
+            signed.signatures
+        );
+        let computed = signed.computed.as_ref().context("a computed verdict")?;
+        ensure!(
+            computed.dkim_result() == outpost_setup::test_email::AuthResult::Pass,
+            "{computed:#?}"
+        );
+        // The old record stays in the plan (and right) for the week after the switch.
+        let dns = app::dns_report(&rotated, &settings).await?;
+        let old = dns
+            .lines
+            .iter()
+            .find(|line| line.checked.record.name == "outpost._domainkey.example.test.")
+            .context("the old record left the plan")?;
+        ensure!(old.checked.status == outpost_setup::dns::check::Status::Ok, "{old:?}");
+        // Stage 3 waits for the week.
+        let finish = app::dkim_rotation_finish(&rotated, &secrets).await;
+        ensure!(
+            matches!(finish, Err(app::Error::NotReady(app::Missing::OldDkimKeyInUse { until })) if until == at + 7 * 86_400),
+            "{finish:?}"
+        );
+
         // The relay stopped on the server: red, since when it was last seen.
         inbox.ssh("systemctl stop outpost-relay")?;
         let stopped = health().await;

@@ -118,6 +118,13 @@ pub enum Missing {
     Domain,
     /// The relay is not installed yet.
     Install,
+    /// No DKIM key rotation is under way (or it has not switched yet).
+    DkimRotation,
+    /// The old DKIM key may still verify mail sent before the switch until `until`.
+    OldDkimKeyInUse {
+        /// Seconds since the epoch (the server's clock).
+        until: u64,
+    },
     /// The relay has no certificate from a CA yet (step 8).
     Certificate,
 }
@@ -883,6 +890,15 @@ fn relay_input(profile: &Profile, settings: &Settings) -> Result<install::Input,
     domain.relay_input(tls).map_err(Error::Config)
 }
 
+/// The DKIM records of a rotation under way (both keys are on the server and in the keychain).
+fn rotation_records(profile: &Profile) -> Vec<String> {
+    profile
+        .dkim_rotation
+        .iter()
+        .flat_map(|rotation| [rotation.old_record.clone(), rotation.record.clone()])
+        .collect()
+}
+
 /// Exactly what "Uninstall" would remove from the server and this computer's keychain.
 pub async fn uninstall_plan(
     profile: &Profile,
@@ -891,8 +907,9 @@ pub async fn uninstall_plan(
 ) -> Result<install::UninstallPlan, Error> {
     let input = relay_input(profile, settings)?;
     let (server, _) = saved_login(profile, secrets).await?;
+    let other_dkim = rotation_records(profile);
     with_session(profile, secrets, async |session| {
-        Ok(install::uninstall_plan(session, &input, secrets, &server.host).await?)
+        Ok(install::uninstall_plan(session, &input, secrets, &server.host, &other_dkim).await?)
     })
     .await
 }
@@ -906,8 +923,10 @@ pub async fn uninstall(
 ) -> Result<install::UninstallPlan, Error> {
     let input = relay_input(profile, settings)?;
     let (server, _) = saved_login(profile, secrets).await?;
+    let other_dkim = rotation_records(profile);
     with_session(profile, secrets, async |session| {
-        let plan = install::uninstall_plan(session, &input, secrets, &server.host).await?;
+        let plan =
+            install::uninstall_plan(session, &input, secrets, &server.host, &other_dkim).await?;
         install::uninstall(session, &input, secrets).await?;
         install::forget_secrets(&plan, secrets, &server.host).await?;
         Ok(plan)
@@ -929,6 +948,95 @@ pub async fn watch(
     let health = health(profile, secrets, settings).await?;
     let worse = crate::health::worse(before, &health.items);
     Ok(Some((health, worse)))
+}
+
+/// Rotation, stage 1: a new DKIM key on the server under the next selector, its record to
+/// publish; the relay goes on signing with the current key. A rotation already under way is
+/// returned as it is.
+pub async fn dkim_rotation_start(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+) -> Result<crate::dkim_rotation::DkimRotation, Error> {
+    use crate::dkim_rotation::{self, DkimRotation};
+    if let Some(rotation) = &profile.dkim_rotation {
+        return Ok(rotation.clone());
+    }
+    let (domain, installed) = domain_and_install(profile)?;
+    let from = domain.dkim_selector.clone();
+    let to = dkim_rotation::next_selector(&from);
+    let old_record = api::dkim_record_name(&from, domain.domain.as_str());
+    let old_value = installed
+        .dkim
+        .iter()
+        .find(|(name, _)| *name == old_record)
+        .map(|(_, value)| value.clone())
+        .ok_or(Error::NotReady(Missing::Install))?;
+    let (record, value) = with_session(profile, secrets, async |session| {
+        Ok(dkim_rotation::make_key(session, secrets, domain.domain.as_str(), &to).await?)
+    })
+    .await?;
+    Ok(DkimRotation { from, to, record, value, old_record, old_value, switched: None })
+}
+
+/// How stage 2 of a rotation went.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum DkimSwitch {
+    /// The new record is not (right) at the zone's servers yet: nothing changed.
+    NotVisible {
+        /// What the zone's servers have at its name.
+        status: crate::dns::check::Status,
+    },
+    /// The relay signs with the new key now.
+    Switched {
+        /// When (the server's clock).
+        at: u64,
+    },
+}
+
+/// Rotation, stage 2: once the new record is visible at the zone's own servers, the relay
+/// switches to the new key (an install with the new selector: the config and a restart).
+/// Returns the outcome and, when switched, what to remember of the install.
+pub async fn dkim_rotation_switch(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+    settings: &Settings,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<(DkimSwitch, Option<Installed>), Error> {
+    let rotation = profile.dkim_rotation.clone().ok_or(Error::NotReady(Missing::DkimRotation))?;
+    let report = dns_report(profile, settings).await?;
+    let wanted = format!("{}.", rotation.record);
+    let status = report
+        .lines
+        .iter()
+        .find(|line| line.checked.record.name == wanted)
+        .map_or(crate::dns::check::Status::Missing, |line| line.checked.status.clone());
+    if status != crate::dns::check::Status::Ok {
+        return Ok((DkimSwitch::NotVisible { status }, None));
+    }
+    let mut switched = profile.clone();
+    let domain = switched.domain.as_mut().ok_or(Error::NotReady(Missing::Domain))?;
+    domain.dkim_selector = rotation.to.clone();
+    let (report, installed) = install(&switched, secrets, settings, progress).await?;
+    Ok((DkimSwitch::Switched { at: report.status.updated }, Some(installed)))
+}
+
+/// Rotation, stage 3: a week after the switch (by the server's clock) the old key leaves the
+/// server and the keychain, and its record may be removed from DNS.
+pub async fn dkim_rotation_finish(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+) -> Result<(), Error> {
+    let rotation = profile.dkim_rotation.clone().ok_or(Error::NotReady(Missing::DkimRotation))?;
+    let until = rotation.old_record_until().ok_or(Error::NotReady(Missing::DkimRotation))?;
+    with_session(profile, secrets, async |session| {
+        let now = RelayAdmin::new(session).status().await?.updated;
+        if now < until {
+            return Err(Error::NotReady(Missing::OldDkimKeyInUse { until }));
+        }
+        Ok(crate::dkim_rotation::forget_old(session, secrets, &rotation).await?)
+    })
+    .await
 }
 
 /// "Retry now" on a queued message.
@@ -1038,7 +1146,12 @@ fn domain_and_install(profile: &Profile) -> Result<(Domain, Installed), Error> {
 /// resolvers, with SPF evaluated and a verdict.
 pub async fn dns_report(profile: &Profile, settings: &Settings) -> Result<report::Report, Error> {
     let (domain, installed) = domain_and_install(profile)?;
-    let input = domain.dns_input(&installed, profile.certificate.as_ref());
+    let mut input = domain.dns_input(&installed, profile.certificate.as_ref());
+    // During a DKIM rotation both keys' records are published: the new one before the switch,
+    // the old one for a week after.
+    if let Some(rotation) = &profile.dkim_rotation {
+        input.dkim.push(rotation.other_record());
+    }
     let settings = report::Settings {
         finders: settings.dns_finders.clone(),
         public_resolvers: settings.public_resolvers.clone(),

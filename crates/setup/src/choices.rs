@@ -73,6 +73,13 @@ pub struct Domain {
     pub ipv6: bool,
     /// The DMARC policy to publish.
     pub dmarc: DmarcPolicy,
+    /// The DKIM selector the relay signs with (`outpost`, then `outpost2`… after rotations).
+    #[serde(default = "default_dkim_selector")]
+    pub dkim_selector: String,
+}
+
+fn default_dkim_selector() -> String {
+    Domain::DKIM_SELECTOR.to_string()
 }
 
 /// Mail that arrives for the domain: the relay keeps no mailboxes, so every address it accepts
@@ -218,7 +225,16 @@ impl Domain {
             }
         };
         let forwarding = Forwarding::default();
-        Ok(Domain { domain, mail_host, sender, forward_to, forwarding, ipv6, dmarc })
+        Ok(Domain {
+            domain,
+            mail_host,
+            sender,
+            forward_to,
+            forwarding,
+            ipv6,
+            dmarc,
+            dkim_selector: default_dkim_selector(),
+        })
     }
 
     /// These choices with `forwarding` as typed, each alias checked: its name a mailbox name at
@@ -300,7 +316,7 @@ impl Domain {
         aliases
     }
 
-    /// The DKIM selector Outpost uses.
+    /// The DKIM selector of a first install.
     pub const DKIM_SELECTOR: &'static str = "outpost";
 
     /// What the DNS plan is made from, once the relay is installed (its addresses and DKIM key).
@@ -375,15 +391,18 @@ impl Domain {
             hostname: self.mail_host.clone(),
             domains: vec![self.domain.clone()],
         });
+        // A hand-edited selector that is not one is refused like any bad config value.
+        let invalid = |reason: String| outpost_relay_config::Error {
+            file: "(the DKIM selector)".into(),
+            position: None,
+            reason,
+        };
         config.dkim.push(DkimKey {
             domain: self.domain.clone(),
-            selector: Selector::from_str(Self::DKIM_SELECTOR).expect("the selector is valid"),
+            selector: Selector::from_str(&self.dkim_selector).map_err(invalid)?,
             algorithm: DkimAlgorithm::RsaSha256,
-            key_file: AbsolutePath::from_str(&format!(
-                "/etc/outpost/dkim/{}.pem",
-                Self::DKIM_SELECTOR
-            ))
-            .expect("the key path is absolute"),
+            key_file: AbsolutePath::from_str(&crate::dkim_rotation::key_file(&self.dkim_selector))
+                .map_err(invalid)?,
         });
         config.delivery.ipv6 = self.ipv6;
         if let Some(mailbox) = &self.forward_to {

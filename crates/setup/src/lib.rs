@@ -23,6 +23,7 @@ pub mod app;
 pub mod certificate;
 pub mod checks;
 pub mod choices;
+pub mod dkim_rotation;
 pub mod dns;
 pub mod health;
 pub mod install;

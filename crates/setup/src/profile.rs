@@ -92,6 +92,9 @@ pub struct Profile {
     /// Whether a test email was delivered (step 9 done).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub test_delivered: bool,
+    /// A DKIM key rotation under way (the dashboard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dkim_rotation: Option<crate::dkim_rotation::DkimRotation>,
 }
 
 /// What the last install left on the server.
@@ -122,6 +125,7 @@ impl Default for Profile {
             certificate: None,
             test_email: None,
             test_delivered: false,
+            dkim_rotation: None,
         }
     }
 }
@@ -146,12 +150,29 @@ impl Profile {
         self.server = Some(server);
     }
 
+    /// The domain chosen (step 5). The same domain keeps its signing key and any rotation under
+    /// way; another domain starts without either.
+    pub fn choose_domain(&mut self, mut domain: crate::choices::Domain) {
+        match &self.domain {
+            Some(old) if old.domain == domain.domain => {
+                domain.dkim_selector = old.dkim_selector.clone()
+            }
+            _ => self.dkim_rotation = None,
+        }
+        self.domain = Some(domain);
+    }
+
     /// The relay is gone from the server: no install, certificate or delivered test, and the
     /// wizard back at the Install step (the server and domain are kept for a new install).
     pub fn uninstalled(&mut self) {
         self.installed = None;
         self.certificate = None;
         self.test_delivered = false;
+        self.dkim_rotation = None;
+        if let Some(domain) = &mut self.domain {
+            // A new install makes a new key under the first selector.
+            domain.dkim_selector = crate::choices::Domain::DKIM_SELECTOR.into();
+        }
         if self.step > Step::Install {
             self.step = Step::Install;
         }
@@ -274,6 +295,39 @@ mod tests {
         early.go_to(Step::Connect);
         early.uninstalled();
         assert_eq!(early.step, Step::Connect, "an earlier step stays where it is");
+    }
+
+    #[test]
+    fn the_same_domain_saved_again_keeps_its_signing_key_and_rotation() {
+        let domain = |name: &str| {
+            crate::choices::Domain::new(
+                name,
+                "",
+                "",
+                "",
+                false,
+                crate::dns::records::DmarcPolicy::None,
+            )
+            .unwrap()
+        };
+        let mut profile = Profile::default();
+        profile.choose_domain(domain("example.com"));
+        profile.domain.as_mut().unwrap().dkim_selector = "outpost2".into();
+        profile.dkim_rotation = Some(crate::dkim_rotation::DkimRotation {
+            from: "outpost".into(),
+            to: "outpost2".into(),
+            record: "outpost2._domainkey.example.com".into(),
+            value: "v=DKIM1; p=NEW".into(),
+            old_record: "outpost._domainkey.example.com".into(),
+            old_value: "v=DKIM1; p=OLD".into(),
+            switched: Some(1),
+        });
+        profile.choose_domain(domain("example.com"));
+        assert_eq!(profile.domain.as_ref().unwrap().dkim_selector, "outpost2");
+        assert!(profile.dkim_rotation.is_some());
+        profile.choose_domain(domain("example.org"));
+        assert_eq!(profile.domain.as_ref().unwrap().dkim_selector, "outpost");
+        assert_eq!(profile.dkim_rotation, None);
     }
 
     #[test]

@@ -1,14 +1,16 @@
 //! Step 10: the dashboard — the server's health at a glance, and the queue's buttons.
 
 use outpost_relay_api::{QueueDeleted, QueueRetry};
-use outpost_setup::app::{self, UserChange};
+use outpost_setup::app::{self, DkimSwitch, UserChange};
 use outpost_setup::health::Health;
 use outpost_setup::install::UninstallPlan;
+use outpost_setup::progress::Progress;
 use outpost_setup::users::User;
 use tauri::State;
+use tauri::ipc::Channel;
 
 use crate::commands::profile::{ProfileView, update};
-use crate::commands::server::{cancellable, settings};
+use crate::commands::server::{cancellable, forward, settings};
 use crate::ipc::IpcError;
 use crate::state::AppState;
 
@@ -79,4 +81,55 @@ pub async fn uninstall(state: State<'_, AppState>) -> Result<ProfileView, IpcErr
     cancellable(&state, async move { Ok(app::uninstall(&profile, &secrets, &settings).await?) })
         .await?;
     update(&state, |profile| profile.uninstalled()).await
+}
+
+/// DKIM rotation, stage 1: a new key on the server, its record to publish.
+#[tauri::command]
+pub async fn dkim_rotation_start(state: State<'_, AppState>) -> Result<ProfileView, IpcError> {
+    let (profile, secrets) = (state.profile().await, state.secrets.clone());
+    let rotation =
+        cancellable(&state, async move { Ok(app::dkim_rotation_start(&profile, &secrets).await?) })
+            .await?;
+    update(&state, move |profile| profile.dkim_rotation = Some(rotation)).await
+}
+
+/// DKIM rotation, stage 2: signing switches to the new key once its record is visible.
+#[tauri::command]
+pub async fn dkim_rotation_switch(
+    state: State<'_, AppState>,
+    on_progress: Channel<Progress>,
+) -> Result<(DkimSwitch, ProfileView), IpcError> {
+    let (profile, secrets, settings) =
+        (state.profile().await, state.secrets.clone(), settings(&state)?);
+    let mut progress = forward(on_progress);
+    let (outcome, installed) = cancellable(&state, async move {
+        Ok(app::dkim_rotation_switch(&profile, &secrets, &settings, &mut progress).await?)
+    })
+    .await?;
+    let at = match outcome {
+        DkimSwitch::Switched { at } => Some(at),
+        DkimSwitch::NotVisible { .. } => None,
+    };
+    let view = update(&state, move |profile| {
+        if let (Some(at), Some(installed)) = (at, installed) {
+            if let (Some(rotation), Some(domain)) =
+                (&mut profile.dkim_rotation, &mut profile.domain)
+            {
+                domain.dkim_selector = rotation.to.clone();
+                rotation.switched = Some(at);
+            }
+            profile.installed = Some(installed);
+        }
+    })
+    .await?;
+    Ok((outcome, view))
+}
+
+/// DKIM rotation, stage 3: a week after the switch, the old key goes.
+#[tauri::command]
+pub async fn dkim_rotation_finish(state: State<'_, AppState>) -> Result<ProfileView, IpcError> {
+    let (profile, secrets) = (state.profile().await, state.secrets.clone());
+    cancellable(&state, async move { Ok(app::dkim_rotation_finish(&profile, &secrets).await?) })
+        .await?;
+    update(&state, |profile| profile.dkim_rotation = None).await
 }

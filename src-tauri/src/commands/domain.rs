@@ -37,5 +37,5 @@ pub async fn save_domain(
         form.dmarc,
     )?
     .with_forwarding(form.forwarding)?;
-    update(&state, move |profile| profile.domain = Some(domain)).await
+    update(&state, move |profile| profile.choose_domain(domain)).await
 }

@@ -34,6 +34,8 @@ pub struct ProfileView {
     pub test_email: Option<outpost_setup::test_email::TestEmail>,
     /// Whether a test email was delivered (step 9 done).
     pub test_delivered: bool,
+    /// A DKIM key rotation under way.
+    pub dkim_rotation: Option<outpost_setup::dkim_rotation::DkimRotation>,
 }
 
 impl ProfileView {
@@ -55,6 +57,7 @@ impl ProfileView {
             certificate: profile.certificate.clone(),
             test_email: profile.test_email.clone(),
             test_delivered: profile.test_delivered,
+            dkim_rotation: profile.dkim_rotation.clone(),
         }
     }
 }

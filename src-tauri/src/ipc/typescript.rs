@@ -76,6 +76,7 @@ fn generate() -> String {
     declarations.visit::<app::UserChange>();
     declarations.visit::<outpost_setup::install::UninstallPlan>();
     declarations.visit::<crate::watch::Watched>();
+    declarations.visit::<app::DkimSwitch>();
     let mut text = String::from(
         "// Generated from the Rust types by src-tauri/src/ipc/typescript.rs (ts-rs). Do not edit:\n\
          // change the Rust type and run `./dev types`; a test fails while this file is stale.\n",

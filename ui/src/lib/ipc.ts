@@ -19,6 +19,7 @@ import type {
   CertificateReport,
   Check,
   DnsReport,
+  DkimSwitch,
   DomainForm,
   Health,
   HostKey,
@@ -239,3 +240,13 @@ export const startsAtLogin = (): Promise<boolean> => autostartEnabled();
 
 /** Starts Outpost at login (in the tray), or stops doing so. */
 export const setStartsAtLogin = (on: boolean): Promise<void> => (on ? enableAutostart() : disableAutostart());
+
+/** DKIM rotation, stage 1: a new key on the server, its record to publish. */
+export const dkimRotationStart = (): Promise<ProfileView> => call('dkim_rotation_start');
+
+/** DKIM rotation, stage 2: signing switches to the new key once its record is visible. */
+export const dkimRotationSwitch = (onProgress: (event: Progress) => void): Promise<[DkimSwitch, ProfileView]> =>
+  call('dkim_rotation_switch', { onProgress: channel(onProgress) });
+
+/** DKIM rotation, stage 3: a week after the switch, the old key goes. */
+export const dkimRotationFinish = (): Promise<ProfileView> => call('dkim_rotation_finish');

@@ -15,6 +15,7 @@ export class Wizard {
   certificate = $state<ipc.CertificateChoice | null>(null);
   testEmail = $state<ipc.TestEmail | null>(null);
   testDelivered = $state(false);
+  dkimRotation = $state<ipc.DkimRotation | null>(null);
   loaded = $state(false);
   private task = new Task();
   notice = $state<{ setAside: string | null; unreadable: string | null } | null>(null);
@@ -69,6 +70,7 @@ export class Wizard {
     this.certificate = view.certificate;
     this.testEmail = view.testEmail;
     this.testDelivered = view.testDelivered;
+    this.dkimRotation = view.dkimRotation;
   }
 
   /** Takes a profile the Rust side returned after a step's own command. */

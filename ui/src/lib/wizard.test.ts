@@ -17,6 +17,7 @@ const view = (): ProfileView => ({
   certificate: null,
   testEmail: null,
   testDelivered: false,
+  dkimRotation: null,
 });
 
 vi.mock('./ipc', async (importOriginal) => ({

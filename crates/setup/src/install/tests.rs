@@ -311,7 +311,7 @@ async fn the_uninstall_plan_names_everything_it_removes_and_the_secrets_go_with_
             0,
             r#"{"api":2,"ok":{"users":["hello@example.com","printer@example.com"]}}"#,
         );
-    let plan = uninstall_plan(&server, &input, &secrets, "198.51.100.10").await.unwrap();
+    let plan = uninstall_plan(&server, &input, &secrets, "198.51.100.10", &[]).await.unwrap();
     assert_eq!(plan.firewall, [465, 587]);
     assert_eq!(plan.ipv6_file.as_deref(), Some("/etc/sysctl.d/60-outpost-ipv6.conf"));
     assert_eq!(plan.users, ["hello@example.com", "printer@example.com"]);
@@ -338,7 +338,7 @@ async fn the_uninstall_plan_names_everything_it_removes_and_the_secrets_go_with_
     let gone = FakeServer::new()
         .fail("'queue' 'list'", "outpost-relay: not found")
         .fail("'user' 'list'", "outpost-relay: not found");
-    let plan = uninstall_plan(&gone, &input, &secrets, "198.51.100.10").await.unwrap();
+    let plan = uninstall_plan(&gone, &input, &secrets, "198.51.100.10", &[]).await.unwrap();
     assert_eq!((plan.queued, plan.users.len(), plan.keychain.len()), (0, 0, 0));
     assert_eq!(plan.system_user, "outpost");
 }

@@ -84,12 +84,14 @@ pub enum KeychainEntry {
     AcmeAccounts,
 }
 
-/// What an uninstall of `input` from `remote` (reached as `server`) would remove.
+/// What an uninstall of `input` from `remote` (reached as `server`) would remove; `other_dkim`:
+/// DKIM records besides the configured keys' (a rotation's other key).
 pub async fn plan<R: Remote>(
     remote: &R,
     input: &Input,
     secrets: &dyn SecretStore,
     server: &str,
+    other_dkim: &[String],
 ) -> Result<Plan, Error> {
     let read = format!(
         "cat {ports} 2>/dev/null; test -f {ipv6} && echo ipv6-file",
@@ -120,8 +122,18 @@ pub async fn plan<R: Remote>(
             keychain.push(KeychainEntry::SmtpPassword { user });
         }
     }
-    for key in &input.config.dkim {
-        let record = dkim_record_name(key.selector.as_str(), key.domain.as_str());
+    let configured = input
+        .config
+        .dkim
+        .iter()
+        .map(|key| dkim_record_name(key.selector.as_str(), key.domain.as_str()));
+    let mut records: Vec<String> = Vec::new();
+    for record in configured.chain(other_dkim.iter().cloned()) {
+        if !records.contains(&record) {
+            records.push(record);
+        }
+    }
+    for record in records {
         if secrets.get(&SecretName::DkimKey { record: record.clone() }).await?.is_some() {
             keychain.push(KeychainEntry::DkimKey { record });
         }

@@ -445,6 +445,46 @@ export type Detail = { "kind": "binaryCurrent", version: string, } | { "kind": "
 
 export type DkimProblem = "keyMissing" | "keyUnusable" | "keyCut" | "keyDifferent" | "bodyChanged" | "other";
 
+export type DkimRotation = { 
+/**
+ * The selector signing before the rotation.
+ */
+from: string, 
+/**
+ * The new selector.
+ */
+to: string, 
+/**
+ * The new key's record name (`outpost2._domainkey.example.com`).
+ */
+record: string, 
+/**
+ * Its TXT value.
+ */
+value: string, 
+/**
+ * The old key's record name.
+ */
+oldRecord: string, 
+/**
+ * The old record's TXT value (still published until a week after the switch).
+ */
+oldValue: string, 
+/**
+ * When signing switched to the new key (the server's clock, seconds since the epoch).
+ */
+switched?: number | null, };
+
+export type DkimSwitch = { "kind": "notVisible", 
+/**
+ * What the zone's servers have at its name.
+ */
+status: RecordStatus, } | { "kind": "switched", 
+/**
+ * When (the server's clock).
+ */
+at: number, };
+
 export type DkimVerdict = { 
 /**
  * `d=`.
@@ -609,7 +649,11 @@ ipv6: boolean,
 /**
  * The DMARC policy to publish.
  */
-dmarc: DmarcPolicy, };
+dmarc: DmarcPolicy, 
+/**
+ * The DKIM selector the relay signs with (`outpost`, then `outpost2`… after rotations).
+ */
+dkimSelector: string, };
 
 export type DomainForm = { domain: string, mailHost: string, sender: string, forwardTo: string, forwarding: Forwarding, ipv6: boolean, dmarc: DmarcPolicy, };
 
@@ -1093,7 +1137,11 @@ export type Missing = { "kind": "server" } | { "kind": "login",
 /**
  * `user@host`.
  */
-login: string, } | { "kind": "domain" } | { "kind": "install" } | { "kind": "certificate" };
+login: string, } | { "kind": "domain" } | { "kind": "install" } | { "kind": "dkimRotation" } | { "kind": "oldDkimKeyInUse", 
+/**
+ * Seconds since the epoch (the server's clock).
+ */
+until: number, } | { "kind": "certificate" };
 
 export type NetworkFailure = { "kind": "refused" } | { "kind": "noRoute" } | { "kind": "timedOut" } | { "kind": "unknownName" } | { "kind": "other", 
 /**
@@ -1151,7 +1199,11 @@ testEmail: TestEmail | null,
 /**
  * Whether a test email was delivered (step 9 done).
  */
-testDelivered: boolean, };
+testDelivered: boolean, 
+/**
+ * A DKIM key rotation under way.
+ */
+dkimRotation: DkimRotation | null, };
 
 export type Progress = { "kind": "stage", 
 /**

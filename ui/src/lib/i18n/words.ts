@@ -55,7 +55,14 @@ export function errorText(error: ipc.IpcError): ErrorText {
     case 'invalidInput':
       return { title, message: problemText(error.field, error.problem), hint: '', detail: null };
     case 'notReady':
-      return say(`error.notReady.${error.missing.kind}`, error.missing.kind === 'login' ? { login: error.missing.login } : {});
+      return say(
+        `error.notReady.${error.missing.kind}`,
+        error.missing.kind === 'login'
+          ? { login: error.missing.login }
+          : error.missing.kind === 'oldDkimKeyInUse'
+            ? { until: when(error.missing.until) }
+            : {},
+      );
     case 'unreachable':
       return say('error.unreachable', { host: error.host, port: error.port, reason: networkText(error.reason) });
     case 'hostKeyChanged':
