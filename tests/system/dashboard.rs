@@ -200,12 +200,16 @@ fn t80_the_dashboard_judges_the_real_server_and_sees_what_goes_wrong(inbox: &Inb
         };
         ensure!(verdict(&blocked, "outbound25") == Some(Verdict::Fail), "{:#?}", blocked.items);
         ensure!(verdict(&blocked, "blocklists") == Some(Verdict::Pass), "{:#?}", blocked.items);
-        let waiting = blocked.queue.first().context("nothing queued")?;
-        ensure!(waiting.recipients.iter().any(|r| r.address == "bob@gmail.test"), "{waiting:?}");
+        // (Earlier scenarios may have left messages of their own in the queue.)
+        let waiting = blocked
+            .queue
+            .iter()
+            .find(|item| item.recipients.iter().any(|r| r.address == "bob@gmail.test"))
+            .with_context(|| format!("the test email is not queued: {:?}", blocked.queue))?;
         ensure!(
             matches!(
                 found(&blocked, |f| matches!(f, Found::Queue { .. }))?,
-                Found::Queue { waiting: 1, .. }
+                Found::Queue { waiting, .. } if *waiting >= 1
             ),
             "{:#?}",
             blocked.items
@@ -219,7 +223,7 @@ fn t80_the_dashboard_judges_the_real_server_and_sees_what_goes_wrong(inbox: &Inb
         let mut emptied = None;
         for _ in 0..20 {
             let now = health().await?;
-            if now.queue.is_empty() {
+            if !now.queue.iter().any(|item| item.id == id) {
                 emptied = Some(now);
                 break;
             }
