@@ -438,6 +438,13 @@ try {
     assert.match(await driver.text('[data-testid=dashboard-password]'), /^•+$/);
     await driver.execute('document.querySelector("[data-testid=dashboard-mail-programs]").scrollIntoView({ block: "start" })');
     await shot('31b-dashboard-mail-programs');
+    // The autoconfig address is offered exactly when the certificate covers it.
+    const autoconfig = await driver.execute('return document.querySelector("[data-testid=dashboard-autoconfig]")?.innerText ?? null');
+    if ((profile().certificate?.names ?? []).includes('autoconfig.example.test')) {
+      assert.match(autoconfig ?? '', /set themselves up from https:\/\/autoconfig\.example\.test: type alice@example\.test/);
+    } else {
+      assert.equal(autoconfig, null);
+    }
     assert.equal(await driver.text('[data-testid=send-as-address]'), 'alice@example.test');
     assert.equal(await driver.text('[data-testid=send-as-smtp-server]'), 'mail.example.test');
     assert.equal(await driver.text('[data-testid=send-as-port]'), '587');

@@ -39,8 +39,9 @@ pub struct DkimRotation {
     pub old_record: String,
     /// The old record's TXT value (still published until a week after the switch).
     pub old_value: String,
-    /// When signing switched to the new key (the server's clock, seconds since the epoch).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// When signing switched to the new key (the server's clock, seconds since the epoch);
+    /// `null` before (always written, so the UI reads `null`, never a missing field).
+    #[serde(default)]
     pub switched: Option<u64>,
 }
 

@@ -471,9 +471,10 @@ oldRecord: string,
  */
 oldValue: string, 
 /**
- * When signing switched to the new key (the server's clock, seconds since the epoch).
+ * When signing switched to the new key (the server's clock, seconds since the epoch);
+ * `null` before (always written, so the UI reads `null`, never a missing field).
  */
-switched?: number | null, };
+switched: number | null, };
 
 export type DkimSwitch = { "kind": "notVisible", 
 /**
