@@ -43,6 +43,16 @@ pub(crate) fn issuing_root(inbox: &Inbox) -> Result<std::path::PathBuf> {
     Ok(path)
 }
 
+/// A roots file that this computer trusts: pebble's issuing root (the relay's chain) and the
+/// box's CA (dovecot's), written as `<name>` in the box's state directory.
+pub(crate) fn desktop_roots(inbox: &Inbox, name: &str) -> Result<std::path::PathBuf> {
+    let trusted = inbox.settings.state.join(name);
+    let roots =
+        [std::fs::read(issuing_root(inbox)?)?, std::fs::read(&inbox.settings.box_ca)?].concat();
+    std::fs::write(&trusted, roots)?;
+    Ok(trusted)
+}
+
 /// What the wizard has after steps 3–6: the server, its login in the keychain, the domain.
 pub(crate) async fn wizard_profile(inbox: &Inbox, secrets: &TestSecrets) -> Result<Profile> {
     let host = inbox.settings.vps_ip.to_string();

@@ -44,13 +44,7 @@ fn t80_the_dashboard_judges_the_real_server_and_sees_what_goes_wrong(inbox: &Inb
     crate::ssh::block_on(async {
         let secrets = TestSecrets::default();
         let mut profile = crate::certificate::wizard_profile(inbox, &secrets).await?;
-        let trusted = inbox.settings.state.join("t70-roots.pem");
-        let roots = [
-            std::fs::read(crate::certificate::issuing_root(inbox)?)?,
-            std::fs::read(&inbox.settings.box_ca)?,
-        ]
-        .concat();
-        std::fs::write(&trusted, roots)?;
+        let trusted = crate::certificate::desktop_roots(inbox, "t80-roots.pem")?;
         let settings = outpost_setup::settings::Settings {
             // The server's port-25 probe goes to the box's mail server, never outside.
             outbound_probe: Some(format!("{}:25", inbox.settings.mx_ip)),

@@ -30,13 +30,7 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
         let secrets = TestSecrets::default();
         let mut profile = crate::certificate::wizard_profile(inbox, &secrets).await?;
         // This computer trusts pebble's root (the relay's chain) and the box's CA (dovecot's).
-        let trusted = inbox.settings.state.join("t60-roots.pem");
-        let roots = [
-            std::fs::read(crate::certificate::issuing_root(inbox)?)?,
-            std::fs::read(&inbox.settings.box_ca)?,
-        ]
-        .concat();
-        std::fs::write(&trusted, roots)?;
+        let trusted = crate::certificate::desktop_roots(inbox, "t60-roots.pem")?;
         let settings = crate::certificate::settings(inbox, &trusted);
         // After t50 the relay serves a CA certificate; this install (no certificate chosen yet)
         // goes back to its self-signed one (kept from before: `status` must still call it

@@ -905,13 +905,7 @@ pub async fn uninstall_plan(
     secrets: &dyn SecretStore,
     settings: &Settings,
 ) -> Result<install::UninstallPlan, Error> {
-    let input = relay_input(profile, settings)?;
-    let (server, _) = saved_login(profile, secrets).await?;
-    let other_dkim = rotation_records(profile);
-    with_session(profile, secrets, async |session| {
-        Ok(install::uninstall_plan(session, &input, secrets, &server.host, &other_dkim).await?)
-    })
-    .await
+    uninstalling(profile, secrets, settings, false).await
 }
 
 /// Removes the relay and everything the install made from the server, and its secrets from the
@@ -921,14 +915,27 @@ pub async fn uninstall(
     secrets: &dyn SecretStore,
     settings: &Settings,
 ) -> Result<install::UninstallPlan, Error> {
+    uninstalling(profile, secrets, settings, true).await
+}
+
+/// The uninstall's plan, read from the server and the keychain, and — when `remove` — all of it
+/// removed.
+async fn uninstalling(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+    settings: &Settings,
+    remove: bool,
+) -> Result<install::UninstallPlan, Error> {
     let input = relay_input(profile, settings)?;
     let (server, _) = saved_login(profile, secrets).await?;
     let other_dkim = rotation_records(profile);
     with_session(profile, secrets, async |session| {
         let plan =
             install::uninstall_plan(session, &input, secrets, &server.host, &other_dkim).await?;
-        install::uninstall(session, &input, secrets).await?;
-        install::forget_secrets(&plan, secrets, &server.host).await?;
+        if remove {
+            install::uninstall(session, &input, secrets).await?;
+            install::forget_secrets(&plan, secrets, &server.host).await?;
+        }
         Ok(plan)
     })
     .await

@@ -99,6 +99,26 @@ fn queue(directory: &std::path::Path, courier: Arc<ScriptedCourier>) -> Arc<Queu
     )
 }
 
+/// A queue over `directory` with `courier` and `clock`, whose bounces are not signed.
+fn unsigned_queue(
+    directory: &std::path::Path,
+    courier: Arc<dyn Courier>,
+    clock: Arc<FakeClock>,
+) -> Arc<Queue> {
+    Queue::new(
+        Spool::open(directory).unwrap(),
+        courier,
+        clock,
+        schedule(),
+        Postmaster {
+            hostname: "mail.example.com".into(),
+            address: "postmaster@example.com".into(),
+        },
+        Bounces::to_sender(Arc::new(|_: &[u8]| None)),
+        CancellationToken::new(),
+    )
+}
+
 const MESSAGE: &[u8] = b"From: alice@example.com\r\nSubject: hello\r\n\r\nHi.\r\n";
 
 async fn settle(queue: &Arc<Queue>) {
@@ -169,18 +189,9 @@ impl Courier for SilentCourier {
 async fn a_deleted_message_leaves_the_spool_undelivered_and_nobody_is_told() {
     let directory = tempfile::tempdir().unwrap();
     let courier = Arc::new(SilentCourier::default());
-    let queue = Queue::new(
-        Spool::open(directory.path()).unwrap(),
-        courier.clone(),
-        Arc::new(FakeClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000))),
-        schedule(),
-        Postmaster {
-            hostname: "mail.example.com".into(),
-            address: "postmaster@example.com".into(),
-        },
-        Bounces::to_sender(Arc::new(|_: &[u8]| None)),
-        CancellationToken::new(),
-    );
+    let clock =
+        Arc::new(FakeClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)));
+    let queue = unsigned_queue(directory.path(), courier.clone(), clock);
     let id = queue
         .put(
             new_id(SystemTime::UNIX_EPOCH),
@@ -381,18 +392,7 @@ async fn a_paused_domain_is_tried_when_its_pause_ends() {
     let clock = Arc::new(FakeClock::new(start));
     let until = 1_800_000_000 + 600;
     let courier = Arc::new(PausedCourier { clock: clock.clone(), until, calls: Mutex::default() });
-    let queue = Queue::new(
-        Spool::open(directory.path()).unwrap(),
-        courier.clone(),
-        clock,
-        schedule(),
-        Postmaster {
-            hostname: "mail.example.com".into(),
-            address: "postmaster@example.com".into(),
-        },
-        Bounces::to_sender(Arc::new(|_: &[u8]| None)),
-        CancellationToken::new(),
-    );
+    let queue = unsigned_queue(directory.path(), courier.clone(), clock);
     queue
         .put(
             new_id(start),

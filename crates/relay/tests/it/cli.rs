@@ -112,8 +112,8 @@ fn the_unit_is_hardened() {
     assert!(rated.status.success(), "{}", String::from_utf8_lossy(&rated.stdout));
 }
 
-#[tokio::test]
-async fn queue_retry_reaches_the_running_relay_over_its_control_socket() {
+/// A relay whose deliveries wait, with one message submitted to it: its queue id.
+async fn held_message(subject: &str) -> (crate::support::TestRelay, String) {
     use crate::support::{Dialog, Options, TestRelay, USER, message};
     let running =
         TestRelay::start_with(Options { hold_deliveries: true, ..Options::default() }).await;
@@ -121,9 +121,15 @@ async fn queue_retry_reaches_the_running_relay_over_its_control_socket() {
     dialog.expect(&format!("MAIL FROM:<{USER}>"), "250").await;
     dialog.expect("RCPT TO:<bob@example.net>", "250").await;
     dialog.expect("DATA", "354").await;
-    dialog.send_raw(message("retry me").as_bytes()).await;
+    dialog.send_raw(message(subject).as_bytes()).await;
     let reply = dialog.command(".").await;
     let id = reply.trim().rsplit(' ').next().unwrap().to_string();
+    (running, id)
+}
+
+#[tokio::test]
+async fn queue_retry_reaches_the_running_relay_over_its_control_socket() {
+    let (running, id) = held_message("retry me").await;
     // A planted link where the old marker file went: nothing follows it any more.
     let victim = running.directory.path().join("victim");
     std::fs::write(&victim, "precious").unwrap();
@@ -164,17 +170,9 @@ async fn queue_retry_reaches_the_running_relay_over_its_control_socket() {
 /// `queue delete` removes the held message for good, and a second delete finds nothing.
 #[tokio::test]
 async fn health_reports_the_dashboard_in_one_reply_and_queue_delete_removes_a_message() {
-    use crate::support::{Dialog, Options, Receiver, TestRelay, USER, message};
+    use crate::support::Receiver;
     use outpost_relay_api::{Health, QueueDeleted, QueueItem, Reply, Response};
-    let running =
-        TestRelay::start_with(Options { hold_deliveries: true, ..Options::default() }).await;
-    let mut dialog = Dialog::logged_in(&running).await;
-    dialog.expect(&format!("MAIL FROM:<{USER}>"), "250").await;
-    dialog.expect("RCPT TO:<bob@example.net>", "250").await;
-    dialog.expect("DATA", "354").await;
-    dialog.send_raw(message("delete me").as_bytes()).await;
-    let reply = dialog.command(".").await;
-    let id = reply.trim().rsplit(' ').next().unwrap().to_string();
+    let (running, id) = held_message("delete me").await;
     let receiver = Receiver::start("");
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let config = running.config_file().to_str().unwrap().to_string();
