@@ -753,6 +753,8 @@ try {
     await shot('46-uninstall-plan');
     await driver.click('[data-testid=uninstall-confirm]');
     await driver.waitForText('[data-testid=step-title]', 'Install', { timeoutMs: 60_000 });
+    assert.match(await driver.text('[data-testid=install-uninstalled]'), /Outpost was removed from 198\.51\.100\.10/);
+    await shot('47-uninstalled');
     assert.equal(onVps('systemctl is-active outpost-relay || true'), 'inactive');
     assert.equal(onVps('ls /usr/local/bin/outpost-relay /etc/outpost /var/lib/outpost 2>/dev/null; id outpost 2>/dev/null; true'), '');
     const after = profile();

@@ -16,6 +16,8 @@ export class Wizard {
   testEmail = $state<ipc.TestEmail | null>(null);
   testDelivered = $state(false);
   dkimRotation = $state<ipc.DkimRotation | null>(null);
+  /** The server Outpost was just uninstalled from (said on the Install step until the next install). */
+  uninstalledFrom = $state<string | null>(null);
   loaded = $state(false);
   private task = new Task();
   notice = $state<{ setAside: string | null; unreadable: string | null } | null>(null);

@@ -281,6 +281,7 @@ export const en = {
   'sendAs.gmail.security': 'Security',
   'sendAs.gmail.tls': 'Secured connection using TLS (recommended)',
   'dashboard.mailPrograms': 'Mail programs',
+  'install.uninstalled': 'Outpost was removed from {host}: nothing of it is left on the server, and its secrets are gone from your keychain. Remove its DNS records at your provider if you no longer send from here, or install again below.',
   'install.autoconfig': 'Thunderbird and other programs that look for it set themselves up from https://{host}: type {user} and the password, and they find the rest.',
   'dashboard.lead': 'Whether your mail works, checked on your server and from this computer, with what fixes anything that does not.',
   'dashboard.checking': 'Checking your server…',
