@@ -26,7 +26,7 @@ pub fn run() {
         .setup(|app| {
             let config_dir = app.path().app_config_dir()?;
             app.manage(state::AppState::load(config_dir));
-            watch::tray(app)?;
+            watch::start_quietly(app);
             watch::start(app.handle().clone());
             Ok(())
         })

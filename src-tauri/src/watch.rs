@@ -61,8 +61,29 @@ pub fn start(app: AppHandle) {
     });
 }
 
-/// Started at login (`--tray`): no window until the tray icon's "Open Outpost" is chosen.
-pub fn tray(app: &tauri::App) -> tauri::Result<()> {
+/// Started at login (`--tray`): the window hidden behind a tray icon ("Outpost" shows it). A
+/// desktop without a tray (or without its library) gets the window instead: never an app that
+/// runs with no way to reach it.
+pub fn start_quietly(app: &tauri::App) {
+    if !std::env::args().any(|argument| argument == TRAY_ARGUMENT) {
+        return;
+    }
+    // The tray library is loaded when the icon is made, and a missing one panics inside it.
+    let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tray(app)));
+    let hidden = match made {
+        Ok(Ok(())) => match app.get_webview_window("main") {
+            Some(window) => window.hide().map_err(|error| error.to_string()),
+            None => Ok(()),
+        },
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err("the tray library (libayatana-appindicator3) is missing".to_string()),
+    };
+    if let Err(error) = hidden {
+        eprintln!("outpost: no tray icon ({error}); showing the window");
+    }
+}
+
+fn tray(app: &tauri::App) -> tauri::Result<()> {
     use tauri::menu::{Menu, MenuItem};
     use tauri::tray::TrayIconBuilder;
     let open = MenuItem::with_id(app, "open", "Outpost", true, None::<&str>)?;
@@ -84,11 +105,6 @@ pub fn tray(app: &tauri::App) -> tauri::Result<()> {
         tray = tray.icon(icon.clone());
     }
     tray.build(app)?;
-    if std::env::args().any(|argument| argument == TRAY_ARGUMENT)
-        && let Some(window) = app.get_webview_window("main")
-    {
-        window.hide()?;
-    }
     Ok(())
 }
 
