@@ -38,6 +38,8 @@ fn main() {
         "dkim_rotation_start",
         "dkim_rotation_switch",
         "dkim_rotation_finish",
+        "save_backup",
+        "restore_backup",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed to generate the app context");

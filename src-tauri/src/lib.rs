@@ -65,6 +65,8 @@ pub fn run() {
             commands::dashboard::dkim_rotation_start,
             commands::dashboard::dkim_rotation_switch,
             commands::dashboard::dkim_rotation_finish,
+            commands::dashboard::save_backup,
+            commands::dashboard::restore_backup,
         ])
         .run(tauri::generate_context!())
         .expect("the Tauri runtime failed to start");

@@ -728,12 +728,22 @@ try {
     await shot('45d-dkim-switched');
   });
 
-  await test('uninstall says exactly what it removes, then removes it from the server and the keychain', async () => {
+  await test('a backup is saved; uninstall says exactly what it removes and removes it; the backup restores the server', async () => {
     await driver.click('[data-testid=stepper-dashboard]');
     await driver.waitForText('[data-testid=step-title]', 'Dashboard');
     // Everything above has loaded (so the page no longer moves under the screenshot).
     await driver.waitFor('[data-testid=dashboard-verdict]', { timeoutMs: 60_000 });
     await driver.waitFor('[data-testid=smtp-user]', { timeoutMs: 60_000 });
+    // First a backup, to move back onto this server once it is wiped.
+    const backup = join(dirname(appConfig), 'example.test.outpost-backup');
+    await driver.type('[data-testid=backup-path]', backup);
+    await driver.click('[data-testid=backup-save]');
+    await driver.waitFor('[data-testid=backup-saved]', { timeoutMs: 60_000 });
+    assert.match(await driver.text('[data-testid=backup-saved]'), /Saved \d+ files to .*example\.test\.outpost-backup .*opens only with the key in this computer’s keychain/);
+    assert.ok(readFileSync(backup).subarray(0, 17).toString() === 'OUTPOST-BACKUP 1\n', 'an Outpost backup file');
+    await driver.execute('document.querySelector("[data-testid=dashboard-backup]").scrollIntoView({ block: "start" })');
+    await shot('45e-backup-saved');
+    const keysBefore = onVps('cat /etc/outpost/dkim/*.pem | sha256sum');
     await driver.execute('document.querySelector("[data-testid=dashboard-uninstall]").scrollIntoView({ block: "start" })');
     await driver.click('[data-testid=uninstall-start]');
     await driver.waitFor('[data-testid=uninstall-plan]', { timeoutMs: 30_000 });
@@ -762,6 +772,17 @@ try {
     assert.equal(after.certificate ?? null, null);
     assert.equal(after.reached, 'install');
     assert.match(await driver.text('[data-testid=stepper-dashboard]'), /Dashboard/);
+
+    // Moving (back) onto the wiped server: the backup restores the same keys and logins.
+    await driver.click('[data-testid=install-restore] summary');
+    await driver.type('[data-testid=restore-path]', backup);
+    await driver.click('[data-testid=restore-start]');
+    await driver.waitFor('[data-testid=install-restored]', { timeoutMs: 120_000 });
+    assert.match(await driver.text('[data-testid=install-restored]'), /Restored \d+ files\. Your server’s address changed from 198\.51\.100\.10/);
+    await shot('48-restored');
+    assert.equal(onVps('systemctl is-active outpost-relay || true'), 'active');
+    assert.equal(onVps('cat /etc/outpost/dkim/*.pem | sha256sum'), keysBefore, 'the same DKIM keys');
+    assert.notEqual(profile().installed ?? null, null);
   });
 
   await test('a server whose identity changed is a hard stop that explains itself', async () => {

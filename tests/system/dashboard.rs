@@ -18,10 +18,16 @@ use crate::Scenario;
 use crate::relay::TestSecrets;
 
 /// Scenarios with the systemd vps.
-pub const SYSTEMD: &[Scenario] = &[(
-    "t80_the_dashboard_judges_the_real_server_and_sees_what_goes_wrong",
-    t80_the_dashboard_judges_the_real_server_and_sees_what_goes_wrong,
-)];
+pub const SYSTEMD: &[Scenario] = &[
+    (
+        "t80_the_dashboard_judges_the_real_server_and_sees_what_goes_wrong",
+        t80_the_dashboard_judges_the_real_server_and_sees_what_goes_wrong,
+    ),
+    (
+        "t81_a_backup_rebuilds_the_relay_on_a_fresh_server_with_its_keys_logins_and_secrets",
+        t81_a_backup_rebuilds_the_relay_on_a_fresh_server_with_its_keys_logins_and_secrets,
+    ),
+];
 
 fn verdict(health: &Health, id: &str) -> Option<Verdict> {
     health
@@ -306,6 +312,94 @@ fn t80_the_dashboard_judges_the_real_server_and_sees_what_goes_wrong(inbox: &Inb
         );
         ensure!(verdict(&stopped, "ports").is_none(), "ports judged of a stopped relay");
         tokio::time::sleep(Duration::from_secs(2)).await;
+        Ok(())
+    })
+}
+
+fn t81_a_backup_rebuilds_the_relay_on_a_fresh_server_with_its_keys_logins_and_secrets(
+    inbox: &Inbox,
+) -> Result<()> {
+    crate::ssh::block_on(async {
+        let secrets = TestSecrets::default();
+        let mut profile = crate::certificate::wizard_profile(inbox, &secrets).await?;
+        // A domain that receives: the relay then has aliases and SRS secrets too.
+        let receiving = outpost_setup::choices::Domain::new(
+            "example.test",
+            "",
+            "alice@example.test",
+            "bob@gmail.test",
+            true,
+            outpost_setup::dns::records::DmarcPolicy::None,
+        )
+        .map_err(anyhow::Error::msg)?;
+        profile.domain = Some(receiving);
+        let trusted = crate::certificate::desktop_roots(inbox, "t81-roots.pem")?;
+        let settings = crate::certificate::settings(inbox, &trusted);
+        let (_, installed) = app::install(&profile, &secrets, &settings, &mut |_| {}).await?;
+        let dkim_before = installed.dkim.clone();
+        profile.installed = Some(installed);
+        let printer = app::UserChange::Add { address: "printer@example.test".into() };
+        app::change_smtp_user(&profile, &secrets, &printer).await?;
+        let files = "cat /etc/outpost/users /etc/outpost/aliases /var/lib/outpost/srs-secrets /etc/outpost/dkim/outpost.pem";
+        let before = inbox.ssh(files)?;
+        ensure!(before.contains("printer@example.test"), "{before}");
+
+        // Saved on this computer, encrypted.
+        let path = inbox.settings.state.join("t81.outpost-backup");
+        let saved = app::save_backup(&profile, &secrets, &settings, &path).await?;
+        ensure!(saved.files.len() >= 4, "{saved:?}");
+        let sealed = std::fs::read(&path)?;
+        ensure!(sealed.starts_with(outpost_setup::backup::MAGIC), "not a backup file");
+        ensure!(
+            !String::from_utf8_lossy(&sealed).contains("printer@"),
+            "the backup is not encrypted"
+        );
+        {
+            use std::os::unix::fs::PermissionsExt;
+            ensure!(std::fs::metadata(&path)?.permissions().mode() & 0o777 == 0o600, "not 0600");
+        }
+
+        // The old server is gone; the same box's vps, wiped, stands in for the new one.
+        let plan = app::uninstall(&profile, &secrets, &settings).await?;
+        ensure!(plan.users.contains(&"printer@example.test".to_string()), "{plan:?}");
+        profile.uninstalled();
+        ensure!(inbox.ssh("test -e /etc/outpost && echo left || echo gone")?.trim() == "gone");
+
+        // Restored: the same DKIM key (the published record stays right), logins, aliases and
+        // SRS secrets, and the printer's password (still in this keychain) works.
+        let started = std::time::Instant::now();
+        let (restored, installed) =
+            app::restore_backup(&profile, &secrets, &settings, &path, &mut |_| {}).await?;
+        eprintln!("t81: restored {} files in {:?}", restored.files.len(), started.elapsed());
+        ensure!(restored.moved_from == installed.addresses, "{restored:?}");
+        ensure!(inbox.ssh(files)? == before, "the restored files differ");
+        ensure!(
+            installed.dkim == dkim_before,
+            "{:?} after, {dkim_before:?} before",
+            installed.dkim
+        );
+        let password = secrets
+            .get(&outpost_setup::secrets::SecretName::SmtpPassword {
+                user: "printer@example.test".into(),
+            })
+            .await?
+            .context("the printer's password")?;
+        let check = inbox.ssh(&format!(
+            "printf '%s\\n' '{password}' | /usr/local/bin/outpost-relay user check --json -- printer@example.test"
+        ))?;
+        ensure!(check.contains(r#""accepted":true"#), "{check}");
+        ensure!(inbox.ssh("systemctl is-active outpost-relay")?.trim() == "active");
+
+        // Another computer's key (or a damaged file) opens nothing, and says so.
+        let name = outpost_setup::secrets::SecretName::BackupKey { domain: "example.test".into() };
+        let kept = secrets.get(&name).await?.context("the backup key")?;
+        secrets.set(&name, &outpost_setup::backup::new_key()).await?;
+        let wrong = app::restore_backup(&profile, &secrets, &settings, &path, &mut |_| {}).await;
+        secrets.set(&name, &kept).await?;
+        ensure!(
+            matches!(wrong, Err(app::Error::Backup(outpost_setup::backup::Error::WrongKey))),
+            "{wrong:?}"
+        );
         Ok(())
     })
 }

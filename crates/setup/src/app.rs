@@ -71,6 +71,15 @@ pub enum Error {
     /// The saved choices make no valid relay config (a hand-edited profile, say).
     #[error("the saved choices make no valid relay config: {0}")]
     Config(outpost_relay_config::Error),
+    /// A backup could not be made, read or put back.
+    #[error(transparent)]
+    Backup(#[from] crate::backup::Error),
+    /// The backup is of another domain than the one chosen.
+    #[error("the backup is for {domain}")]
+    BackupForAnotherDomain {
+        /// Its domain.
+        domain: String,
+    },
     /// A certificate cannot be asked for yet: what to fix first.
     #[error("a certificate cannot be asked for yet: {0:?}")]
     CertificateBlocked(Vec<Blocker>),
@@ -939,6 +948,175 @@ async fn uninstalling(
         Ok(plan)
     })
     .await
+}
+
+/// What a backup holds, for the dashboard to say.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupSaved {
+    /// The files it holds (their paths on the server).
+    pub files: Vec<String>,
+    /// Its size in bytes.
+    #[ts(type = "number")]
+    pub bytes: u64,
+}
+
+/// The files a backup keeps for these choices: the users, aliases and SRS secrets, and every
+/// DKIM key (a rotation's other one too).
+fn backup_paths(profile: &Profile, input: &install::Input) -> Vec<String> {
+    let config = &input.config;
+    let mut paths = vec![
+        config.users.file.to_string(),
+        config.inbound.aliases_file.to_string(),
+        config.inbound.srs_secrets_file.to_string(),
+    ];
+    paths.extend(config.dkim.iter().map(|key| key.key_file.to_string()));
+    if let Some(rotation) = &profile.dkim_rotation {
+        let (selector, _) = rotation.other_record();
+        paths.push(crate::dkim_rotation::key_file(&selector));
+    }
+    paths.dedup();
+    paths
+}
+
+/// "Save a backup": the relay's files read from the server, sealed with this domain's backup
+/// key (made and kept in the keychain the first time), written to `path` (0600).
+pub async fn save_backup(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+    settings: &Settings,
+    path: &Path,
+) -> Result<BackupSaved, Error> {
+    let (domain, installed) = domain_and_install(profile)?;
+    let input = relay_input(profile, settings)?;
+    let paths = backup_paths(profile, &input);
+    let (server, _) = saved_login(profile, secrets).await?;
+    let (files, users) = with_session(profile, secrets, async |session| {
+        let files = crate::backup::read(session, &paths, certificate::ACME_DIR).await?;
+        let users = RelayAdmin::new(session).users().await?.users;
+        Ok((files, users))
+    })
+    .await?;
+    let mut passwords = Vec::new();
+    for user in users {
+        if let Some(password) =
+            secrets.get(&SecretName::SmtpPassword { user: user.clone() }).await?
+        {
+            passwords.push((user, password));
+        }
+    }
+    let name = SecretName::BackupKey { domain: domain.domain.to_string() };
+    let key = match secrets.get(&name).await? {
+        Some(key) => key,
+        None => {
+            let key = crate::backup::new_key();
+            secrets.set(&name, &key).await?;
+            key
+        }
+    };
+    let contents = crate::backup::Contents {
+        domain: domain.domain.to_string(),
+        server: server.host.clone(),
+        addresses: installed.addresses.clone(),
+        dkim_selector: domain.dkim_selector.clone(),
+        dkim_rotation: profile.dkim_rotation.clone(),
+        passwords,
+        files,
+    };
+    let sealed = crate::backup::seal(&contents, &key)?;
+    outpost_safe_file::write(path, &sealed, outpost_safe_file::Options::PRIVATE).map_err(
+        |error| {
+            Error::Backup(crate::backup::Error::File {
+                path: path.display().to_string(),
+                detail: error.to_string(),
+            })
+        },
+    )?;
+    Ok(BackupSaved {
+        files: contents.files.iter().map(|file| file.path.clone()).collect(),
+        bytes: sealed.len() as u64,
+    })
+}
+
+/// What a restore did, and what the move changes.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Restored {
+    /// The files put back.
+    pub files: Vec<String>,
+    /// The old server's addresses (the DNS records and PTR named these).
+    #[ts(as = "Vec<String>")]
+    pub moved_from: Vec<IpAddr>,
+    /// The DKIM selector the restored relay signs with (the old server's).
+    pub dkim_selector: String,
+    /// The old server's DKIM rotation under way, if one was.
+    pub dkim_rotation: Option<crate::dkim_rotation::DkimRotation>,
+}
+
+/// "Restore from a backup" on a new server: the install, then the backup's files in place (the
+/// DKIM keys' keychain copies too), the relay restarted, and the install run once more so what
+/// the app remembers (the DKIM records) is the restored server's.
+pub async fn restore_backup(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+    settings: &Settings,
+    path: &Path,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<(Restored, Installed), Error> {
+    let domain = profile.domain.clone().ok_or(Error::NotReady(Missing::Domain))?;
+    let bytes = std::fs::read(path).map_err(|error| {
+        Error::Backup(crate::backup::Error::File {
+            path: path.display().to_string(),
+            detail: error.to_string(),
+        })
+    })?;
+    let name = SecretName::BackupKey { domain: domain.domain.to_string() };
+    let key = secrets.get(&name).await?.ok_or(Error::Backup(crate::backup::Error::WrongKey))?;
+    let contents = crate::backup::open(&bytes, &key)?;
+    if contents.domain != domain.domain.as_str() {
+        return Err(Error::BackupForAnotherDomain { domain: contents.domain });
+    }
+    // The logins' passwords first: the install then finds its own user's and keeps it.
+    for (user, password) in &contents.passwords {
+        secrets.set(&SecretName::SmtpPassword { user: user.clone() }, password).await?;
+    }
+    // The restored server signs with the old one's key (and keeps its rotation's other one).
+    let mut restoring = profile.clone();
+    if let Some(domain) = &mut restoring.domain {
+        domain.dkim_selector = contents.dkim_selector.clone();
+    }
+    restoring.dkim_rotation = contents.dkim_rotation.clone();
+    let (_, first) = install(&restoring, secrets, settings, progress).await?;
+    let mut installed_profile = restoring.clone();
+    installed_profile.installed = Some(first);
+    with_session(profile, secrets, async |session| {
+        crate::backup::put_back(session, &contents.files).await?;
+        for file in &contents.files {
+            let Some(selector) = file
+                .path
+                .strip_prefix("/etc/outpost/dkim/")
+                .and_then(|name| name.strip_suffix(".pem"))
+            else {
+                continue;
+            };
+            use base64::Engine;
+            let pem =
+                base64::engine::general_purpose::STANDARD.decode(&file.data).unwrap_or_default();
+            let record = api::dkim_record_name(selector, domain.domain.as_str());
+            secrets.set(&SecretName::DkimKey { record }, &String::from_utf8_lossy(&pem)).await?;
+        }
+        session.run("systemctl restart outpost-relay", b"", &mut |_, _| {}).await?;
+        Ok(())
+    })
+    .await?;
+    let (_, installed) = install(&installed_profile, secrets, settings, progress).await?;
+    let restored = Restored {
+        files: contents.files.iter().map(|file| file.path.clone()).collect(),
+        moved_from: contents.addresses,
+        dkim_selector: contents.dkim_selector,
+        dkim_rotation: contents.dkim_rotation,
+    };
+    Ok((restored, installed))
 }
 
 /// One background check while the app runs: the health, and what got worse since `before`

@@ -20,6 +20,7 @@
 //! Later parts (certificates, test mail) live here too. This crate knows nothing about Tauri or any UI: the app is a thin shell over it.
 
 pub mod app;
+pub mod backup;
 pub mod certificate;
 pub mod checks;
 pub mod choices;

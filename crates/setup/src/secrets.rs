@@ -42,6 +42,11 @@ pub enum SecretName {
         /// The server's host.
         server: String,
     },
+    /// The key that opens this domain's backup files.
+    BackupKey {
+        /// The domain.
+        domain: String,
+    },
     /// The password of a mailbox the test email is read back from (IMAP).
     ImapPassword {
         /// `user@host`.
@@ -59,6 +64,7 @@ impl SecretName {
             SecretName::DkimKey { record } => format!("dkim-key:{record}"),
             SecretName::AcmeAccounts { server } => format!("acme-accounts:{server}"),
             SecretName::ImapPassword { login } => format!("imap-password:{login}"),
+            SecretName::BackupKey { domain } => format!("backup-key:{domain}"),
         }
     }
 }

@@ -133,3 +133,45 @@ pub async fn dkim_rotation_finish(state: State<'_, AppState>) -> Result<ProfileV
         .await?;
     update(&state, |profile| profile.dkim_rotation = None).await
 }
+
+/// "Save a backup" to `path` (a file this computer's user chose).
+#[tauri::command]
+pub async fn save_backup(
+    state: State<'_, AppState>,
+    path: String,
+) -> Result<app::BackupSaved, IpcError> {
+    let (profile, secrets, settings) =
+        (state.profile().await, state.secrets.clone(), settings(&state)?);
+    cancellable(&state, async move {
+        Ok(app::save_backup(&profile, &secrets, &settings, std::path::Path::new(&path)).await?)
+    })
+    .await
+}
+
+/// "Restore from a backup" onto the connected (new) server: installs, then puts the backup's
+/// files back.
+#[tauri::command]
+pub async fn restore_backup(
+    state: State<'_, AppState>,
+    path: String,
+    on_progress: Channel<Progress>,
+) -> Result<(app::Restored, ProfileView), IpcError> {
+    let (profile, secrets, settings) =
+        (state.profile().await, state.secrets.clone(), settings(&state)?);
+    let mut progress = forward(on_progress);
+    let (restored, installed) = cancellable(&state, async move {
+        let path = std::path::Path::new(&path);
+        Ok(app::restore_backup(&profile, &secrets, &settings, path, &mut progress).await?)
+    })
+    .await?;
+    let (selector, rotation) = (restored.dkim_selector.clone(), restored.dkim_rotation.clone());
+    let view = update(&state, move |profile| {
+        if let Some(domain) = &mut profile.domain {
+            domain.dkim_selector = selector;
+        }
+        profile.dkim_rotation = rotation;
+        profile.installed = Some(installed);
+    })
+    .await?;
+    Ok((restored, view))
+}

@@ -75,6 +75,10 @@ pub enum IpcError {
     Settings { detail: String },
     /// The relay did not take the test email on port 587.
     TestNotSubmitted { failure: outpost_setup::test_email::SubmitFailure, detail: String },
+    /// A backup file is not one, or this computer's key does not open it.
+    BackupUnusable { problem: BackupProblem, detail: String },
+    /// The backup chosen is of another domain.
+    BackupForAnotherDomain { domain: String },
 }
 
 /// Why an install stage failed.
@@ -249,8 +253,32 @@ impl From<app::Error> for IpcError {
             E::CertificateTimeout { seconds, .. } => IpcError::CertificateTimeout { seconds },
             E::Settings(detail) => IpcError::Settings { detail },
             E::Submit { failure, detail } => IpcError::TestNotSubmitted { failure, detail },
+            E::Backup(error) => {
+                use outpost_setup::backup::Error as B;
+                let detail = error.to_string();
+                let problem = match error {
+                    B::Ssh(error) => return error.into(),
+                    B::NotABackup => BackupProblem::NotABackup,
+                    B::WrongKey => BackupProblem::WrongKey,
+                    B::File { .. } => BackupProblem::File,
+                };
+                IpcError::BackupUnusable { problem, detail }
+            }
+            E::BackupForAnotherDomain { domain } => IpcError::BackupForAnotherDomain { domain },
         }
     }
+}
+
+/// What is wrong with a backup file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub enum BackupProblem {
+    /// Not an Outpost backup.
+    NotABackup,
+    /// This computer's key does not open it (made elsewhere, or damaged).
+    WrongKey,
+    /// A file could not be read or written.
+    File,
 }
 
 impl From<tauri::Error> for IpcError {

@@ -77,6 +77,8 @@ fn generate() -> String {
     declarations.visit::<outpost_setup::install::UninstallPlan>();
     declarations.visit::<crate::watch::Watched>();
     declarations.visit::<app::DkimSwitch>();
+    declarations.visit::<app::BackupSaved>();
+    declarations.visit::<app::Restored>();
     let mut text = String::from(
         "// Generated from the Rust types by src-tauri/src/ipc/typescript.rs (ts-rs). Do not edit:\n\
          // change the Rust type and run `./dev types`; a test fails while this file is stale.\n",

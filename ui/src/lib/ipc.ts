@@ -5,7 +5,7 @@ import { Channel, invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
 import { disable as disableAutostart, enable as enableAutostart, isEnabled as autostartEnabled } from '@tauri-apps/plugin-autostart';
 import { isPermissionGranted, requestPermission, sendNotification } from '@tauri-apps/plugin-notification';
-import { open as openDialog } from '@tauri-apps/plugin-dialog';
+import { open as openDialog, save as saveDialog } from '@tauri-apps/plugin-dialog';
 import { openUrl } from '@tauri-apps/plugin-opener';
 import type { StepId } from './steps';
 
@@ -14,6 +14,7 @@ export { INSTALL_STAGES } from './generated/ipc';
 import type {
   About,
   Address,
+  BackupSaved,
   BlocklistEntry,
   Carried,
   CertificateReport,
@@ -34,6 +35,7 @@ import type {
   QueueDeleted,
   QueueRetry,
   RelayStatus,
+  Restored,
   SendMailAs,
   SmtpUser,
   ImapAccount,
@@ -75,6 +77,8 @@ const ERROR_CODES: Record<ErrorCode, true> = {
   certificateTimeout: true,
   settings: true,
   testNotSubmitted: true,
+  backupUnusable: true,
+  backupForAnotherDomain: true,
 };
 
 export const errorCodes = Object.keys(ERROR_CODES) as ErrorCode[];
@@ -185,6 +189,15 @@ export const dnsReport = (): Promise<DnsReport> => call('dns_report');
 /** The server and domain on the common blocklists. */
 export const blocklists = (): Promise<BlocklistEntry[]> => call('blocklists');
 
+/** Asks the user where to save a file (the OS's own dialog); null if they cancel. */
+export async function chooseSaveFile(title: string, defaultPath: string): Promise<string | null> {
+  try {
+    return (await saveDialog({ title, defaultPath })) ?? null;
+  } catch (thrown) {
+    throw toIpcError(thrown);
+  }
+}
+
 /** Asks the user to pick a file (the OS's own dialog); null if they cancel. */
 export async function chooseFile(title: string): Promise<string | null> {
   try {
@@ -250,3 +263,10 @@ export const dkimRotationSwitch = (onProgress: (event: Progress) => void): Promi
 
 /** DKIM rotation, stage 3: a week after the switch, the old key goes. */
 export const dkimRotationFinish = (): Promise<ProfileView> => call('dkim_rotation_finish');
+
+/** "Save a backup" to `path`. */
+export const saveBackup = (path: string): Promise<BackupSaved> => call('save_backup', { path });
+
+/** "Restore from a backup" onto the connected server: an install, then the backup's files back. */
+export const restoreBackup = (path: string, onProgress: (event: Progress) => void): Promise<[Restored, ProfileView]> =>
+  call('restore_backup', { path, onProgress: channel(onProgress) });

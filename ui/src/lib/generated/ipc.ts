@@ -108,6 +108,18 @@ to: string, };
 
 export type AuthResult = "pass" | "fail" | "softfail" | "neutral" | "none" | "temperror" | "permerror" | "other";
 
+export type BackupProblem = "notABackup" | "wrongKey" | "file";
+
+export type BackupSaved = { 
+/**
+ * The files it holds (their paths on the server).
+ */
+files: Array<string>, 
+/**
+ * Its size in bytes.
+ */
+bytes: number, };
+
 export type Blocker = { "kind": "notPointing", 
 /**
  * The name.
@@ -1042,7 +1054,7 @@ dkim: Array<[string, string]>,
  */
 smtpUser: string, };
 
-export type IpcError = { "code": "profileUnavailable", detail: string, } | { "code": "relayDamaged", detail: string, } | { "code": "internal", detail: string, } | { "code": "invalidInput", field: Field, problem: Problem, item?: number, } | { "code": "notReady", missing: Missing, } | { "code": "unreachable", host: string, port: number, reason: NetworkFailure, } | { "code": "timeout", seconds: number, } | { "code": "hostKeyChanged", expected: string, found: string, } | { "code": "hostKeyNotShown", target: string, } | { "code": "loginRefused", user: string, } | { "code": "badKey", detail: string, } | { "code": "ssh", detail: string, } | { "code": "installFailed", stage: Stage, reason: InstallFailure, } | { "code": "rolledBack", version: string, journal: string, } | { "code": "relayOutdated", relay: number, needed: number, } | { "code": "relayCommand", command: string, detail: string, } | { "code": "keychain", detail: string, } | { "code": "keychainMissing", detail: string, } | { "code": "submissionUnverified", reason: Unverified, detail: string, } | { "code": "cancelled" } | { "code": "dns", domain: string, detail: string, } | { "code": "certificateBlocked", blockers: Array<Blocker>, } | { "code": "certificateRefused", kind: AcmeFailureKind, detail: string, mailHost: string, } | { "code": "certificateTimeout", seconds: number, } | { "code": "settings", detail: string, } | { "code": "testNotSubmitted", failure: SubmitFailure, detail: string, };
+export type IpcError = { "code": "profileUnavailable", detail: string, } | { "code": "relayDamaged", detail: string, } | { "code": "internal", detail: string, } | { "code": "invalidInput", field: Field, problem: Problem, item?: number, } | { "code": "notReady", missing: Missing, } | { "code": "unreachable", host: string, port: number, reason: NetworkFailure, } | { "code": "timeout", seconds: number, } | { "code": "hostKeyChanged", expected: string, found: string, } | { "code": "hostKeyNotShown", target: string, } | { "code": "loginRefused", user: string, } | { "code": "badKey", detail: string, } | { "code": "ssh", detail: string, } | { "code": "installFailed", stage: Stage, reason: InstallFailure, } | { "code": "rolledBack", version: string, journal: string, } | { "code": "relayOutdated", relay: number, needed: number, } | { "code": "relayCommand", command: string, detail: string, } | { "code": "keychain", detail: string, } | { "code": "keychainMissing", detail: string, } | { "code": "submissionUnverified", reason: Unverified, detail: string, } | { "code": "cancelled" } | { "code": "dns", domain: string, detail: string, } | { "code": "certificateBlocked", blockers: Array<Blocker>, } | { "code": "certificateRefused", kind: AcmeFailureKind, detail: string, mailHost: string, } | { "code": "certificateTimeout", seconds: number, } | { "code": "settings", detail: string, } | { "code": "testNotSubmitted", failure: SubmitFailure, detail: string, } | { "code": "backupUnusable", problem: BackupProblem, detail: string, } | { "code": "backupForAnotherDomain", domain: string, };
 
 export type KeychainEntry = { "kind": "smtpPassword", user: string, } | { "kind": "dkimKey", record: string, } | { "kind": "acmeAccounts" };
 
@@ -1476,6 +1488,24 @@ reason: RenewalReason, };
 export type RenewalReason = "missing" | "ca-window" | "two-thirds" | "configured" | "retry" | "requested";
 
 export type Requirement = "reverseDns" | "tls" | "spf" | "dkim" | "dmarc" | "notListed" | "wellFormed";
+
+export type Restored = { 
+/**
+ * The files put back.
+ */
+files: Array<string>, 
+/**
+ * The old server's addresses (the DNS records and PTR named these).
+ */
+movedFrom: Array<string>, 
+/**
+ * The DKIM selector the restored relay signs with (the old server's).
+ */
+dkimSelector: string, 
+/**
+ * The old server's DKIM rotation under way, if one was.
+ */
+dkimRotation: DkimRotation | null, };
 
 export type ReverseName = { 
 /**

@@ -101,6 +101,10 @@ export function errorText(error: ipc.IpcError): ErrorText {
       return say('error.settings');
     case 'testNotSubmitted':
       return say(`error.testNotSubmitted.${error.failure.kind}`, error.failure.kind === 'refused' ? { code: error.failure.code } : {});
+    case 'backupUnusable':
+      return say(`error.backupUnusable.${error.problem}`);
+    case 'backupForAnotherDomain':
+      return say('error.backupForAnotherDomain', { domain: error.domain });
   }
 }
 
