@@ -432,6 +432,7 @@ export const en = {
   'install.restore.lead': 'Choose the backup the old server’s dashboard saved: this server gets the relay, then the old one’s logins, addresses, DKIM keys and secrets.',
   'install.restore.path': 'Backup file',
   'install.restore.start': 'Restore from a backup',
+  'install.restoredSame': 'Restored {count} files onto a server with the same address as before ({from}): your DNS records and reverse DNS stay right.',
   'install.restored': 'Restored {count} files. Your server’s address changed from {from}: the DNS step shows the records to update (A, AAAA, SPF) and the reverse DNS (PTR) to set at your new provider; once they point here, the Certificate step gets this server its certificate.',
   'dashboard.notifications': 'Notifications',
   'dashboard.notifications.lead': 'While Outpost runs it checks your server every 15 minutes and tells you only when something gets worse: the relay stops, the certificate is about to expire or cannot be renewed, a message is stuck for over an hour, your server lands on a blocklist, a DNS record changes, a port closes or outgoing port 25 is blocked. Nothing when all is well.',
