@@ -684,6 +684,8 @@ try {
     await driver.click('[data-testid=stepper-dashboard]');
     await driver.waitForText('[data-testid=step-title]', 'Dashboard');
     const entry = join(dirname(appConfig), '.config', 'autostart', 'Outpost.desktop');
+    await driver.waitFor('[data-testid=dashboard-verdict]', { timeoutMs: 60_000 });
+    await driver.waitFor('[data-testid=smtp-user]', { timeoutMs: 60_000 });
     await driver.waitFor('[data-testid=notifications-at-login]:not([disabled])', { timeoutMs: 30_000 });
     assert.equal(await driver.execute('return document.querySelector("[data-testid=notifications-at-login]").checked'), false);
     assert.ok(!existsSync(entry), 'no login item before it is asked for');
@@ -705,10 +707,16 @@ try {
   });
 
   await test('DKIM rotation: a new key whose record is published first, then signing switches, and the old record is kept a week', async () => {
+    // Everything above has loaded, so the page no longer moves under the clicks below.
+    await driver.waitFor('[data-testid=dashboard-verdict]', { timeoutMs: 60_000 });
+    await driver.waitFor('[data-testid=smtp-user]', { timeoutMs: 60_000 });
     await driver.waitFor('[data-testid=dashboard-dkim][data-stage=idle]', { timeoutMs: 30_000 });
+    await driver.execute('document.querySelector("[data-testid=dashboard-dkim]").scrollIntoView({ block: "start" })');
     assert.match(await driver.text('[data-testid=dashboard-dkim]'), /Signing with the key at outpost\._domainkey\.example\.test\./);
     await driver.click('[data-testid=dkim-start]');
-    await driver.waitFor('[data-testid=dashboard-dkim][data-stage=publish]', { timeoutMs: 60_000 });
+    await driver.waitFor('[data-testid=dashboard-dkim][data-stage=publish]', { timeoutMs: 60_000 }).catch(async (error) => {
+      throw new Error(`${error.message}; the DKIM section says: ${await driver.text('[data-testid=dashboard-dkim]')}`);
+    });
     const record = await driver.execute('const e = document.querySelector("[data-testid=dkim-new-record]"); return { name: e.dataset.name, value: e.dataset.value }');
     assert.equal(record.name, 'outpost2._domainkey.example.test');
     assert.match(record.value, /^v=DKIM1; k=rsa; p=/);
