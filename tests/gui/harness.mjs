@@ -71,8 +71,12 @@ export async function open({ port = 4444 } = {}) {
     /** Closes everything and exits with the tests' verdict; no test run at all is a failure. */
     async finish() {
       await driver.stop().catch(() => {});
+      // The app's home is this directory too: wait for the driver (and the app under it) to be
+      // gone before removing it, then retry while a late write still lands (bounded).
+      const exited = new Promise((resolve) => driverProcess.once('exit', resolve));
       driverProcess.kill('SIGTERM');
-      rmSync(configHome, { recursive: true, force: true });
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+      rmSync(configHome, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
       const failed = results.filter((result) => !result.ok).length;
       console.log(`gui: ${results.length - failed} passed, ${failed} failed`);
       console.log(`screenshots: ${out}`);
