@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use outpost_relay_api::{DkimAlgorithm, dkim_record_name};
+use outpost_relay_api::DkimAlgorithm;
 use serde::{Deserialize, Serialize};
 
 use crate::relay_admin::{self, RelayAdmin};
@@ -121,11 +121,6 @@ pub async fn forget_old<R: Remote>(
     remote.run(&format!("rm -f {}", quote(&path)), b"", &mut |_, _| {}).await?;
     secrets.delete(&SecretName::DkimKey { record: rotation.old_record.clone() }).await?;
     Ok(())
-}
-
-/// The record name of `selector` at `domain`.
-pub fn record_name(selector: &str, domain: &str) -> String {
-    dkim_record_name(selector, domain)
 }
 
 impl From<Error> for crate::app::Error {
