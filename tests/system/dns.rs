@@ -50,6 +50,7 @@ fn input(inbox: &Inbox) -> Input {
         mta_sts_policy: None,
         tls_reports: None,
         caa: None,
+        host_records: true,
     }
 }
 

@@ -590,7 +590,7 @@ fn t33_records_the_dns_step_calls_right_are_judged_pass_by_the_receiver(
             DmarcPolicy::Quarantine,
         )
         .map_err(anyhow::Error::msg)?;
-        let input = domain.relay_input(outpost_setup::certificate::Tls::SelfSigned)?;
+        let input = domain.relay_input(&[], outpost_setup::certificate::Tls::SelfSigned)?;
         let secrets = TestSecrets::default();
         install::install(&session, &input, &secrets, &mut |_| {}).await?;
         let admin = RelayAdmin::new(&session);

@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::certificate::{self, Blocker, CertificateChoice, Tls};
 use crate::checks::{self, Check};
-use crate::choices::{Domain, Field, Invalid, Login, Problem, Server};
+use crate::choices::{
+    Domain, ExtraDomain, ExtraDomainForm, Field, Invalid, Login, Problem, Server,
+};
 use crate::dns::{blocklists, report};
 use crate::install::{self, MailServer, Stage, Step};
 use crate::probe::{self, Submission};
@@ -136,6 +138,11 @@ pub enum Missing {
     },
     /// The relay has no certificate from a CA yet (step 8).
     Certificate,
+    /// No further domain of this name is on the relay.
+    ExtraDomain {
+        /// The name asked for.
+        domain: String,
+    },
 }
 
 /// Where to connect, as typed on the Connect screen.
@@ -487,6 +494,10 @@ pub async fn install(
         if let Some(old) = &retired {
             install::retire_smtp_user(session, secrets, old).await?;
         }
+        // Each further domain's sending address has a login of its own.
+        for extra in &profile.extra_domains {
+            crate::users::ensure(session, secrets, &extra.sender).await?;
+        }
         progress(Progress::Stage { id: Stage::Verify });
         let admin = RelayAdmin::new(session);
         let status = admin.status().await?;
@@ -624,7 +635,7 @@ pub async fn get_certificate(
         Some(earlier) => Tls::Acme { acme: &acme, names: &earlier.names },
         None => Tls::Web,
     };
-    let web = domain.relay_input(web).map_err(Error::Config)?;
+    let web = domain.relay_input(&profile.extra_domains, web).map_err(Error::Config)?;
     with_session(profile, secrets, async |session| {
         install::install(session, &web, secrets, &mut crate::progress::ignore).await?;
         Ok(())
@@ -643,7 +654,8 @@ pub async fn get_certificate(
 
     progress(Progress::Stage { id: Stage::CertificateOrder });
     let with_acme =
-        domain.relay_input(Tls::Acme { acme: &acme, names: &names }).map_err(Error::Config)?;
+        domain.relay_input(&profile.extra_domains, Tls::Acme { acme: &acme, names: &names });
+    let with_acme = with_acme.map_err(Error::Config)?;
     let (certificate, acme_status) = with_session(profile, secrets, async |session| {
         upload_acme_root(session, acme_root.as_deref()).await?;
         let since = server_time(session).await?;
@@ -863,21 +875,25 @@ pub async fn health(
             health::read(session, &probe, &installed.addresses, domain.domain.as_str()).await?;
         Ok(reading)
     });
-    let (reading, dns) = tokio::join!(server, dns_report(profile, settings));
+    let (reading, reports) = tokio::join!(server, all_dns_reports(profile, settings));
     let reading = reading?;
     let listeners =
         reading.health.status.as_ref().map(|status| status.listeners.clone()).unwrap_or_default();
     let running = reading.health.status.as_ref().is_some_and(|status| status.running);
     let ports = if running { health::try_ports(&host, &listeners).await } else { Vec::new() };
-    let (verdict, dns) = match dns {
-        Ok(report) => (Ok(report.verdict.clone()), Some(report)),
-        Err(error) => (Err(error.to_string()), None),
-    };
+    let verdicts = reports
+        .iter()
+        .map(|(name, report)| {
+            let verdict = report.as_ref().map(|r| r.verdict.clone()).map_err(Error::to_string);
+            (name.clone(), verdict)
+        })
+        .collect();
+    let dns = reports.into_iter().next().and_then(|(_, report)| report.ok());
     let context = health::Context {
         mail_host: domain.mail_host.to_string(),
         carried: crate::relay::carried().version.to_string(),
         ports,
-        dns: verdict,
+        dns: verdicts,
     };
     Ok(health::Health {
         checked: reading.health.now,
@@ -896,7 +912,7 @@ fn relay_input(profile: &Profile, settings: &Settings) -> Result<install::Input,
         Some(choice) => Tls::Acme { acme: &acme, names: &choice.names },
         None => Tls::SelfSigned,
     };
-    domain.relay_input(tls).map_err(Error::Config)
+    domain.relay_input(&profile.extra_domains, tls).map_err(Error::Config)
 }
 
 /// The DKIM records of a rotation under way (both keys are on the server and in the keychain).
@@ -1089,20 +1105,31 @@ pub async fn restore_backup(
     let (_, first) = install(&restoring, secrets, settings, progress).await?;
     let mut installed_profile = restoring.clone();
     installed_profile.installed = Some(first);
+    // Each key file's record, as the config names them (every domain's, the rotation's other).
+    let mut keys: Vec<(String, String)> = relay_input(&installed_profile, settings)?
+        .config
+        .dkim
+        .iter()
+        .map(|key| {
+            let record = api::dkim_record_name(key.selector.as_str(), key.domain.as_str());
+            (key.key_file.to_string(), record)
+        })
+        .collect();
+    if let Some(rotation) = &contents.dkim_rotation {
+        let (selector, _) = rotation.other_record();
+        let record = api::dkim_record_name(&selector, domain.domain.as_str());
+        keys.push((crate::dkim_rotation::key_file(&selector), record));
+    }
     with_session(profile, secrets, async |session| {
         crate::backup::put_back(session, &contents.files).await?;
         for file in &contents.files {
-            let Some(selector) = file
-                .path
-                .strip_prefix("/etc/outpost/dkim/")
-                .and_then(|name| name.strip_suffix(".pem"))
-            else {
+            let Some((_, record)) = keys.iter().find(|(path, _)| *path == file.path) else {
                 continue;
             };
             use base64::Engine;
             let pem =
                 base64::engine::general_purpose::STANDARD.decode(&file.data).unwrap_or_default();
-            let record = api::dkim_record_name(selector, domain.domain.as_str());
+            let record = record.clone();
             secrets.set(&SecretName::DkimKey { record }, &String::from_utf8_lossy(&pem)).await?;
         }
         session.run("systemctl restart outpost-relay", b"", &mut |_, _| {}).await?;
@@ -1291,6 +1318,13 @@ pub enum UserChange {
         /// The user.
         address: String,
     },
+    /// Replaces the addresses at the relay's other domains a user may also send as.
+    Senders {
+        /// The user.
+        address: String,
+        /// The addresses as typed (none: only the user's own domain).
+        senders: Vec<String>,
+    },
 }
 
 /// Adds, re-passwords or removes an SMTP user, then lists them all again.
@@ -1300,11 +1334,15 @@ pub async fn change_smtp_user(
     change: &UserChange,
 ) -> Result<Vec<crate::users::User>, Error> {
     use crate::users;
-    let (domain, installed) = domain_and_install(profile)?;
+    let (_, installed) = domain_and_install(profile)?;
+    let domains = profile.domain_names();
     with_session(profile, secrets, async |session| {
         match change {
             UserChange::Add { address } => {
-                users::add(session, secrets, address, domain.domain.as_str()).await?;
+                users::add(session, secrets, address, &domains).await?;
+            }
+            UserChange::Senders { address, senders } => {
+                users::set_senders(session, address, senders, &domains).await?;
             }
             UserChange::NewPassword { address } => {
                 users::set_password(session, secrets, address).await?;
@@ -1344,6 +1382,121 @@ pub async fn dns_report(profile: &Profile, settings: &Settings) -> Result<report
     report::report(&input, &settings)
         .await
         .map_err(|error| Error::Dns { domain: input.domain.clone(), error })
+}
+
+/// A further domain's records (the dashboard's "Domains"), planned and checked like the first
+/// domain's at the DNS step.
+pub async fn extra_dns_report(
+    profile: &Profile,
+    settings: &Settings,
+    name: &str,
+) -> Result<report::Report, Error> {
+    let (domain, installed) = domain_and_install(profile)?;
+    let extra = extra_domain(profile, name)?;
+    let input = domain.extra_dns_input(extra, &installed);
+    let settings = report::Settings {
+        finders: settings.dns_finders.clone(),
+        public_resolvers: settings.public_resolvers.clone(),
+    };
+    report::report(&input, &settings)
+        .await
+        .map_err(|error| Error::Dns { domain: input.domain.clone(), error })
+}
+
+/// Every domain's report, the first domain's first, checked at the same time.
+async fn all_dns_reports(
+    profile: &Profile,
+    settings: &Settings,
+) -> Vec<(String, Result<report::Report, Error>)> {
+    let first = profile.domain.as_ref().map_or(String::new(), |domain| domain.domain.to_string());
+    let extra = profile.extra_domains.iter().map(|extra| async move {
+        let name = extra.domain.to_string();
+        let report = extra_dns_report(profile, settings, &name).await;
+        (name, report)
+    });
+    let (first_report, extra) =
+        tokio::join!(dns_report(profile, settings), futures_util::future::join_all(extra));
+    std::iter::once((first, first_report)).chain(extra).collect()
+}
+
+/// One of the profile's further domains, by name.
+fn extra_domain<'a>(profile: &'a Profile, name: &str) -> Result<&'a ExtraDomain, Error> {
+    profile
+        .extra_domains
+        .iter()
+        .find(|extra| extra.domain.as_str().eq_ignore_ascii_case(name))
+        .ok_or_else(|| Error::NotReady(Missing::ExtraDomain { domain: name.to_string() }))
+}
+
+/// "Add a domain": the form checked against the domains the relay has, then an install with it
+/// (its DKIM key made and backed up, the config and aliases brought in line) and a login for its
+/// sending address. Returns the domain as added, what to remember of the install and the login.
+pub async fn add_domain(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+    settings: &Settings,
+    form: &ExtraDomainForm,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<(ExtraDomain, Installed), Error> {
+    let (domain, _) = domain_and_install(profile)?;
+    let extra = domain.check_extra(&profile.extra_domains, form)?;
+    let mut adding = profile.clone();
+    adding.extra_domains.push(extra.clone());
+    let (_, installed) = install(&adding, secrets, settings, progress).await?;
+    Ok((extra, installed))
+}
+
+/// What removing a further domain took away besides its records.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DomainRemoved {
+    /// The domain.
+    pub domain: String,
+    /// The logins at it that were removed (their passwords left the keychain too).
+    pub users: Vec<String>,
+}
+
+/// "Remove" on a further domain: an install without it (the relay stops sending and receiving
+/// for it, its aliases go), then its logins, its key on the server and in the keychain, and any
+/// login's permission to send as one of its addresses. Its DNS records may then be deleted.
+pub async fn remove_domain(
+    profile: &Profile,
+    secrets: &dyn SecretStore,
+    settings: &Settings,
+    name: &str,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<(DomainRemoved, Installed), Error> {
+    domain_and_install(profile)?;
+    let extra = extra_domain(profile, name)?.clone();
+    let mut removing = profile.clone();
+    removing.extra_domains.retain(|other| other.domain != extra.domain);
+    let (_, installed) = install(&removing, secrets, settings, progress).await?;
+    let at = format!("@{}", extra.domain);
+    let key_file =
+        crate::dkim_rotation::extra_key_file(extra.domain.as_str(), &extra.dkim_selector);
+    let users = with_session(profile, secrets, async |session| {
+        let admin = RelayAdmin::new(session);
+        let list = admin.users().await?;
+        let mut removed = Vec::new();
+        for user in list.users.iter().filter(|user| user.ends_with(&at)) {
+            crate::users::remove(session, secrets, user, &installed.smtp_user).await?;
+            removed.push(user.clone());
+        }
+        for (user, senders) in &list.senders {
+            if removed.contains(user) || !senders.iter().any(|sender| sender.ends_with(&at)) {
+                continue;
+            }
+            let kept: Vec<String> =
+                senders.iter().filter(|sender| !sender.ends_with(&at)).cloned().collect();
+            admin.set_senders(user, &kept).await?;
+        }
+        session.run(&format!("rm -f {}", ssh::quote(&key_file)), b"", &mut |_, _| {}).await?;
+        Ok(removed)
+    })
+    .await?;
+    let record = api::dkim_record_name(&extra.dkim_selector, extra.domain.as_str());
+    secrets.delete(&SecretName::DkimKey { record }).await?;
+    Ok((DomainRemoved { domain: extra.domain.to_string(), users }, installed))
 }
 
 /// The server's addresses and the domain on the common blocklists, asked through the server's

@@ -82,6 +82,44 @@ fn default_dkim_selector() -> String {
     Domain::DKIM_SELECTOR.to_string()
 }
 
+/// A further domain on the same relay (the dashboard's "Add a domain"): its mail is sent and,
+/// with a forwarding mailbox, received by the first domain's mail host, so the mail host's own
+/// records (its address, PTR, certificate) stay the first domain's; this one gets its own DKIM
+/// key, SPF, DMARC, MX and addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ExtraDomain {
+    /// The domain, e.g. `example.org` (ASCII, lower case).
+    #[ts(as = "String")]
+    pub domain: DomainName,
+    /// The address mail is sent from at it (its SMTP login).
+    pub sender: String,
+    /// The mailbox its incoming mail is forwarded to; none: the relay does not receive for it.
+    pub forward_to: Option<String>,
+    /// Which addresses exist and where each one's mail goes.
+    #[serde(default)]
+    pub forwarding: Forwarding,
+    /// The DMARC policy to publish.
+    pub dmarc: DmarcPolicy,
+    /// The DKIM selector the relay signs its mail with.
+    #[serde(default = "default_dkim_selector")]
+    pub dkim_selector: String,
+}
+
+/// The "Add a domain" form as typed.
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ExtraDomainForm {
+    /// The domain.
+    pub domain: String,
+    /// The sending address (empty: `hello@<domain>`).
+    pub sender: String,
+    /// The forwarding mailbox (empty: the relay does not receive for it).
+    pub forward_to: String,
+    /// The addresses and the catch-all.
+    pub forwarding: Forwarding,
+}
+
 /// Mail that arrives for the domain: the relay keeps no mailboxes, so every address it accepts
 /// is forwarded. Only used when [`Domain::forward_to`] is set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -319,6 +357,65 @@ impl Domain {
     /// The DKIM selector of a first install.
     pub const DKIM_SELECTOR: &'static str = "outpost";
 
+    /// A further domain checked against these choices (the first domain) and the ones added
+    /// before: a domain of its own, its sending address at it, its aliases as in "Your domain".
+    /// It shares the mail host, the IPv6 choice and, to begin with, the DMARC policy.
+    pub fn check_extra(
+        &self,
+        others: &[ExtraDomain],
+        form: &ExtraDomainForm,
+    ) -> Result<ExtraDomain, Invalid> {
+        let name =
+            domain_name(&form.domain).map_err(|problem| Invalid::new(Field::Domain, problem))?;
+        let mut taken =
+            std::iter::once(&self.domain).chain(others.iter().map(|other| &other.domain));
+        if taken.any(|known| *known == name) {
+            return Err(Invalid::new(Field::Domain, Problem::Duplicate));
+        }
+        let mut checked =
+            Domain::new(&form.domain, "", &form.sender, &form.forward_to, self.ipv6, self.dmarc)?;
+        checked.mail_host = self.mail_host.clone();
+        let domain = checked.with_forwarding(form.forwarding.clone())?;
+        Ok(ExtraDomain {
+            domain: domain.domain,
+            sender: domain.sender,
+            forward_to: domain.forward_to,
+            forwarding: domain.forwarding,
+            dmarc: domain.dmarc,
+            dkim_selector: default_dkim_selector(),
+        })
+    }
+
+    /// A further domain as full choices: the first domain's mail host and IPv6 with its own
+    /// addresses, key and policy (what its aliases and DNS plan are made from).
+    pub fn with_extra(&self, extra: &ExtraDomain) -> Domain {
+        Domain {
+            domain: extra.domain.clone(),
+            mail_host: self.mail_host.clone(),
+            sender: extra.sender.clone(),
+            forward_to: extra.forward_to.clone(),
+            forwarding: extra.forwarding.clone(),
+            ipv6: self.ipv6,
+            dmarc: extra.dmarc,
+            dkim_selector: extra.dkim_selector.clone(),
+        }
+    }
+
+    /// What a further domain's DNS plan is made from: no records of the mail host's own (they
+    /// are in the first domain's zone), no MTA-STS or autoconfig (the certificate names the
+    /// first domain's), DMARC reports to its own mailbox or else the first domain's.
+    pub fn extra_dns_input(
+        &self,
+        extra: &ExtraDomain,
+        installed: &crate::profile::Installed,
+    ) -> crate::dns::records::Input {
+        let mut input = self.with_extra(extra).dns_input(installed, None);
+        input.host_records = false;
+        let reports = extra.forward_to.clone().or_else(|| self.forward_to.clone());
+        input.dmarc_reports = reports;
+        input
+    }
+
     /// What the DNS plan is made from, once the relay is installed (its addresses and DKIM key).
     pub fn dns_input(
         &self,
@@ -350,14 +447,19 @@ impl Domain {
             // Without a forwarding mailbox the relay does not receive: no MX is planned, so an
             // existing mailbox provider keeps the domain's mail.
             receive_mail: self.receives(),
+            // The relay's keys for this domain (with several domains it has a key for each).
             dkim: installed
                 .dkim
                 .iter()
-                .map(|(name, value)| {
-                    let selector = split_dkim_record_name(name).map_or(name.as_str(), |(s, _)| s);
-                    (selector.to_string(), value.clone())
+                .filter_map(|(name, value)| match split_dkim_record_name(name) {
+                    Some((selector, at)) if at.eq_ignore_ascii_case(self.domain.as_str()) => {
+                        Some((selector.to_string(), value.clone()))
+                    }
+                    Some(_) => None,
+                    None => Some((name.clone(), value.clone())),
                 })
                 .collect(),
+            host_records: true,
             dmarc: self.dmarc,
             // Reports go where the user reads mail: the forwarding mailbox. Without one, no
             // report address is published (nothing on this server receives mail yet).
@@ -382,14 +484,18 @@ impl Domain {
         config.mta_sts_policy()
     }
 
-    /// The relay's config and SMTP user for these choices, with its TLS set up as `tls` says.
+    /// The relay's config and SMTP user for these choices and the further domains `extra`,
+    /// with its TLS set up as `tls` says.
     pub fn relay_input(
         &self,
+        extra: &[ExtraDomain],
         tls: crate::certificate::Tls<'_>,
     ) -> Result<install::Input, outpost_relay_config::Error> {
+        let all: Vec<Domain> =
+            std::iter::once(self.clone()).chain(extra.iter().map(|e| self.with_extra(e))).collect();
         let mut config = Config::new(RelayServer {
             hostname: self.mail_host.clone(),
-            domains: vec![self.domain.clone()],
+            domains: all.iter().map(|domain| domain.domain.clone()).collect(),
         });
         // A hand-edited selector that is not one is refused like any bad config value.
         let invalid = |reason: String| outpost_relay_config::Error {
@@ -397,15 +503,24 @@ impl Domain {
             position: None,
             reason,
         };
-        config.dkim.push(DkimKey {
-            domain: self.domain.clone(),
-            selector: Selector::from_str(&self.dkim_selector).map_err(invalid)?,
-            algorithm: DkimAlgorithm::RsaSha256,
-            key_file: AbsolutePath::from_str(&crate::dkim_rotation::key_file(&self.dkim_selector))
-                .map_err(invalid)?,
-        });
+        for (index, domain) in all.iter().enumerate() {
+            let file = match index {
+                0 => crate::dkim_rotation::key_file(&domain.dkim_selector),
+                _ => crate::dkim_rotation::extra_key_file(
+                    domain.domain.as_str(),
+                    &domain.dkim_selector,
+                ),
+            };
+            config.dkim.push(DkimKey {
+                domain: domain.domain.clone(),
+                selector: Selector::from_str(&domain.dkim_selector).map_err(invalid)?,
+                algorithm: DkimAlgorithm::RsaSha256,
+                key_file: AbsolutePath::from_str(&file).map_err(invalid)?,
+            });
+        }
         config.delivery.ipv6 = self.ipv6;
-        if let Some(mailbox) = &self.forward_to {
+        // postmaster@ and abuse@ of every domain reach the first forwarding mailbox.
+        if let Some(mailbox) = all.iter().find_map(|domain| domain.forward_to.as_ref()) {
             config.listeners.inbound = outpost_relay_config::Listeners::everywhere(25);
             config.inbound.owner =
                 Some(mailbox.parse().map_err(|reason| outpost_relay_config::Error {
@@ -420,7 +535,8 @@ impl Domain {
             reason,
         })?;
         config.check()?;
-        Ok(install::Input { config, smtp_user: self.sender.clone(), aliases: self.relay_aliases() })
+        let aliases = all.iter().flat_map(Domain::relay_aliases).collect();
+        Ok(install::Input { config, smtp_user: self.sender.clone(), aliases })
     }
 }
 
@@ -460,6 +576,8 @@ pub enum Field {
     ImapHost,
     /// Dashboard: an SMTP user's address.
     SmtpUser,
+    /// Dashboard: an address an SMTP user may also send as (which one: [`Invalid::item`]).
+    Sends,
 }
 
 /// What is wrong with what was typed; the UI's catalogue says it, per field.
@@ -486,6 +604,8 @@ pub enum Problem {
     BadLocalPart,
     /// A name or address that must be in the user's domain is not.
     OutsideDomain { domain: String },
+    /// An address that must be at one of the relay's domains is not.
+    OutsideDomains { domains: Vec<String> },
     /// Forwarding to an address at the domain itself would send mail in a circle.
     ForwardsToItself { domain: String },
     /// The same name twice in a list.
@@ -624,12 +744,109 @@ mod tests {
         let domain =
             Domain::new("example.com", "smtp.example.com", "", "", false, DmarcPolicy::None)
                 .unwrap();
-        let input = domain.relay_input(crate::certificate::Tls::SelfSigned).unwrap();
+        let input = domain.relay_input(&[], crate::certificate::Tls::SelfSigned).unwrap();
         assert_eq!(input.config.server.hostname.as_str(), "smtp.example.com");
         assert_eq!(input.config.dkim.len(), 1);
         assert_eq!(input.config.dkim[0].selector.as_str(), "outpost");
         assert!(!input.config.delivery.ipv6);
         assert_eq!(input.smtp_user, "hello@example.com");
+    }
+
+    #[test]
+    fn a_further_domain_shares_the_relay_with_a_key_and_addresses_of_its_own() {
+        let first =
+            Domain::new("example.com", "", "", "me@gmail.test", true, DmarcPolicy::Quarantine)
+                .unwrap();
+        let form = |domain: &str, sender: &str, forward_to: &str| ExtraDomainForm {
+            domain: domain.into(),
+            sender: sender.into(),
+            forward_to: forward_to.into(),
+            forwarding: Forwarding {
+                catch_all: false,
+                aliases: vec![AliasChoice { name: "shop".into(), to: "team@shop.test".into() }],
+            },
+        };
+        let extra = first.check_extra(&[], &form(" Example.ORG ", "", "boss@mail.test")).unwrap();
+        assert_eq!(extra.domain.as_str(), "example.org");
+        assert_eq!(extra.sender, "hello@example.org");
+        assert_eq!(extra.dkim_selector, "outpost");
+        assert_eq!(extra.dmarc, DmarcPolicy::Quarantine, "the first domain's policy to begin with");
+        // What cannot be added says which field.
+        let refused = |typed: ExtraDomainForm, others: &[ExtraDomain]| {
+            let error = first.check_extra(others, &typed).unwrap_err();
+            (error.field, error.problem)
+        };
+        assert_eq!(
+            refused(form("example.com", "", ""), &[]),
+            (Field::Domain, Problem::Duplicate),
+            "the first domain"
+        );
+        assert_eq!(
+            refused(form("example.org", "", ""), std::slice::from_ref(&extra)),
+            (Field::Domain, Problem::Duplicate)
+        );
+        assert_eq!(refused(form("example.net", "me@example.com", ""), &[]).0, Field::Sender);
+        assert_eq!(
+            refused(form("example.net", "", ""), &[]),
+            (Field::ForwardTo, Problem::NeededForAliases),
+            "aliases need its forwarding mailbox"
+        );
+
+        let input =
+            first.relay_input(&[extra.clone()], crate::certificate::Tls::SelfSigned).unwrap();
+        let domains: Vec<&str> = input.config.server.domains.iter().map(|d| d.as_str()).collect();
+        assert_eq!(domains, ["example.com", "example.org"]);
+        assert_eq!(input.config.server.hostname.as_str(), "mail.example.com", "one mail host");
+        let keys: Vec<(&str, String)> = input
+            .config
+            .dkim
+            .iter()
+            .map(|key| (key.domain.as_str(), key.key_file.to_string()))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("example.com", "/etc/outpost/dkim/outpost.pem".to_string()),
+                ("example.org", "/etc/outpost/dkim/example.org.outpost.pem".to_string()),
+            ],
+            "the first domain's key stays where earlier installs put it"
+        );
+        let aliases: Vec<&str> = input.aliases.iter().map(|a| a.address.as_str()).collect();
+        assert_eq!(aliases, ["*@example.com", "shop@example.org", "hello@example.org"]);
+        assert_eq!(input.config.inbound.owner.unwrap().to_string(), "me@gmail.test");
+        assert_eq!(input.smtp_user, "hello@example.com");
+
+        // Receiving for the further domain alone still opens port 25.
+        let sending_only =
+            Domain::new("example.com", "", "", "", false, DmarcPolicy::None).unwrap();
+        let input = sending_only
+            .relay_input(&[extra.clone()], crate::certificate::Tls::SelfSigned)
+            .unwrap();
+        assert!(!input.config.listeners.inbound.is_empty());
+        assert_eq!(input.config.inbound.owner.unwrap().to_string(), "boss@mail.test");
+
+        let installed = crate::profile::Installed {
+            relay_version: "0.1.0".into(),
+            addresses: vec!["198.51.100.10".parse().unwrap()],
+            dkim: vec![
+                ("outpost._domainkey.example.com".into(), "v=DKIM1; p=COM".into()),
+                ("outpost._domainkey.example.org".into(), "v=DKIM1; p=ORG".into()),
+            ],
+            smtp_user: "hello@example.com".into(),
+        };
+        let dns = first.extra_dns_input(&extra, &installed);
+        assert_eq!(
+            (dns.domain.as_str(), dns.mail_host.as_str()),
+            ("example.org", "mail.example.com")
+        );
+        assert!(!dns.host_records && dns.receive_mail);
+        assert_eq!(dns.dkim, [("outpost".to_string(), "v=DKIM1; p=ORG".to_string())]);
+        assert_eq!(dns.dmarc_reports.as_deref(), Some("boss@mail.test"));
+        assert_eq!(
+            first.dns_input(&installed, None).dkim[0].1,
+            "v=DKIM1; p=COM",
+            "each its own key"
+        );
     }
 
     #[test]
@@ -652,7 +869,7 @@ mod tests {
         assert_eq!(aliases[0].address, "shop@example.com");
         assert_eq!(aliases[0].destinations, ["owner@shop.example"]);
         assert_eq!(aliases[2].address, "*@example.com");
-        let input = domain.relay_input(crate::certificate::Tls::SelfSigned).unwrap();
+        let input = domain.relay_input(&[], crate::certificate::Tls::SelfSigned).unwrap();
         assert_eq!(input.config.listeners.inbound.len(), 2, "port 25 on IPv4 and IPv6");
         assert_eq!(input.config.inbound.owner.unwrap().to_string(), "me@gmail.com");
         assert_eq!(input.aliases, aliases);

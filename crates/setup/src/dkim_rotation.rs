@@ -69,10 +69,18 @@ pub fn next_selector(current: &str) -> String {
     format!("{stem}{next}")
 }
 
-/// Where a selector's private key lives on the server.
+/// Where a selector's private key for the first domain lives on the server.
 pub fn key_file(selector: &str) -> String {
-    format!("/etc/outpost/dkim/{selector}.pem")
+    format!("{KEY_DIR}/{selector}.pem")
 }
+
+/// Where a further domain's key lives: its name in the file's, beside the first domain's keys.
+pub fn extra_key_file(domain: &str, selector: &str) -> String {
+    format!("{KEY_DIR}/{domain}.{selector}.pem")
+}
+
+/// The server's directory of DKIM keys.
+const KEY_DIR: &str = "/etc/outpost/dkim";
 
 /// Why a rotation step failed.
 #[derive(Debug, thiserror::Error)]

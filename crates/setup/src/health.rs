@@ -131,12 +131,14 @@ pub enum Found {
     },
     /// The DNS records at the zone's own servers.
     Dns {
-        /// Records right.
+        /// Records right (of every domain on the relay).
         right: usize,
         /// Records in all.
         total: usize,
         /// Right ones public resolvers do not all answer yet.
         spreading: usize,
+        /// The domains with a record that is not right, the first domain first.
+        wrong: Vec<String>,
     },
     /// The DNS records could not be checked from here.
     DnsUnchecked {
@@ -216,8 +218,8 @@ pub struct Context {
     pub carried: String,
     /// Ports tried from this computer: (port, answered).
     pub ports: Vec<(u16, bool)>,
-    /// The DNS report, or why there is none.
-    pub dns: Result<crate::dns::report::Verdict, String>,
+    /// Each domain's DNS verdict (the first domain first), or why there is none.
+    pub dns: Vec<(String, Result<crate::dns::report::Verdict, String>)>,
 }
 
 /// Asks the server: one `health` call, with the port-25 probe and the blocklist lookups.
@@ -315,18 +317,29 @@ pub fn judge(reading: &Reading, context: &Context) -> Vec<Item> {
         }
     }
 
-    items.push(match &context.dns {
-        Ok(verdict) => item(
-            if verdict.next.is_some() {
+    let unchecked = context.dns.iter().find_map(|(_, verdict)| verdict.as_ref().err());
+    items.push(match unchecked {
+        None => {
+            let verdicts = context.dns.iter().filter_map(|(_, verdict)| verdict.as_ref().ok());
+            let (right, total, spreading) = verdicts.fold((0, 0, 0), |sum, verdict| {
+                (sum.0 + verdict.right, sum.1 + verdict.total, sum.2 + verdict.spreading)
+            });
+            let wrong: Vec<String> = context
+                .dns
+                .iter()
+                .filter(|(_, verdict)| verdict.as_ref().is_ok_and(|v| v.next.is_some()))
+                .map(|(domain, _)| domain.clone())
+                .collect();
+            let verdict = if !wrong.is_empty() {
                 Verdict::Fail
-            } else if verdict.spreading > 0 {
+            } else if spreading > 0 {
                 Verdict::Warn
             } else {
                 Verdict::Pass
-            },
-            Found::Dns { right: verdict.right, total: verdict.total, spreading: verdict.spreading },
-        ),
-        Err(detail) => item(Verdict::Warn, Found::DnsUnchecked { detail: detail.clone() }),
+            };
+            item(verdict, Found::Dns { right, total, spreading, wrong })
+        }
+        Some(detail) => item(Verdict::Warn, Found::DnsUnchecked { detail: detail.clone() }),
     });
 
     let entries = reading.questions.answers(&health.lookups);
@@ -567,7 +580,10 @@ mod tests {
             mail_host: "mail.example.com".into(),
             carried: "0.2.0".into(),
             ports: vec![(587, true)],
-            dns: Ok(crate::dns::report::Verdict { right: 7, total: 7, spreading: 0, next: None }),
+            dns: vec![(
+                "example.com".into(),
+                Ok(crate::dns::report::Verdict { right: 7, total: 7, spreading: 0, next: None }),
+            )],
         }
     }
 
@@ -708,13 +724,50 @@ mod tests {
         assert_eq!(verdict_of(&items, "disk"), Verdict::Fail);
 
         let dns = |right, spreading, next| Context {
-            dns: Ok(crate::dns::report::Verdict { right, total: 7, spreading, next }),
+            dns: vec![(
+                "example.com".into(),
+                Ok(crate::dns::report::Verdict { right, total: 7, spreading, next }),
+            )],
             ..context()
         };
         let healthy = reading(Some(status()));
         assert_eq!(verdict_of(&judge(&healthy, &dns(7, 2, None)), "dns"), Verdict::Warn);
         assert_eq!(verdict_of(&judge(&healthy, &dns(6, 0, Some(3))), "dns"), Verdict::Fail);
-        let unchecked = Context { dns: Err("no answer".into()), ..context() };
+        let second = |next| Context {
+            dns: vec![
+                (
+                    "example.com".into(),
+                    Ok(crate::dns::report::Verdict {
+                        right: 7,
+                        total: 7,
+                        spreading: 0,
+                        next: None,
+                    }),
+                ),
+                (
+                    "example.org".into(),
+                    Ok(crate::dns::report::Verdict { right: 3, total: 4, spreading: 0, next }),
+                ),
+            ],
+            ..context()
+        };
+        let items = judge(&healthy, &second(Some(1)));
+        let dns = items.iter().find(|item| matches!(item.found, Found::Dns { .. })).unwrap();
+        assert_eq!(
+            (dns.verdict, &dns.found),
+            (
+                Verdict::Fail,
+                &Found::Dns {
+                    right: 10,
+                    total: 11,
+                    spreading: 0,
+                    wrong: vec!["example.org".into()]
+                }
+            ),
+            "a further domain's missing record counts and is named"
+        );
+        let unchecked =
+            Context { dns: vec![("example.com".into(), Err("no answer".into()))], ..context() };
         assert_eq!(verdict_of(&judge(&healthy, &unchecked), "dnsUnchecked"), Verdict::Warn);
 
         let older = Context { carried: "0.10.0".into(), ..context() };

@@ -95,6 +95,9 @@ pub struct Profile {
     /// A DKIM key rotation under way (the dashboard).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dkim_rotation: Option<crate::dkim_rotation::DkimRotation>,
+    /// Further domains on the same relay (the dashboard's "Domains").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_domains: Vec<crate::choices::ExtraDomain>,
 }
 
 /// What the last install left on the server.
@@ -126,6 +129,7 @@ impl Default for Profile {
             test_email: None,
             test_delivered: false,
             dkim_rotation: None,
+            extra_domains: Vec::new(),
         }
     }
 }
@@ -159,7 +163,15 @@ impl Profile {
             }
             _ => self.dkim_rotation = None,
         }
+        // A domain added on the dashboard that becomes the first one is not added twice.
+        self.extra_domains.retain(|extra| extra.domain != domain.domain);
         self.domain = Some(domain);
+    }
+
+    /// Every domain on the relay, the first one first.
+    pub fn domain_names(&self) -> Vec<String> {
+        let first = self.domain.iter().map(|domain| domain.domain.to_string());
+        first.chain(self.extra_domains.iter().map(|extra| extra.domain.to_string())).collect()
     }
 
     /// The relay is gone from the server: no install, certificate or delivered test, and the

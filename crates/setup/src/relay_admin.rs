@@ -132,6 +132,29 @@ impl<'a, R: Remote> RelayAdmin<'a, R> {
         Ok(change)
     }
 
+    /// `user senders`: replaces the addresses at the relay's other domains `address` may also
+    /// send as (none clears them); checks the relay kept exactly those.
+    pub async fn set_senders(
+        &self,
+        address: &str,
+        senders: &[String],
+    ) -> Result<api::UserSenders, Error> {
+        let mut args = vec!["user", "senders", "--", address];
+        args.extend(senders.iter().map(String::as_str));
+        let kept: api::UserSenders = self.call("user senders", &args, &[], b"").await?;
+        let wanted: Vec<String> = senders.iter().map(|s| s.trim().to_ascii_lowercase()).collect();
+        let same_user = kept.user.eq_ignore_ascii_case(address.trim());
+        let same_senders = kept.senders.iter().all(|sender| wanted.contains(sender))
+            && wanted.iter().all(|sender| kept.senders.contains(sender));
+        if !same_user || !same_senders {
+            return Err(Error::Unreadable {
+                command: "user senders",
+                detail: format!("asked for {wanted:?} for {address}, the relay kept {kept:?}"),
+            });
+        }
+        Ok(kept)
+    }
+
     /// `alias list`.
     pub async fn aliases(&self) -> Result<api::AliasList, Error> {
         self.call("alias list", &["alias", "list"], &[], b"").await

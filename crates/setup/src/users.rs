@@ -43,14 +43,50 @@ pub enum Error {
     Secrets(#[from] secrets::Error),
 }
 
-/// A new user's address, checked: an address at `domain`.
-pub fn check_address(typed: &str, domain: &str) -> Result<String, Invalid> {
-    let invalid = |problem| Invalid::new(Field::SmtpUser, problem);
-    let address = email_address(typed).map_err(invalid)?.to_ascii_lowercase();
-    if !address.ends_with(&format!("@{domain}")) {
-        return Err(invalid(Problem::OutsideDomain { domain: domain.to_string() }));
+/// A new user's address, checked: an address at one of the relay's `domains` (the first domain
+/// first).
+pub fn check_address(typed: &str, domains: &[String]) -> Result<String, Invalid> {
+    at_domains(typed, domains).map_err(|problem| Invalid::new(Field::SmtpUser, problem))
+}
+
+/// An address at one of `domains`, lower case, or why it is not one.
+fn at_domains(typed: &str, domains: &[String]) -> Result<String, Problem> {
+    let address = email_address(typed)?.to_ascii_lowercase();
+    if domains.iter().any(|domain| address.ends_with(&format!("@{domain}"))) {
+        return Ok(address);
     }
-    Ok(address)
+    Err(match domains {
+        [domain] => Problem::OutsideDomain { domain: domain.clone() },
+        _ => Problem::OutsideDomains { domains: domains.to_vec() },
+    })
+}
+
+/// The addresses a user may also send as, checked: each at one of the relay's `domains`, each
+/// once (the row of a wrong one is named).
+pub fn check_senders(typed: &[String], domains: &[String]) -> Result<Vec<String>, Invalid> {
+    let mut senders: Vec<String> = Vec::new();
+    for (index, sender) in typed.iter().enumerate() {
+        let invalid =
+            |problem| Invalid { item: Some(index), ..Invalid::new(Field::Sends, problem) };
+        let sender = at_domains(sender, domains).map_err(invalid)?;
+        if senders.contains(&sender) {
+            return Err(invalid(Problem::Duplicate));
+        }
+        senders.push(sender);
+    }
+    Ok(senders)
+}
+
+/// Lets `address` also send as `senders` (none: only its own domain).
+pub async fn set_senders<R: Remote>(
+    remote: &R,
+    address: &str,
+    senders: &[String],
+    domains: &[String],
+) -> Result<(), Error> {
+    let senders = check_senders(senders, domains)?;
+    RelayAdmin::new(remote).set_senders(address, &senders).await?;
+    Ok(())
 }
 
 /// Every user on the server, the install's own first.
@@ -80,9 +116,9 @@ pub async fn add<R: Remote>(
     remote: &R,
     secrets: &dyn SecretStore,
     typed: &str,
-    domain: &str,
+    domains: &[String],
 ) -> Result<String, Error> {
-    let address = check_address(typed, domain)?;
+    let address = check_address(typed, domains)?;
     let admin = RelayAdmin::new(remote);
     if admin.users().await?.contains(&address) {
         return Err(Invalid::new(Field::SmtpUser, Problem::Duplicate).into());
@@ -103,6 +139,22 @@ pub async fn set_password<R: Remote>(
     secrets
         .set(&SecretName::SmtpPassword { user: address.to_ascii_lowercase() }, &password)
         .await?;
+    Ok(())
+}
+
+/// Makes sure `address` is a user whose password this computer's keychain has (a further
+/// domain's sending address): a missing one is added, one without a kept password gets a new one.
+pub async fn ensure<R: Remote>(
+    remote: &R,
+    secrets: &dyn SecretStore,
+    address: &str,
+) -> Result<(), Error> {
+    let address = address.to_ascii_lowercase();
+    let exists = RelayAdmin::new(remote).users().await?.contains(&address);
+    let kept = secrets.get(&SecretName::SmtpPassword { user: address.clone() }).await?;
+    if !exists || kept.is_none() {
+        set_password(remote, secrets, &address).await?;
+    }
     Ok(())
 }
 
@@ -150,18 +202,38 @@ mod tests {
         serde_json::to_string(&api::Response::ok(list)).expect("serializes")
     }
 
+    fn domains(names: &[&str]) -> Vec<String> {
+        names.iter().map(|name| name.to_string()).collect()
+    }
+
     #[test]
-    fn a_user_is_an_address_at_the_domain() {
+    fn a_user_is_an_address_at_one_of_the_domains() {
+        let one = domains(&["example.com"]);
+        assert_eq!(check_address(" Printer@Example.com ", &one).unwrap(), "printer@example.com");
         assert_eq!(
-            check_address(" Printer@Example.com ", "example.com").unwrap(),
-            "printer@example.com"
-        );
-        assert_eq!(
-            check_address("printer@example.org", "example.com").unwrap_err().problem,
+            check_address("printer@example.org", &one).unwrap_err().problem,
             Problem::OutsideDomain { domain: "example.com".into() }
         );
-        assert_eq!(check_address("printer", "example.com").unwrap_err().problem, Problem::NoAt);
-        assert_eq!(check_address("", "example.com").unwrap_err().field, Field::SmtpUser);
+        assert_eq!(check_address("printer", &one).unwrap_err().problem, Problem::NoAt);
+        assert_eq!(check_address("", &one).unwrap_err().field, Field::SmtpUser);
+        let two = domains(&["example.com", "example.org"]);
+        assert_eq!(check_address("shop@example.org", &two).unwrap(), "shop@example.org");
+        assert_eq!(
+            check_address("shop@example.net", &two).unwrap_err().problem,
+            Problem::OutsideDomains { domains: two.clone() }
+        );
+    }
+
+    #[test]
+    fn senders_are_addresses_at_the_domains_each_once_with_the_wrong_row_named() {
+        let two = domains(&["example.com", "example.org"]);
+        let typed = domains(&[" Shop@Example.org", "news@example.org"]);
+        assert_eq!(check_senders(&typed, &two).unwrap(), ["shop@example.org", "news@example.org"]);
+        let error = check_senders(&domains(&["a@example.org", "b@gmail.test"]), &two).unwrap_err();
+        assert_eq!((error.field, error.item), (Field::Sends, Some(1)));
+        let error = check_senders(&domains(&["a@example.org", "A@example.org"]), &two).unwrap_err();
+        assert_eq!(error.problem, Problem::Duplicate);
+        assert_eq!(check_senders(&[], &two).unwrap(), Vec::<String>::new(), "none clears them");
     }
 
     #[tokio::test]
@@ -173,7 +245,9 @@ mod tests {
                 r#"{"api":2,"ok":{"user":"printer@example.com","action":"added"}}"#,
             );
         let secrets = MemoryStore::default();
-        let added = add(&server, &secrets, "printer@example.com", "example.com").await.unwrap();
+        let added = add(&server, &secrets, "printer@example.com", &domains(&["example.com"]))
+            .await
+            .unwrap();
         assert_eq!(added, "printer@example.com");
         let password = secrets
             .get(&SecretName::SmtpPassword { user: added.clone() })
@@ -197,7 +271,9 @@ mod tests {
     async fn an_existing_user_is_a_duplicate_and_the_main_user_stays() {
         let server = FakeServer::new().answer("'user' 'list'", 0, &reply(&["alice@example.com"]));
         let secrets = MemoryStore::default();
-        let error = add(&server, &secrets, "Alice@example.com", "example.com").await.unwrap_err();
+        let error = add(&server, &secrets, "Alice@example.com", &domains(&["example.com"]))
+            .await
+            .unwrap_err();
         assert!(matches!(error, Error::Invalid(Invalid { problem: Problem::Duplicate, .. })));
         let error =
             remove(&server, &secrets, "ALICE@example.com", "alice@example.com").await.unwrap_err();

@@ -62,6 +62,9 @@ pub struct Input {
     /// Once a CA issued: the names on the certificate and the CAA `issue` value (without flags
     /// and tag) that lets only the relay's account get the next one.
     pub caa: Option<(Vec<String>, String)>,
+    /// Whether the mail host's own records (its addresses, its SPF, the PTR) are in this plan:
+    /// the first domain's; a further domain on the same relay only points its MX at the host.
+    pub host_records: bool,
 }
 
 /// What the domain already publishes (read by `check.rs` before planning).
@@ -231,17 +234,15 @@ pub fn plan(input: &Input, existing: &Existing) -> Plan {
     };
     let mut records = Vec::new();
     let mut warnings = Vec::new();
-    for address in &input.ipv4 {
-        records.push(record(Kind::A, &host, address.to_string(), Purpose::Address, Need::Required));
-    }
-    for address in &input.ipv6 {
-        records.push(record(
-            Kind::AAAA,
-            &host,
-            address.to_string(),
-            Purpose::Ipv6Address,
-            Need::Required,
-        ));
+    if input.host_records {
+        for address in &input.ipv4 {
+            let value = address.to_string();
+            records.push(record(Kind::A, &host, value, Purpose::Address, Need::Required));
+        }
+        for address in &input.ipv6 {
+            let value = address.to_string();
+            records.push(record(Kind::AAAA, &host, value, Purpose::Ipv6Address, Need::Required));
+        }
     }
     if input.receive_mail {
         let ours = fqdn(&host);
@@ -268,13 +269,15 @@ pub fn plan(input: &Input, existing: &Existing) -> Plan {
     if existing.spf.len() > 1 {
         warnings.push(Warning::SeveralSpfRecords { found: existing.spf.clone() });
     }
-    records.push(record(
-        Kind::TXT,
-        &host,
-        "v=spf1 a -all".into(),
-        Purpose::SpfMailHost,
-        Need::Recommended,
-    ));
+    if input.host_records {
+        records.push(record(
+            Kind::TXT,
+            &host,
+            "v=spf1 a -all".into(),
+            Purpose::SpfMailHost,
+            Need::Recommended,
+        ));
+    }
     for (selector, value) in &input.dkim {
         records.push(record(
             Kind::TXT,
@@ -355,12 +358,12 @@ pub fn plan(input: &Input, existing: &Existing) -> Plan {
         std::net::IpAddr::V4(_) => format!("{}.in-addr.arpa.", super::reversed(ip)),
         std::net::IpAddr::V6(_) => format!("{}.ip6.arpa.", super::reversed(ip)),
     };
-    for ip in input
+    let ips = input
         .ipv4
         .iter()
         .map(|v4| std::net::IpAddr::V4(*v4))
-        .chain(input.ipv6.iter().map(|v6| std::net::IpAddr::V6(*v6)))
-    {
+        .chain(input.ipv6.iter().map(|v6| std::net::IpAddr::V6(*v6)));
+    for ip in ips.filter(|_| input.host_records) {
         records.push(Record {
             kind: Kind::PTR,
             name: ptr_name(ip),
@@ -452,7 +455,36 @@ mod tests {
             mta_sts_policy: None,
             tls_reports: None,
             caa: None,
+            host_records: true,
         }
+    }
+
+    #[test]
+    fn a_further_domain_points_at_the_first_ones_mail_host_without_its_records() {
+        let input = Input {
+            domain: "example.org".into(),
+            receive_mail: true,
+            host_records: false,
+            ..input()
+        };
+        let plan = plan(&input, &Existing::default());
+        let kinds: Vec<(Kind, &str)> =
+            plan.records.iter().map(|record| (record.kind, record.host.as_str())).collect();
+        assert_eq!(
+            kinds,
+            [
+                (Kind::MX, "@"),
+                (Kind::TXT, "@"),
+                (Kind::TXT, "outpost._domainkey"),
+                (Kind::TXT, "_dmarc"),
+            ],
+            "no A, AAAA, mail-host SPF or PTR: those are in example.com's zone"
+        );
+        assert_eq!(find(&plan, Kind::MX, "@").value, "10 mail.example.com.");
+        assert_eq!(
+            find(&plan, Kind::TXT, "@").value,
+            "v=spf1 ip4:203.0.113.10 ip6:2001:db8::10 -all"
+        );
     }
 
     fn find<'a>(plan: &'a Plan, kind: Kind, host: &str) -> &'a Record {

@@ -18,7 +18,7 @@ fn input() -> Input {
         crate::dns::records::DmarcPolicy::None,
     )
     .unwrap()
-    .relay_input(crate::certificate::Tls::SelfSigned)
+    .relay_input(&[], crate::certificate::Tls::SelfSigned)
     .unwrap()
 }
 
@@ -252,7 +252,7 @@ async fn the_aliases_on_the_server_are_made_exactly_the_wizards() {
         }],
     })
     .unwrap();
-    let input = domain.relay_input(crate::certificate::Tls::SelfSigned).unwrap();
+    let input = domain.relay_input(&[], crate::certificate::Tls::SelfSigned).unwrap();
     // On the server: an alias the wizard no longer has, the catch-all as wanted, shop missing.
     let server = installed_server(&input)
         .answer("'alias' 'list'", 0, r#"{"api":1,"ok":{"aliases":[{"address":"old@example.com","destinations":["x@gmail.com"]},{"address":"*@example.com","destinations":["me@gmail.com"]}],"owner":"me@gmail.com"}}"#)
