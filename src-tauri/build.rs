@@ -38,6 +38,9 @@ fn main() {
         "dkim_rotation_start",
         "dkim_rotation_switch",
         "dkim_rotation_finish",
+        "add_domain",
+        "remove_domain",
+        "extra_dns_report",
         "save_backup",
         "restore_backup",
     ]);

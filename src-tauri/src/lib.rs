@@ -65,6 +65,9 @@ pub fn run() {
             commands::dashboard::dkim_rotation_start,
             commands::dashboard::dkim_rotation_switch,
             commands::dashboard::dkim_rotation_finish,
+            commands::dashboard::add_domain,
+            commands::dashboard::remove_domain,
+            commands::dashboard::extra_dns_report,
             commands::dashboard::save_backup,
             commands::dashboard::restore_backup,
         ])

@@ -137,8 +137,10 @@ pub enum Found {
         total: usize,
         /// Right ones public resolvers do not all answer yet.
         spreading: usize,
-        /// The domains with a record that is not right, the first domain first.
-        wrong: Vec<String>,
+        /// Whether a record of the first domain is not right (fixed at the DNS step).
+        first_wrong: bool,
+        /// The further domains with a record that is not right (fixed on the dashboard).
+        further_wrong: Vec<String>,
     },
     /// The DNS records could not be checked from here.
     DnsUnchecked {
@@ -324,20 +326,25 @@ pub fn judge(reading: &Reading, context: &Context) -> Vec<Item> {
             let (right, total, spreading) = verdicts.fold((0, 0, 0), |sum, verdict| {
                 (sum.0 + verdict.right, sum.1 + verdict.total, sum.2 + verdict.spreading)
             });
-            let wrong: Vec<String> = context
+            let wrong = |(_, verdict): &&(String, Result<crate::dns::report::Verdict, String>)| {
+                verdict.as_ref().is_ok_and(|verdict| verdict.next.is_some())
+            };
+            let first_wrong = context.dns.first().as_ref().is_some_and(wrong);
+            let further_wrong: Vec<String> = context
                 .dns
                 .iter()
-                .filter(|(_, verdict)| verdict.as_ref().is_ok_and(|v| v.next.is_some()))
+                .skip(1)
+                .filter(wrong)
                 .map(|(domain, _)| domain.clone())
                 .collect();
-            let verdict = if !wrong.is_empty() {
+            let verdict = if first_wrong || !further_wrong.is_empty() {
                 Verdict::Fail
             } else if spreading > 0 {
                 Verdict::Warn
             } else {
                 Verdict::Pass
             };
-            item(verdict, Found::Dns { right, total, spreading, wrong })
+            item(verdict, Found::Dns { right, total, spreading, first_wrong, further_wrong })
         }
         Some(detail) => item(Verdict::Warn, Found::DnsUnchecked { detail: detail.clone() }),
     });
@@ -761,7 +768,8 @@ mod tests {
                     right: 10,
                     total: 11,
                     spreading: 0,
-                    wrong: vec!["example.org".into()]
+                    first_wrong: false,
+                    further_wrong: vec!["example.org".into()]
                 }
             ),
             "a further domain's missing record counts and is named"

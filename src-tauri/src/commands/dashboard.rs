@@ -2,6 +2,8 @@
 
 use outpost_relay_api::{QueueDeleted, QueueRetry};
 use outpost_setup::app::{self, DkimSwitch, UserChange};
+use outpost_setup::choices::ExtraDomainForm;
+use outpost_setup::dns::report::Report;
 use outpost_setup::health::Health;
 use outpost_setup::install::UninstallPlan;
 use outpost_setup::progress::Progress;
@@ -174,4 +176,64 @@ pub async fn restore_backup(
     })
     .await?;
     Ok((restored, view))
+}
+
+/// "Add a domain": checked, installed on the relay (its key made, its aliases set, a login for
+/// its sending address), then remembered.
+#[tauri::command]
+pub async fn add_domain(
+    state: State<'_, AppState>,
+    form: ExtraDomainForm,
+    on_progress: Channel<Progress>,
+) -> Result<ProfileView, IpcError> {
+    let (profile, secrets, settings) =
+        (state.profile().await, state.secrets.clone(), settings(&state)?);
+    let mut progress = forward(on_progress);
+    let (extra, installed) = cancellable(&state, async move {
+        Ok(app::add_domain(&profile, &secrets, &settings, &form, &mut progress).await?)
+    })
+    .await?;
+    update(&state, move |profile| {
+        profile.extra_domains.retain(|other| other.domain != extra.domain);
+        profile.extra_domains.push(extra);
+        profile.installed = Some(installed);
+    })
+    .await
+}
+
+/// "Remove" on a further domain, once the user confirmed.
+#[tauri::command]
+pub async fn remove_domain(
+    state: State<'_, AppState>,
+    domain: String,
+    on_progress: Channel<Progress>,
+) -> Result<(app::DomainRemoved, ProfileView), IpcError> {
+    let (profile, secrets, settings) =
+        (state.profile().await, state.secrets.clone(), settings(&state)?);
+    let mut progress = forward(on_progress);
+    let (removed, installed) = cancellable(&state, async move {
+        Ok(app::remove_domain(&profile, &secrets, &settings, &domain, &mut progress).await?)
+    })
+    .await?;
+    let name = removed.domain.clone();
+    let view = update(&state, move |profile| {
+        profile.extra_domains.retain(|other| other.domain.as_str() != name);
+        profile.installed = Some(installed);
+    })
+    .await?;
+    Ok((removed, view))
+}
+
+/// A further domain's records, checked.
+#[tauri::command]
+pub async fn extra_dns_report(
+    state: State<'_, AppState>,
+    domain: String,
+) -> Result<Report, IpcError> {
+    let (profile, settings) = (state.profile().await, settings(&state)?);
+    cancellable(
+        &state,
+        async move { Ok(app::extra_dns_report(&profile, &settings, &domain).await?) },
+    )
+    .await
 }

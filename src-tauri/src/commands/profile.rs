@@ -36,6 +36,8 @@ pub struct ProfileView {
     pub test_delivered: bool,
     /// A DKIM key rotation under way.
     pub dkim_rotation: Option<outpost_setup::dkim_rotation::DkimRotation>,
+    /// Further domains on the same relay.
+    pub extra_domains: Vec<outpost_setup::choices::ExtraDomain>,
 }
 
 impl ProfileView {
@@ -58,6 +60,7 @@ impl ProfileView {
             test_email: profile.test_email.clone(),
             test_delivered: profile.test_delivered,
             dkim_rotation: profile.dkim_rotation.clone(),
+            extra_domains: profile.extra_domains.clone(),
         }
     }
 }

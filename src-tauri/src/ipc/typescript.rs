@@ -79,6 +79,8 @@ fn generate() -> String {
     declarations.visit::<app::DkimSwitch>();
     declarations.visit::<app::BackupSaved>();
     declarations.visit::<app::Restored>();
+    declarations.visit::<choices::ExtraDomainForm>();
+    declarations.visit::<app::DomainRemoved>();
     let mut text = String::from(
         "// Generated from the Rust types by src-tauri/src/ipc/typescript.rs (ts-rs). Do not edit:\n\
          // change the Rust type and run `./dev types`; a test fails while this file is stale.\n",

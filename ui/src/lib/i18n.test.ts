@@ -140,8 +140,8 @@ describe('the words for the engine’s data', () => {
       { id: 'queue', waiting: 3, stuck: 0, oldest: 1_799_990_000, nextRetry: 1_800_000_600 },
       { id: 'deliveries', counts: { since: 1_799_913_600, delivered: 12, bounced: 1 } },
       { id: 'inbound', since: 1_799_913_600, forwarded: 4, refused: [{ reason: 'unknown-recipient', count: 2 }, { reason: 'dmarc-reject', count: 1 }] },
-      { id: 'dns', right: 6, total: 7, spreading: 0 },
-      { id: 'dns', right: 7, total: 7, spreading: 2 },
+      { id: 'dns', right: 6, total: 7, spreading: 0, firstWrong: true, furtherWrong: [] },
+      { id: 'dns', right: 7, total: 7, spreading: 2, firstWrong: false, furtherWrong: [] },
       { id: 'dnsUnchecked', detail: 'timed out' },
       { id: 'blocklists', listed: [entry], unchecked: 1, asked: 6 },
       { id: 'blocklists', listed: [], unchecked: 1, asked: 6 },
@@ -167,6 +167,11 @@ describe('the words for the engine’s data', () => {
     expect(healthText({ verdict: 'warn', found: at(9) }).action).toMatchObject({ kind: 'section', section: 'queue' });
     expect(healthText({ verdict: 'pass', found: at(12) }).found).toMatch(/4 forwarded since .*; refused: no such address 2×, failed its domain’s DMARC 1×/);
     expect(healthText({ verdict: 'warn', found: at(19) }).action).toMatchObject({ step: 'install', label: 'dashboard.go.upgrade' });
+    expect(healthText({ verdict: 'fail', found: at(13) }).action).toMatchObject({ kind: 'step', step: 'dns' });
+    // A further domain's record is fixed in the dashboard's Domains section, and named.
+    const further = healthText({ verdict: 'fail', found: { id: 'dns', right: 10, total: 11, spreading: 0, firstWrong: false, furtherWrong: ['example.org'] } });
+    expect(further.found).toBe('10 of 11 records are right; example.org needs attention');
+    expect(further.action).toMatchObject({ kind: 'section', section: 'domains' });
   });
 
   it('explains why a delivery bounced', () => {

@@ -22,6 +22,8 @@ import type {
   DnsReport,
   DkimSwitch,
   DomainForm,
+  DomainRemoved,
+  ExtraDomainForm,
   Health,
   HostKey,
   InstallReport,
@@ -270,3 +272,14 @@ export const saveBackup = (path: string): Promise<BackupSaved> => call('save_bac
 /** "Restore from a backup" onto the connected server: an install, then the backup's files back. */
 export const restoreBackup = (path: string, onProgress: (event: Progress) => void): Promise<[Restored, ProfileView]> =>
   call('restore_backup', { path, onProgress: channel(onProgress) });
+
+/** "Add a domain": checked, then installed on the relay (its key, aliases and login). */
+export const addDomain = (form: ExtraDomainForm, onProgress: (event: Progress) => void): Promise<ProfileView> =>
+  call('add_domain', { form, onProgress: channel(onProgress) });
+
+/** "Remove" on a further domain (confirmed first). */
+export const removeDomain = (domain: string, onProgress: (event: Progress) => void): Promise<[DomainRemoved, ProfileView]> =>
+  call('remove_domain', { domain, onProgress: channel(onProgress) });
+
+/** A further domain's records, checked at its zone's servers and at public resolvers. */
+export const extraDnsReport = (domain: string): Promise<DnsReport> => call('extra_dns_report', { domain });

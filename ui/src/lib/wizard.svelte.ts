@@ -16,6 +16,7 @@ export class Wizard {
   testEmail = $state<ipc.TestEmail | null>(null);
   testDelivered = $state(false);
   dkimRotation = $state<ipc.DkimRotation | null>(null);
+  extraDomains = $state<ipc.ExtraDomain[]>([]);
   /** The server Outpost was just uninstalled from (said on the Install step until the next install). */
   uninstalledFrom = $state<string | null>(null);
   loaded = $state(false);
@@ -73,6 +74,7 @@ export class Wizard {
     this.testEmail = view.testEmail;
     this.testDelivered = view.testDelivered;
     this.dkimRotation = view.dkimRotation;
+    this.extraDomains = view.extraDomains;
   }
 
   /** Takes a profile the Rust side returned after a step's own command. */

@@ -18,6 +18,7 @@ const view = (): ProfileView => ({
   testEmail: null,
   testDelivered: false,
   dkimRotation: null,
+  extraDomains: [],
 });
 
 vi.mock('./ipc', async (importOriginal) => ({

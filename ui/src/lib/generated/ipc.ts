@@ -670,7 +670,61 @@ dkimSelector: string, };
 
 export type DomainForm = { domain: string, mailHost: string, sender: string, forwardTo: string, forwarding: Forwarding, ipv6: boolean, dmarc: DmarcPolicy, };
 
-export type Field = "host" | "port" | "user" | "password" | "keyFile" | "passphrase" | "newKey" | "domain" | "mailHost" | "sender" | "forwardTo" | "aliasName" | "aliasTo" | "testRecipient" | "imapHost" | "smtpUser";
+export type DomainRemoved = { 
+/**
+ * The domain.
+ */
+domain: string, 
+/**
+ * The logins at it that were removed (their passwords left the keychain too).
+ */
+users: Array<string>, };
+
+export type ExtraDomain = { 
+/**
+ * The domain, e.g. `example.org` (ASCII, lower case).
+ */
+domain: string, 
+/**
+ * The address mail is sent from at it (its SMTP login).
+ */
+sender: string, 
+/**
+ * The mailbox its incoming mail is forwarded to; none: the relay does not receive for it.
+ */
+forwardTo: string | null, 
+/**
+ * Which addresses exist and where each one's mail goes.
+ */
+forwarding: Forwarding, 
+/**
+ * The DMARC policy to publish.
+ */
+dmarc: DmarcPolicy, 
+/**
+ * The DKIM selector the relay signs its mail with.
+ */
+dkimSelector: string, };
+
+export type ExtraDomainForm = { 
+/**
+ * The domain.
+ */
+domain: string, 
+/**
+ * The sending address (empty: `hello@<domain>`).
+ */
+sender: string, 
+/**
+ * The forwarding mailbox (empty: the relay does not receive for it).
+ */
+forwardTo: string, 
+/**
+ * The addresses and the catch-all.
+ */
+forwarding: Forwarding, };
+
+export type Field = "host" | "port" | "user" | "password" | "keyFile" | "passphrase" | "newKey" | "domain" | "mailHost" | "sender" | "forwardTo" | "aliasName" | "aliasTo" | "testRecipient" | "imapHost" | "smtpUser" | "sends";
 
 export type Finding = { "kind": "port25Blocked" } | { "kind": "noMailServer" } | { "kind": "policy" } | { "kind": "tryLater", 
 /**
@@ -860,7 +914,7 @@ forwarded: number,
  */
 refused: Array<RefusalCount>, } | { "id": "dns", 
 /**
- * Records right.
+ * Records right (of every domain on the relay).
  */
 right: number, 
 /**
@@ -870,7 +924,15 @@ total: number,
 /**
  * Right ones public resolvers do not all answer yet.
  */
-spreading: number, } | { "id": "dnsUnchecked", 
+spreading: number, 
+/**
+ * Whether a record of the first domain is not right (fixed at the DNS step).
+ */
+firstWrong: boolean, 
+/**
+ * The further domains with a record that is not right (fixed on the dashboard).
+ */
+furtherWrong: Array<string>, } | { "id": "dnsUnchecked", 
 /**
  * What went wrong.
  */
@@ -1154,7 +1216,11 @@ login: string, } | { "kind": "domain" } | { "kind": "install" } | { "kind": "dki
 /**
  * Seconds since the epoch (the server's clock).
  */
-until: number, } | { "kind": "certificate" };
+until: number, } | { "kind": "certificate" } | { "kind": "extraDomain", 
+/**
+ * The name asked for.
+ */
+domain: string, };
 
 export type NetworkFailure = { "kind": "refused" } | { "kind": "noRoute" } | { "kind": "timedOut" } | { "kind": "unknownName" } | { "kind": "other", 
 /**
@@ -1166,7 +1232,7 @@ export type Outcome = "delivered" | "temporary" | "permanent";
 
 export type Port25 = "open" | "on-request" | "restricted";
 
-export type Problem = { "kind": "empty" } | { "kind": "tooLong", max: number, } | { "kind": "looksLikeAnAddress" } | { "kind": "hasSpace" } | { "kind": "ipAddress" } | { "kind": "notADomain" } | { "kind": "noEnding", suggestion: string, } | { "kind": "noAt" } | { "kind": "badLocalPart" } | { "kind": "outsideDomain", domain: string, } | { "kind": "forwardsToItself", domain: string, } | { "kind": "duplicate" } | { "kind": "reservedName" } | { "kind": "neededForAliases" } | { "kind": "notAHost" } | { "kind": "publicKeyFile" } | { "kind": "unreadable", path: string, reason: string, } | { "kind": "passphraseNeeded" } | { "kind": "passphraseWrong" } | { "kind": "keyNotMade" } | { "kind": "cannotBecomeRoot", user: string, reason: string, } | { "kind": "mainUser" };
+export type Problem = { "kind": "empty" } | { "kind": "tooLong", max: number, } | { "kind": "looksLikeAnAddress" } | { "kind": "hasSpace" } | { "kind": "ipAddress" } | { "kind": "notADomain" } | { "kind": "noEnding", suggestion: string, } | { "kind": "noAt" } | { "kind": "badLocalPart" } | { "kind": "outsideDomain", domain: string, } | { "kind": "outsideDomains", domains: Array<string>, } | { "kind": "forwardsToItself", domain: string, } | { "kind": "duplicate" } | { "kind": "reservedName" } | { "kind": "neededForAliases" } | { "kind": "notAHost" } | { "kind": "publicKeyFile" } | { "kind": "unreadable", path: string, reason: string, } | { "kind": "passphraseNeeded" } | { "kind": "passphraseWrong" } | { "kind": "keyNotMade" } | { "kind": "cannotBecomeRoot", user: string, reason: string, } | { "kind": "mainUser" };
 
 export type ProfileView = { 
 /**
@@ -1216,7 +1282,11 @@ testDelivered: boolean,
 /**
  * A DKIM key rotation under way.
  */
-dkimRotation: DkimRotation | null, };
+dkimRotation: DkimRotation | null, 
+/**
+ * Further domains on the same relay.
+ */
+extraDomains: Array<ExtraDomain>, };
 
 export type Progress = { "kind": "stage", 
 /**
@@ -1753,7 +1823,15 @@ address: string, } | { "kind": "remove",
 /**
  * The user.
  */
-address: string, };
+address: string, } | { "kind": "senders", 
+/**
+ * The user.
+ */
+address: string, 
+/**
+ * The addresses as typed (none: only the user's own domain).
+ */
+senders: Array<string>, };
 
 export type Verdict = { 
 /**

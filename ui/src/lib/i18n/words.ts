@@ -382,7 +382,7 @@ export function when(seconds: number): string {
 }
 
 /** Where the dashboard's fix for an item is: a step to go to, or a section further down. */
-export type HealthAction = { kind: 'step'; step: StepId; label: MessageKey } | { kind: 'section'; section: 'queue' | 'deliveries'; label: MessageKey };
+export type HealthAction = { kind: 'step'; step: StepId; label: MessageKey } | { kind: 'section'; section: 'queue' | 'deliveries' | 'domains'; label: MessageKey };
 
 /** A health item in words: its title, what was found, the fix, and where the fix is. */
 export function healthText(item: ipc.HealthItem): { title: string; found: string; fix: string; action: HealthAction | null } {
@@ -448,10 +448,16 @@ export function healthText(item: ipc.HealthItem): { title: string; found: string
       const refused = found.refused.map((entry) => t(`dashboard.refusal.${entry.reason}` as MessageKey, { count: entry.count }));
       return result(t('dashboard.inbound.refused', { forwarded: found.forwarded, since, refused: refused.join(', ') }));
     }
-    case 'dns':
+    case 'dns': {
+      // A further domain's records are fixed in the dashboard's Domains section, the first's at the DNS step.
+      if (!found.firstWrong && found.furtherWrong.length > 0) {
+        const values = { right: found.right, total: found.total, domains: found.furtherWrong.join(', ') };
+        return result(t('dashboard.dns.wrongDomains', values), t('dashboard.dns.fixDomains'), { kind: 'section', section: 'domains', label: 'dashboard.go.domains' });
+      }
       if (found.right < found.total) return result(t('dashboard.dns.wrong', { right: found.right, total: found.total }), t('dashboard.dns.fix'), step('dns', 'dashboard.go.dns'));
       if (found.spreading > 0) return result(t('dashboard.dns.spreading', { total: found.total, spreading: found.spreading }), t('dashboard.dns.fix'), step('dns', 'dashboard.go.dns'));
       return result(t('dashboard.dns.right', { total: found.total }));
+    }
     case 'dnsUnchecked':
       return result(t('dashboard.dns.unchecked', { detail: found.detail }), t('dashboard.dns.unchecked.fix'));
     case 'blocklists': {
