@@ -27,6 +27,10 @@ pub const SYSTEMD: &[Scenario] = &[
         "t81_a_backup_rebuilds_the_relay_on_a_fresh_server_with_its_keys_logins_and_secrets",
         t81_a_backup_rebuilds_the_relay_on_a_fresh_server_with_its_keys_logins_and_secrets,
     ),
+    (
+        "t82_a_second_domain_on_the_same_relay_sends_receives_and_is_removed_cleanly",
+        t82_a_second_domain_on_the_same_relay_sends_receives_and_is_removed_cleanly,
+    ),
 ];
 
 fn verdict(health: &Health, id: &str) -> Option<Verdict> {
@@ -399,6 +403,215 @@ fn t81_a_backup_rebuilds_the_relay_on_a_fresh_server_with_its_keys_logins_and_se
         ensure!(
             matches!(wrong, Err(app::Error::Backup(outpost_setup::backup::Error::WrongKey))),
             "{wrong:?}"
+        );
+        Ok(())
+    })
+}
+
+fn t82_a_second_domain_on_the_same_relay_sends_receives_and_is_removed_cleanly(
+    inbox: &Inbox,
+) -> Result<()> {
+    use outpost_setup::choices::{AliasChoice, ExtraDomainForm, Field, Forwarding, Problem};
+    use outpost_setup::dns::check::Status;
+    use outpost_setup::dns::records::Kind;
+    use outpost_system_tests::inbox::{Host, Outgoing};
+
+    crate::ssh::block_on(async {
+        let secrets = TestSecrets::default();
+        let mut profile = crate::certificate::wizard_profile(inbox, &secrets).await?;
+        let trusted = crate::certificate::desktop_roots(inbox, "t82-roots.pem")?;
+        let settings = crate::certificate::settings(inbox, &trusted);
+        let (_, installed) = app::install(&profile, &secrets, &settings, &mut |_| {}).await?;
+        profile.installed = Some(installed);
+        let report = app::dns_report(&profile, &settings).await?;
+        crate::dns::publish_records(inbox, report.lines.iter().map(|line| &line.checked.record))?;
+
+        // The first domain cannot be added again; nothing changes on the server.
+        let form = |domain: &str| ExtraDomainForm {
+            domain: domain.into(),
+            sender: String::new(),
+            forward_to: "bob@gmail.test".into(),
+            forwarding: Forwarding {
+                catch_all: false,
+                aliases: vec![AliasChoice { name: "orders".into(), to: "bob@gmail.test".into() }],
+            },
+        };
+        let twice =
+            app::add_domain(&profile, &secrets, &settings, &form("Example.test"), &mut |_| {})
+                .await;
+        ensure!(
+            matches!(&twice, Err(app::Error::Invalid(invalid)) if invalid.field == Field::Domain && invalid.problem == Problem::Duplicate),
+            "{twice:?}"
+        );
+
+        // Added: its key on the server and in the keychain, a login for its sending address.
+        let (extra, installed) =
+            app::add_domain(&profile, &secrets, &settings, &form(" Shop.test "), &mut |_| {})
+                .await
+                .context("adding shop.test")?;
+        ensure!(
+            (extra.domain.as_str(), extra.sender.as_str()) == ("shop.test", "hello@shop.test"),
+            "{extra:?}"
+        );
+        profile.extra_domains.push(extra);
+        profile.installed = Some(installed.clone());
+        ensure!(
+            installed.dkim.iter().any(|(name, _)| name == "outpost._domainkey.shop.test"),
+            "{:?}",
+            installed.dkim
+        );
+        let key_file = "/etc/outpost/dkim/shop.test.outpost.pem";
+        ensure!(inbox.ssh(&format!("test -s {key_file} && echo kept"))?.trim() == "kept");
+        let dkim_secret = SecretName::DkimKey { record: "outpost._domainkey.shop.test".into() };
+        ensure!(secrets.get(&dkim_secret).await?.is_some(), "its key is not backed up");
+        let login = SecretName::SmtpPassword { user: "hello@shop.test".into() };
+        let password = secrets.get(&login).await?.context("its login's password")?;
+
+        // Its records: its own zone, pointing at the first domain's mail host; missing at
+        // first, which the dashboard's DNS item names.
+        let report = app::extra_dns_report(&profile, &settings, "shop.test").await?;
+        let planned: Vec<(Kind, &str)> = report
+            .lines
+            .iter()
+            .map(|line| (line.checked.record.kind, line.checked.record.name.as_str()))
+            .collect();
+        ensure!(
+            report.zone == "shop.test"
+                && planned
+                    == [
+                        (Kind::MX, "shop.test."),
+                        (Kind::TXT, "shop.test."),
+                        (Kind::TXT, "outpost._domainkey.shop.test."),
+                        (Kind::TXT, "_dmarc.shop.test."),
+                    ],
+            "{} {planned:?}",
+            report.zone
+        );
+        ensure!(report.verdict.next.is_some(), "{:?}", report.verdict);
+        let health = app::health(&profile, &secrets, &settings).await?;
+        let dns = found(&health, |f| matches!(f, Found::Dns { .. }))?;
+        ensure!(
+            matches!(dns, Found::Dns { first_wrong: false, further_wrong, .. } if further_wrong == &["shop.test".to_string()]),
+            "{dns:?}"
+        );
+        crate::dns::publish_records(inbox, report.lines.iter().map(|line| &line.checked.record))?;
+        let report = app::extra_dns_report(&profile, &settings, "shop.test").await?;
+        ensure!(
+            report.lines.iter().all(|line| line.checked.status == Status::Ok),
+            "{:#?}",
+            report.lines
+        );
+
+        // Its login sends as it: signed d=shop.test, and the receiver's checks pass.
+        let sent = crate::relay::submit_as(
+            inbox,
+            "hello@shop.test",
+            &password,
+            "hello@shop.test",
+            "t82 from shop",
+        )?;
+        ensure!(sent.contains("queued as"), "{sent}");
+        let judged = inbox.wait_for_verdict("t82 from shop", Duration::from_secs(30))?;
+        let passes = |judged: &outpost_system_tests::inbox::Verdict| {
+            judged.dkim.iter().any(|dkim| dkim.domain == "shop.test" && dkim.result == "pass")
+                && judged.spf.result == "pass"
+                && judged.dmarc.result == "pass"
+        };
+        ensure!(passes(&judged), "{judged:#?}");
+
+        // Mail to its alias is forwarded; without a catch-all, another address is refused.
+        let to_shop = |to: &'static [&'static str], subject: &'static str| Outgoing {
+            mail_from: "alice@gmail.test",
+            from_header: "Alice <alice@gmail.test>",
+            to,
+            subject,
+            signed: true,
+        };
+        let sent = inbox.send_from(Host::Mx, &to_shop(&["orders@shop.test"], "t82 orders"))?;
+        ensure!(sent.data.as_deref().is_some_and(|reply| reply.starts_with("250")), "{sent:?}");
+        let forwarded = inbox.wait_for_verdict("t82 orders", Duration::from_secs(20))?;
+        ensure!(forwarded.rcpt_to == ["bob@gmail.test"], "{forwarded:#?}");
+        let sent = inbox.send_from(Host::Mx, &to_shop(&["nobody@shop.test"], "t82 nobody"))?;
+        ensure!(sent.rcpt.iter().all(|reply| reply.starts_with("550")), "{sent:?}");
+
+        // The first domain's login may send as an address at shop.test only once allowed.
+        let alice = SecretName::SmtpPassword { user: "alice@example.test".into() };
+        let alice = secrets.get(&alice).await?.context("alice's password")?;
+        let refused = crate::relay::submit_as(
+            inbox,
+            "alice@example.test",
+            &alice,
+            "news@shop.test",
+            "t82 news",
+        )?;
+        ensure!(!refused.contains("queued as"), "sent as another domain unasked: {refused}");
+        let allow = app::UserChange::Senders {
+            address: "alice@example.test".into(),
+            senders: vec![" News@Shop.test ".into()],
+        };
+        let users = app::change_smtp_user(&profile, &secrets, &allow).await?;
+        ensure!(
+            users
+                .iter()
+                .any(|user| user.address == "alice@example.test"
+                    && user.senders == ["news@shop.test"]),
+            "{users:?}"
+        );
+        let allowed = crate::relay::submit_as(
+            inbox,
+            "alice@example.test",
+            &alice,
+            "news@shop.test",
+            "t82 news allowed",
+        )?;
+        ensure!(allowed.contains("queued as"), "{allowed}");
+        let judged = inbox.wait_for_verdict("t82 news allowed", Duration::from_secs(30))?;
+        ensure!(passes(&judged), "{judged:#?}");
+        let elsewhere = app::UserChange::Senders {
+            address: "alice@example.test".into(),
+            senders: vec!["news@shop.test".into(), "x@gmail.test".into()],
+        };
+        let wrong = app::change_smtp_user(&profile, &secrets, &elsewhere).await;
+        ensure!(
+            matches!(&wrong, Err(app::Error::Invalid(invalid)) if invalid.field == Field::Sends && invalid.item == Some(1)),
+            "{wrong:?}"
+        );
+
+        // Removed: the relay no longer has it, nor its key, login or alice's permission.
+        let (removed, installed) =
+            app::remove_domain(&profile, &secrets, &settings, "shop.test", &mut |_| {}).await?;
+        ensure!(removed.users == ["hello@shop.test"], "{removed:?}");
+        profile.extra_domains.clear();
+        profile.installed = Some(installed.clone());
+        ensure!(
+            !installed.dkim.iter().any(|(name, _)| name.ends_with("shop.test")),
+            "{:?}",
+            installed.dkim
+        );
+        let config = inbox.ssh(&format!("cat {}", outpost_setup::install::CONFIG))?;
+        ensure!(!config.contains("shop.test"), "{config}");
+        ensure!(
+            inbox.ssh(&format!("test -e {key_file} && echo left || echo gone"))?.trim() == "gone"
+        );
+        ensure!(secrets.get(&dkim_secret).await?.is_none(), "its key is still in the keychain");
+        ensure!(secrets.get(&login).await?.is_none(), "its login's password is still kept");
+        let users = app::smtp_users(&profile, &secrets).await?;
+        ensure!(
+            users.iter().all(|user| user.address != "hello@shop.test" && user.senders.is_empty()),
+            "{users:?}"
+        );
+        // The first domain does not receive: with shop.test gone nothing does, and port 25 closes.
+        let after = inbox.send_from(Host::Mx, &to_shop(&["orders@shop.test"], "t82 after"));
+        ensure!(
+            after.as_ref().is_err_and(|error| format!("{error:#}").contains("Connection refused")),
+            "{after:?}"
+        );
+        ensure!(!config.contains(":25\""), "still listening on 25: {config}");
+        let again =
+            app::remove_domain(&profile, &secrets, &settings, "shop.test", &mut |_| {}).await;
+        ensure!(
+            matches!(again, Err(app::Error::NotReady(app::Missing::ExtraDomain { .. }))),
+            "{again:?}"
         );
         Ok(())
     })
