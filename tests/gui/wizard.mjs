@@ -736,6 +736,63 @@ try {
     await shot('45d-dkim-switched');
   });
 
+  await test('a second domain is added to the same server, its records checked there, a login allowed to send as it, then removed', async () => {
+    await driver.waitFor('[data-testid=dashboard-verdict]', { timeoutMs: 60_000 });
+    await driver.waitFor('[data-testid=smtp-user]', { timeoutMs: 60_000 });
+    await driver.execute('document.querySelector("[data-testid=dashboard-domains]").scrollIntoView({ block: "start" })');
+    await driver.click('[data-testid=domain-add]');
+    // The first domain again is refused beside its field, before anything changes.
+    await driver.type('[data-testid=extra-domain]', 'example.test');
+    await driver.click('[data-testid=domain-add-do]');
+    await driver.waitFor('[data-testid=domain-add-form] [data-testid=field-error]', { timeoutMs: 30_000 });
+    assert.match(await driver.text('[data-testid=domain-add-form] [data-testid=field-error]'), /on your server already/);
+    await driver.type('[data-testid=extra-domain]', 'Shop.test');
+    // Its mail is forwarded to the first domain's mailbox (filled in), every address (catch-all).
+    assert.equal(await driver.execute('return document.querySelector("[data-testid=extra-forward-to]").value'), profile().domain.forwardTo);
+    await shot('45f-domain-add');
+    await driver.click('[data-testid=domain-add-do]');
+    await driver.waitFor('[data-testid=domain-extra][data-domain="shop.test"]', { timeoutMs: 120_000 });
+    assert.match(await driver.text('[data-testid=domains-said]'), /shop\.test is on your server, and hello@shop\.test can send/);
+    assert.ok(onVps('test -s /etc/outpost/dkim/shop.test.outpost.pem && echo kept') === 'kept', 'its DKIM key is on the server');
+    // Its records: missing, then published as a user would from what the screen shows, then right.
+    const missing = await waitForStates('dns-record', (row) => row.state === 'missing', 60_000);
+    assert.deepEqual(missing.map((row) => `${row.kind} ${row.name}`), ['MX shop.test.', 'TXT shop.test.', 'TXT outpost._domainkey.shop.test.', 'TXT _dmarc.shop.test.']);
+    assert.match(await driver.text('[data-testid=domain-extra-verdict]'), /^0 of 4 records are right/);
+    await driver.execute('document.querySelector("[data-testid=domain-extra]").scrollIntoView({ block: "start" })');
+    await shot('45g-domain-records');
+    for (const row of missing) publish(row.name, row.kind, row.kind === 'TXT' ? quoted(row.value) : row.value);
+    await driver.click('[data-testid=domain-extra-check]');
+    await driver.waitFor('[data-testid=domain-extra][data-right=true]', { timeoutMs: 60_000 });
+    assert.match(await driver.text('[data-testid=domain-extra-verdict]'), /All 4 records are right/);
+    // Its login is listed with the others; the first domain's login may also send as it.
+    await driver.waitFor('[data-testid=smtp-user][data-address="hello@shop.test"]', { timeoutMs: 60_000 });
+    const alice = '[data-testid=smtp-user][data-address="alice@example.test"]';
+    await driver.click(`${alice} [data-testid=smtp-user-senders-edit]`);
+    await driver.type(`${alice} [data-testid=smtp-user-senders-input]`, 'news@shop.test, x@gmail.test');
+    await driver.click(`${alice} [data-testid=smtp-user-senders-save]`);
+    await driver.waitFor(`${alice} [data-testid=field-error]`, { timeoutMs: 30_000 });
+    assert.match(await driver.text(`${alice} [data-testid=field-error]`), /^Address 2: This must be an address at one of your domains: example\.test, shop\.test\./);
+    await driver.type(`${alice} [data-testid=smtp-user-senders-input]`, 'news@shop.test');
+    await driver.click(`${alice} [data-testid=smtp-user-senders-save]`);
+    await driver.waitFor(`${alice} [data-testid=smtp-user-senders][data-senders="news@shop.test"]`, { timeoutMs: 30_000 });
+    assert.match(onVps('cat /etc/outpost/users'), /^alice@example\.test \S+ send-as=news@shop\.test$/m);
+    await driver.execute(`document.querySelector('${alice}').scrollIntoView({ block: "start" })`);
+    await shot('45h-login-sends-as');
+    // Removed, confirmed first: its login and alice's permission go with it.
+    await driver.execute('document.querySelector("[data-testid=domain-extra]").scrollIntoView({ block: "center" })');
+    await driver.click('[data-testid=domain-remove]');
+    assert.match(await driver.text('[data-testid=domain-remove-confirm-text]'), /Remove shop\.test from your server\?.*its logins and their passwords are deleted/s);
+    await driver.click('[data-testid=domain-remove-confirm]');
+    await driver.waitForText(
+      '[data-testid=domains-said]',
+      'shop.test was removed from your server, with its logins hello@shop.test. Its records may now be deleted at its DNS provider.',
+      { timeoutMs: 120_000 },
+    );
+    assert.equal(await driver.execute('return document.querySelectorAll("[data-testid=domain-extra]").length'), 0);
+    assert.doesNotMatch(onVps('cat /etc/outpost/relay.toml /etc/outpost/users'), /shop\.test/);
+    assert.deepEqual(profile().extraDomains ?? [], []);
+  });
+
   await test('a backup is saved; uninstall says exactly what it removes and removes it; the backup restores the server', async () => {
     await driver.click('[data-testid=stepper-dashboard]');
     await driver.waitForText('[data-testid=step-title]', 'Dashboard');

@@ -792,8 +792,9 @@ mod tests {
             "aliases need its forwarding mailbox"
         );
 
-        let input =
-            first.relay_input(&[extra.clone()], crate::certificate::Tls::SelfSigned).unwrap();
+        let input = first
+            .relay_input(std::slice::from_ref(&extra), crate::certificate::Tls::SelfSigned)
+            .unwrap();
         let domains: Vec<&str> = input.config.server.domains.iter().map(|d| d.as_str()).collect();
         assert_eq!(domains, ["example.com", "example.org"]);
         assert_eq!(input.config.server.hostname.as_str(), "mail.example.com", "one mail host");
@@ -820,7 +821,7 @@ mod tests {
         let sending_only =
             Domain::new("example.com", "", "", "", false, DmarcPolicy::None).unwrap();
         let input = sending_only
-            .relay_input(&[extra.clone()], crate::certificate::Tls::SelfSigned)
+            .relay_input(std::slice::from_ref(&extra), crate::certificate::Tls::SelfSigned)
             .unwrap();
         assert!(!input.config.listeners.inbound.is_empty());
         assert_eq!(input.config.inbound.owner.unwrap().to_string(), "boss@mail.test");

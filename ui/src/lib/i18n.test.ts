@@ -95,6 +95,8 @@ describe('the words for the engine’s data', () => {
   it('words a field’s problem for that field when it has its own words', () => {
     expect(problemText('host', { kind: 'empty' })).toMatch(/server’s address/);
     expect(problemText('domain', { kind: 'empty' })).toMatch(/Type your domain/);
+    expect(problemText('sends', { kind: 'outsideDomains', domains: ['example.com', 'example.org'] })).toBe('This must be an address at one of your domains: example.com, example.org.');
+    expect(problemText('domain', { kind: 'duplicate' })).toBe('This domain is on your server already.');
     expect(problemText('sender', { kind: 'outsideDomain', domain: 'example.test' })).toMatch(/must end in @example\.test/);
     expect(problemText('domain', { kind: 'noEnding', suggestion: 'example.com' })).toMatch(/for example example\.com/);
   });

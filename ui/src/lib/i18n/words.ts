@@ -223,7 +223,9 @@ export function port25Reason(failure: ipc.NetworkFailure): string {
 export function problemText(field: ipc.Field, problem: ipc.Problem): string {
   const key = either(`invalid.${field}.${problem.kind}`, `invalid.${problem.kind}` as MessageKey);
   const { kind: _kind, ...values } = problem;
-  return t(key, values as Params);
+  // A list (the relay's domains) reads as one: "example.com, example.org".
+  const words = Object.fromEntries(Object.entries(values).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : value]));
+  return t(key, words as Params);
 }
 
 /** A mail server's name, as people know it. */
