@@ -4,10 +4,11 @@
 #
 # The root file system is this machine's, copy-on-write (an overlay whose upper layer is a
 # tmpfs), so an install inside never touches the machine. Every unit the machine has enabled is
-# masked except SSH and what systemd itself needs. Arguments: STATE SHADOW_HASH DNS4 DNS6.
+# masked except SSH and what systemd itself needs. Arguments: STATE SHADOW_HASH DNS4 DNS6, and
+# for another vps than the first: NAME IP HOST_KEY (its file under $STATE/ssh).
 set -euo pipefail
-STATE=$1 SHADOW_HASH=$2 DNS4=$3 DNS6=$4
-BASE=$STATE/vps/root
+STATE=$1 SHADOW_HASH=$2 DNS4=$3 DNS6=$4 NAME=${5:-vps} IP=${6:-198.51.100.10} HOST_KEY=${7:-host_ed25519}
+BASE=$STATE/$NAME/root
 ROOT=$BASE/merged
 
 mount --make-rprivate /
@@ -41,19 +42,19 @@ mount -t tmpfs -o mode=755 tmpfs "$ROOT/run"
 # Never bind the machine's /tmp here: systemd-tmpfiles empties /tmp at boot. The vps gets its
 # own, and a shared folder for handing files in and out.
 mount -t tmpfs -o mode=1777 tmpfs "$ROOT/tmp"
-mkdir -p "$STATE/vps/share" "$ROOT/mnt/inbox"
-mount --bind "$STATE/vps/share" "$ROOT/mnt/inbox"
+mkdir -p "$STATE/$NAME/share" "$ROOT/mnt/inbox"
+mount --bind "$STATE/$NAME/share" "$ROOT/mnt/inbox"
 
 # Identity, names and the root password, all in the upper layer.
-hostname vps
-echo vps >"$ROOT/etc/hostname"
+hostname "$NAME"
+echo "$NAME" >"$ROOT/etc/hostname"
 rm -f "$ROOT/etc/resolv.conf"
 printf 'nameserver %s\nnameserver %s\n' "$DNS4" "$DNS6" >"$ROOT/etc/resolv.conf"
-printf '127.0.0.1 localhost\n::1 localhost\n198.51.100.10 vps.inbox.test vps\n' >"$ROOT/etc/hosts"
+printf '127.0.0.1 localhost\n::1 localhost\n%s %s.inbox.test %s\n' "$IP" "$NAME" "$NAME" >"$ROOT/etc/hosts"
 sed -i "s|^root:[^:]*:|root:$SHADOW_HASH:|" "$ROOT/etc/shadow"
 install -d -m 700 "$ROOT/root/.ssh"
 install -m 600 "$STATE/ssh/id_ed25519.pub" "$ROOT/root/.ssh/authorized_keys"
-install -m 600 "$STATE/ssh/host_ed25519" "$ROOT/etc/ssh/inbox_host_ed25519_key"
+install -m 600 "$STATE/ssh/$HOST_KEY" "$ROOT/etc/ssh/inbox_host_ed25519_key"
 cat >"$ROOT/etc/ssh/sshd_config.d/inbox.conf" <<CONF
 HostKey /etc/ssh/inbox_host_ed25519_key
 PermitRootLogin yes

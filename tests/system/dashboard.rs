@@ -382,16 +382,18 @@ fn t81_a_backup_rebuilds_the_relay_on_a_fresh_server_with_its_keys_logins_and_se
             "{:?} after, {dkim_before:?} before",
             installed.dkim
         );
-        let password = secrets
-            .get(&outpost_setup::secrets::SecretName::SmtpPassword {
-                user: "printer@example.test".into(),
-            })
-            .await?
-            .context("the printer's password")?;
-        let check = inbox.ssh(&format!(
-            "printf '%s\\n' '{password}' | /usr/local/bin/outpost-relay user check --json -- printer@example.test"
-        ))?;
-        ensure!(check.contains(r#""accepted":true"#), "{check}");
+        // Both logins: the install's own too (a fresh server's install gives it a new password
+        // before the backup's users file replaces it; the keychain must end with the backup's).
+        for user in ["printer@example.test", "alice@example.test"] {
+            let password = secrets
+                .get(&outpost_setup::secrets::SecretName::SmtpPassword { user: user.into() })
+                .await?
+                .with_context(|| format!("{user}'s password"))?;
+            let check = inbox.ssh(&format!(
+                "printf '%s\\n' '{password}' | /usr/local/bin/outpost-relay user check --json -- {user}"
+            ))?;
+            ensure!(check.contains(r#""accepted":true"#), "{user}: {check}");
+        }
         ensure!(inbox.ssh("systemctl is-active outpost-relay")?.trim() == "active");
 
         // Another computer's key (or a damaged file) opens nothing, and says so.

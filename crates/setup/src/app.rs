@@ -614,6 +614,11 @@ pub async fn get_certificate(
             .acme
             .filter(|acme| acme.directory == acme_directory)
             .and_then(|acme| acme.account);
+        // A server restored from a backup has its account's file before ACME is switched on.
+        let account = match account {
+            Some(account) => Some(account),
+            None => certificate::stored_account(session, &acme_directory).await?,
+        };
         Ok((ports, account))
     })
     .await?;
@@ -1092,10 +1097,6 @@ pub async fn restore_backup(
     if contents.domain != domain.domain.as_str() {
         return Err(Error::BackupForAnotherDomain { domain: contents.domain });
     }
-    // The logins' passwords first: the install then finds its own user's and keeps it.
-    for (user, password) in &contents.passwords {
-        secrets.set(&SecretName::SmtpPassword { user: user.clone() }, password).await?;
-    }
     // The restored server signs with the old one's key (and keeps its rotation's other one).
     let mut restoring = profile.clone();
     if let Some(domain) = &mut restoring.domain {
@@ -1122,6 +1123,11 @@ pub async fn restore_backup(
     }
     with_session(profile, secrets, async |session| {
         crate::backup::put_back(session, &contents.files).await?;
+        // The users file is the backup's now: the logins' passwords are the backup's too (the
+        // install above gave a fresh server's own user a new one, which the file just replaced).
+        for (user, password) in &contents.passwords {
+            secrets.set(&SecretName::SmtpPassword { user: user.clone() }, password).await?;
+        }
         for file in &contents.files {
             let Some((_, record)) = keys.iter().find(|(path, _)| *path == file.path) else {
                 continue;

@@ -249,14 +249,11 @@ pub async fn extra_names(
 /// Where the relay keeps its ACME accounts on the server (`tls.state_dir`/acme).
 pub const ACME_DIR: &str = "/var/lib/outpost/tls/acme";
 
-/// Backs the relay's ACME accounts (one JSON file per CA, holding the account's private key) up
-/// to the keychain as one JSON object of file name → content; read without a progress event.
-/// Returns whether the keychain's copy changed.
-pub async fn backup_accounts<R: crate::remote::Remote>(
+/// The relay's ACME account files (one JSON file per CA, holding the account's private key):
+/// file name → content, read without a progress event.
+async fn read_accounts<R: crate::remote::Remote>(
     remote: &R,
-    secrets: &dyn crate::secrets::SecretStore,
-    server: &str,
-) -> Result<bool, crate::app::Error> {
+) -> Result<std::collections::BTreeMap<String, String>, crate::app::Error> {
     let listing =
         remote.run(&format!("ls -1 {ACME_DIR} 2>/dev/null || true"), b"", &mut |_, _| {}).await?;
     let mut accounts = std::collections::BTreeMap::new();
@@ -272,6 +269,37 @@ pub async fn backup_accounts<R: crate::remote::Remote>(
             accounts.insert(file.to_string(), output.stdout);
         }
     }
+    Ok(accounts)
+}
+
+/// The account URL of the relay's stored account at `directory`, if it has one (a restored
+/// server has its old account's file before the relay is asked to use it).
+pub async fn stored_account<R: crate::remote::Remote>(
+    remote: &R,
+    directory: &str,
+) -> Result<Option<String>, crate::app::Error> {
+    /// The two fields of instant-acme's `AccountCredentials` that say which account it is.
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        id: String,
+        directory: Option<String>,
+    }
+    let accounts = read_accounts(remote).await?;
+    Ok(accounts
+        .values()
+        .filter_map(|json| serde_json::from_str::<Stored>(json).ok())
+        .find(|stored| stored.directory.as_deref() == Some(directory))
+        .map(|stored| stored.id))
+}
+
+/// Backs the relay's ACME accounts up to the keychain as one JSON object of file name →
+/// content. Returns whether the keychain's copy changed.
+pub async fn backup_accounts<R: crate::remote::Remote>(
+    remote: &R,
+    secrets: &dyn crate::secrets::SecretStore,
+    server: &str,
+) -> Result<bool, crate::app::Error> {
+    let accounts = read_accounts(remote).await?;
     if accounts.is_empty() {
         return Ok(false);
     }
@@ -308,6 +336,26 @@ pub fn caa_identity(directory: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_restored_account_is_found_by_its_ca_directory() {
+        use crate::remote::fake::FakeServer;
+        let server = FakeServer::new()
+            .answer("ls -1 /var/lib/outpost/tls/acme", 0, "account-0a1b.json\naccount-9f9f.json\n")
+            .answer(
+                "cat '/var/lib/outpost/tls/acme/account-0a1b.json'",
+                0,
+                r#"{"id":"https://staging/acct/7","key_pkcs8":"x","directory":"https://staging/dir"}"#,
+            )
+            .answer(
+                "cat '/var/lib/outpost/tls/acme/account-9f9f.json'",
+                0,
+                r#"{"id":"https://ca/acct/1","key_pkcs8":"x","directory":"https://ca/dir"}"#,
+            );
+        let found = stored_account(&server, "https://ca/dir").await.unwrap();
+        assert_eq!(found.as_deref(), Some("https://ca/acct/1"));
+        assert_eq!(stored_account(&server, "https://other/dir").await.unwrap(), None);
+    }
 
     #[tokio::test]
     async fn acme_accounts_are_backed_up_to_the_keychain_once() {
