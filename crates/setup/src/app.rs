@@ -1381,11 +1381,19 @@ pub async fn dns_report(profile: &Profile, settings: &Settings) -> Result<report
     if let Some(rotation) = &profile.dkim_rotation {
         input.dkim.push(rotation.other_record());
     }
+    checked_report(&input, settings).await
+}
+
+/// The plan for `input`, checked at its zone's servers and the public resolvers.
+async fn checked_report(
+    input: &crate::dns::records::Input,
+    settings: &Settings,
+) -> Result<report::Report, Error> {
     let settings = report::Settings {
         finders: settings.dns_finders.clone(),
         public_resolvers: settings.public_resolvers.clone(),
     };
-    report::report(&input, &settings)
+    report::report(input, &settings)
         .await
         .map_err(|error| Error::Dns { domain: input.domain.clone(), error })
 }
@@ -1399,14 +1407,7 @@ pub async fn extra_dns_report(
 ) -> Result<report::Report, Error> {
     let (domain, installed) = domain_and_install(profile)?;
     let extra = extra_domain(profile, name)?;
-    let input = domain.extra_dns_input(extra, &installed);
-    let settings = report::Settings {
-        finders: settings.dns_finders.clone(),
-        public_resolvers: settings.public_resolvers.clone(),
-    };
-    report::report(&input, &settings)
-        .await
-        .map_err(|error| Error::Dns { domain: input.domain.clone(), error })
+    checked_report(&domain.extra_dns_input(extra, &installed), settings).await
 }
 
 /// Every domain's report, the first domain's first, checked at the same time.
