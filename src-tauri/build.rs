@@ -7,6 +7,7 @@ fn main() {
         "about",
         "load_profile",
         "go_to_step",
+        "set_language",
         "verify_relay",
         "providers",
         "port25_ticket",

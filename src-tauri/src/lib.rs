@@ -34,6 +34,7 @@ pub fn run() {
             commands::about::about,
             commands::profile::load_profile,
             commands::profile::go_to_step,
+            commands::profile::set_language,
             commands::providers::providers,
             commands::providers::port25_ticket,
             commands::providers::choose_provider,

@@ -65,6 +65,21 @@ impl Step {
     ];
 }
 
+/// The languages the app speaks (the UI has a catalogue for each). Until the user picks one the
+/// app follows the system's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// English.
+    En,
+    /// Kazakh.
+    Kk,
+    /// Russian.
+    Ru,
+    /// Simplified Chinese.
+    Zh,
+}
+
 /// The non-secret state of one setup, saved after every change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -98,6 +113,9 @@ pub struct Profile {
     /// Further domains on the same relay (the dashboard's "Domains").
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_domains: Vec<crate::choices::ExtraDomain>,
+    /// The language the user picked; none: the system's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<Language>,
 }
 
 /// What the last install left on the server.
@@ -130,6 +148,7 @@ impl Default for Profile {
             test_delivered: false,
             dkim_rotation: None,
             extra_domains: Vec::new(),
+            language: None,
         }
     }
 }
@@ -406,6 +425,23 @@ mod tests {
         profile.connected(server("203.0.113.7"));
         assert!(profile.installed.is_none());
         assert!(profile.certificate.is_none() && !profile.test_delivered);
+    }
+
+    #[test]
+    fn the_language_is_saved_and_kept_through_a_new_server_and_an_uninstall() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = Store::new(directory.path());
+        let mut profile = Profile { language: Some(Language::Kk), ..Profile::default() };
+        profile.connected(server("198.51.100.10"));
+        profile.connected(server("203.0.113.7"));
+        profile.uninstalled();
+        store.save(&profile).unwrap();
+        let text = fs::read_to_string(store.path()).unwrap();
+        assert!(text.contains(r#""language": "kk""#), "{text}");
+        assert_eq!(store.load().unwrap().profile.language, Some(Language::Kk));
+        // A profile from before languages follows the system's.
+        fs::write(store.path(), r#"{"format":1,"step":"connect","reached":"connect"}"#).unwrap();
+        assert_eq!(store.load().unwrap().profile.language, None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Reading the saved progress and moving between steps.
 
 use outpost_setup::choices::{Domain, Server};
-use outpost_setup::profile::{Installed, Profile, Step};
+use outpost_setup::profile::{Installed, Language, Profile, Step};
 use serde::Serialize;
 use tauri::State;
 
@@ -38,6 +38,8 @@ pub struct ProfileView {
     pub dkim_rotation: Option<outpost_setup::dkim_rotation::DkimRotation>,
     /// Further domains on the same relay.
     pub extra_domains: Vec<outpost_setup::choices::ExtraDomain>,
+    /// The language the user picked; none: the system's.
+    pub language: Option<Language>,
 }
 
 impl ProfileView {
@@ -61,6 +63,7 @@ impl ProfileView {
             test_delivered: profile.test_delivered,
             dkim_rotation: profile.dkim_rotation.clone(),
             extra_domains: profile.extra_domains.clone(),
+            language: profile.language,
         }
     }
 }
@@ -70,6 +73,15 @@ impl ProfileView {
 pub async fn load_profile(state: State<'_, AppState>) -> Result<ProfileView, IpcError> {
     let profile = state.profile.lock().await;
     Ok(ProfileView::new(&profile, &state))
+}
+
+/// Remembers the language the user picked.
+#[tauri::command]
+pub async fn set_language(
+    state: State<'_, AppState>,
+    language: Language,
+) -> Result<ProfileView, IpcError> {
+    update(&state, |profile| profile.language = Some(language)).await
 }
 
 /// Moves to `step` and saves; the saved profile is what the UI shows next.

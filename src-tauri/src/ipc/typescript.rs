@@ -63,6 +63,7 @@ fn generate() -> String {
     declarations.visit::<dns::blocklists::Entry>();
     declarations.visit::<install::MailServer>();
     declarations.visit::<probe::Submission>();
+    declarations.visit::<profile::Language>();
     declarations.visit::<profile::Step>();
     declarations.visit::<progress::Progress>();
     declarations.visit::<providers::Provider>();

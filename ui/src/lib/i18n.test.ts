@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { catalogues, currentLanguage, setLanguage, t } from './i18n/index.svelte';
+import { catalogues, currentLanguage, format, LANGUAGES, placeholders, setLanguage, systemLanguage, t } from './i18n/index.svelte';
 import { en, type MessageKey } from './i18n/en';
 import { STEPS } from './steps';
 import { errorCodes } from './ipc';
@@ -33,6 +33,100 @@ describe('the message catalogue', () => {
   it('keeps the current language when asked for one it does not have', () => {
     setLanguage('xx');
     expect(currentLanguage()).toBe('en');
+  });
+});
+
+describe('every language', () => {
+  const languages = LANGUAGES.filter((code) => code !== 'en');
+
+  it('has every English key and no other', () => {
+    for (const code of languages) {
+      const keys = Object.keys(catalogues[code].messages);
+      const missing = Object.keys(en).filter((key) => !keys.includes(key));
+      const unknown = keys.filter((key) => !(key in en));
+      expect({ code, missing, unknown }).toEqual({ code, missing: [], unknown: [] });
+    }
+  });
+
+  it('uses exactly the placeholders English uses', () => {
+    for (const code of languages) {
+      const differ: string[] = [];
+      for (const [key, english] of Object.entries(en)) {
+        const theirs = catalogues[code].messages[key as MessageKey];
+        const a = [...placeholders(english).names].sort().join(',');
+        const b = [...placeholders(theirs).names].sort().join(',');
+        if (a !== b) differ.push(`${key}: {${a}} ≠ {${b}}`);
+      }
+      expect({ code, differ }).toEqual({ code, differ: [] });
+    }
+  });
+
+  it('gives every plural the forms its language has, and is not left in English', () => {
+    for (const code of LANGUAGES) {
+      const categories = new Intl.PluralRules(catalogues[code].locale).resolvedOptions().pluralCategories;
+      const wrong: string[] = [];
+      for (const [key, text] of Object.entries(catalogues[code].messages)) {
+        for (const [name, forms] of placeholders(text).plurals) {
+          const lacking = categories.filter((category) => !forms.includes(category));
+          if (lacking.length) wrong.push(`${key} {${name}}: no ${lacking.join(', ')}`);
+        }
+      }
+      expect({ code, wrong }).toEqual({ code, wrong: [] });
+    }
+    // Words that stay the same in every language (names, codes, placeholders only) aside, a
+    // message identical to English's was forgotten.
+    const same = (code: (typeof LANGUAGES)[number]) =>
+      Object.entries(en)
+        .filter(([key, english]) => catalogues[code].messages[key as MessageKey] === english && /[a-z]{4,} [a-z]{3,}/.test(english))
+        .map(([key]) => key);
+    for (const code of languages) expect({ code, same: same(code) }).toEqual({ code, same: [] });
+  });
+
+  it('follows the system’s language by its first subtag, else English', () => {
+    expect(systemLanguage(['ru-UA', 'en-US'])).toBe('ru');
+    expect(systemLanguage(['de-DE', 'zh-Hans-CN'])).toBe('zh');
+    expect(systemLanguage(['kk_KZ'])).toBe('kk');
+    expect(systemLanguage(['fr-FR'])).toBe('en');
+    expect(systemLanguage([])).toBe('en');
+  });
+});
+
+describe('plurals and numbers', () => {
+  const files = '{count, plural, one {# file} other {# files}} in {path}';
+
+  it('picks each language’s own form', () => {
+    expect(format(files, { count: 1, path: '/tmp' }, 'en')).toBe('1 file in /tmp');
+    expect(format(files, { count: 3, path: '/tmp' }, 'en')).toBe('3 files in /tmp');
+    const russian = '{count, plural, one {# файл} few {# файла} many {# файлов} other {# файла}}';
+    expect(format(russian, { count: 1 }, 'ru-RU')).toBe('1 файл');
+    expect(format(russian, { count: 3 }, 'ru-RU')).toBe('3 файла');
+    expect(format(russian, { count: 5 }, 'ru-RU')).toBe('5 файлов');
+    expect(format(russian, { count: 21 }, 'ru-RU')).toBe('21 файл');
+    expect(format('{n, plural, =0 {none} other {#}}', { n: 0 }, 'en')).toBe('none');
+  });
+
+  it('writes numbers the language’s way, leaving four-digit ones ungrouped', () => {
+    expect(format('{v} MB', { v: 12.5 }, 'ru-RU')).toBe('12,5 MB');
+    expect(format('{v} MB', { v: 12.5 }, 'en')).toBe('12.5 MB');
+    expect(format('{v}', { v: 2222 }, 'ru-RU')).toBe('2222');
+    expect(format('{v}', { v: 25000 }, 'en')).toBe('25,000');
+    expect(format('{v}', { v: 25000 }, 'ru-RU')).toBe('25\u00a0000');
+  });
+
+  it('leaves a placeholder without a value visible', () => {
+    expect(format(files, { path: '/tmp' }, 'en')).toBe('{count} in /tmp');
+  });
+
+  it('fills every message in every language without a placeholder left', () => {
+    for (const code of LANGUAGES) {
+      setLanguage(code);
+      for (const [key, english] of Object.entries(en)) {
+        const params = Object.fromEntries([...placeholders(english).names].map((name) => [name, 2]));
+        const text = t(key as MessageKey, params);
+        expect(text, `${code} ${key}`).not.toMatch(/\{\w+(,[^}]*)?\}/);
+      }
+    }
+    setLanguage('en');
   });
 });
 

@@ -13,6 +13,7 @@ export type * from './generated/ipc';
 export { INSTALL_STAGES } from './generated/ipc';
 import type {
   About,
+  Language,
   Address,
   BackupSaved,
   BlocklistEntry,
@@ -113,6 +114,7 @@ export const loadProfile = (): Promise<ProfileView> => call('load_profile');
 
 /** Moves to a step and saves it. */
 export const goToStep = (step: StepId): Promise<ProfileView> => call('go_to_step', { step });
+export const setLanguage = (language: Language): Promise<ProfileView> => call('set_language', { language });
 
 /** The VPS provider catalogue. */
 export const providers = (): Promise<Provider[]> => call('providers');

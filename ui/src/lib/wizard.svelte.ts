@@ -4,6 +4,7 @@
 import * as ipc from './ipc';
 import { Task } from './task.svelte';
 import { nextStep, previousStep, canVisit, type StepId } from './steps';
+import { setLanguage, systemLanguage } from './i18n/index.svelte';
 
 export class Wizard {
   step = $state<StepId>('welcome');
@@ -24,6 +25,8 @@ export class Wizard {
   notice = $state<{ setAside: string | null; unreadable: string | null } | null>(null);
 
   async load(): Promise<void> {
+    // The system's language until the profile says which one the user picked.
+    if (typeof navigator !== 'undefined') setLanguage(systemLanguage(navigator.languages ?? [navigator.language]));
     await this.run(async () => {
       const view = await ipc.loadProfile();
       this.apply(view);
@@ -55,6 +58,13 @@ export class Wizard {
     await this.run(async () => this.apply(await ipc.chooseProvider(provider)));
   }
 
+  /** Switches to `language` at once and remembers it (a failure to save is not worth an error:
+   * the next start follows the system again). */
+  async chooseLanguage(language: ipc.Language): Promise<void> {
+    setLanguage(language);
+    await ipc.setLanguage(language).then((view) => this.apply(view), () => {});
+  }
+
   dismissError(): void {
     this.task.error = null;
   }
@@ -75,6 +85,7 @@ export class Wizard {
     this.testDelivered = view.testDelivered;
     this.dkimRotation = view.dkimRotation;
     this.extraDomains = view.extraDomains;
+    if (view.language) setLanguage(view.language);
   }
 
   /** Takes a profile the Rust side returned after a step's own command. */

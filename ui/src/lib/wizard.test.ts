@@ -19,6 +19,7 @@ const view = (): ProfileView => ({
   testDelivered: false,
   dkimRotation: null,
   extraDomains: [],
+  language: null,
 });
 
 vi.mock('./ipc', async (importOriginal) => ({

@@ -1124,6 +1124,8 @@ export type KeychainState = "ready" | "missing" | "notAnswering";
 
 export type Keyed = "ip" | "domain";
 
+export type Language = "en" | "kk" | "ru" | "zh";
+
 export type Listener = { 
 /**
  * What it is for.
@@ -1286,7 +1288,11 @@ dkimRotation: DkimRotation | null,
 /**
  * Further domains on the same relay.
  */
-extraDomains: Array<ExtraDomain>, };
+extraDomains: Array<ExtraDomain>, 
+/**
+ * The language the user picked; none: the system's.
+ */
+language: Language | null, };
 
 export type Progress = { "kind": "stage", 
 /**

@@ -3,7 +3,7 @@
 // sentence a user reads is built here from the catalogue, so another language is a catalogue
 // file and nothing else.
 
-import { t, type MessageKey, type Params } from './index.svelte';
+import { formatDate, formatTime, t, type MessageKey, type Params } from './index.svelte';
 import { en } from './en';
 import type * as ipc from '../ipc';
 import type { StepId } from '../steps';
@@ -64,7 +64,7 @@ export function errorText(error: ipc.IpcError): ErrorText {
             : {},
       );
     case 'unreachable':
-      return say('error.unreachable', { host: error.host, port: error.port, reason: networkText(error.reason) });
+      return say('error.unreachable', { host: error.host, port: String(error.port), reason: networkText(error.reason) });
     case 'hostKeyChanged':
       return say('error.hostKeyChanged', { expected: error.expected, found: error.found });
     case 'hostKeyNotShown':
@@ -148,7 +148,7 @@ export function findingText(finding: ipc.Finding): { found: string; fix: string;
     case 'tryLater':
       return {
         found: t('test.finding.tryLater', { reply: finding.reply }),
-        fix: `${t(`test.refusal.${finding.refusal}` as MessageKey)} ${t('test.retryAt', { when: new Date(finding.retryAt * 1000).toLocaleTimeString(undefined, { timeStyle: 'short' }) })}`,
+        fix: `${t(`test.refusal.${finding.refusal}` as MessageKey)} ${t('test.retryAt', { when: formatTime(finding.retryAt * 1000) })}`,
         step: null,
       };
     case 'refused':
@@ -189,12 +189,12 @@ export function blockerText(blocker: ipc.Blocker, firewallHow: string | null): {
     }
     case 'portTaken':
       return {
-        found: t('certificate.blocker.portTaken', { port: blocker.port, program: blocker.program ?? t('certificate.blocker.portTaken.unknown') }),
+        found: t('certificate.blocker.portTaken', { port: String(blocker.port), program: blocker.program ?? t('certificate.blocker.portTaken.unknown') }),
         fix: t('certificate.blocker.portTaken.fix'),
       };
     case 'portClosed':
       return {
-        found: t('certificate.blocker.portClosed', { port: blocker.port }),
+        found: t('certificate.blocker.portClosed', { port: String(blocker.port) }),
         fix: firewallHow ? t('certificate.blocker.portClosed.fix', { how: firewallHow }) : t('certificate.blocker.portClosed.fixGeneric'),
       };
     case 'caaForbids':
@@ -252,7 +252,7 @@ export function checkText(check: ipc.Check): { title: string; found: string; fix
       if (found.busy.length === 0) return result(t('check.ports.free'));
       const used = found.busy.map((busy) =>
         t('check.ports.used', {
-          port: busy.port,
+          port: String(busy.port),
           program: busy.mailServer ? mailServerName(busy.mailServer) : (busy.program ?? t('check.ports.unknownProgram')),
         }),
       );
@@ -380,7 +380,7 @@ export function uncheckedText(why: ipc.Unchecked, listName: string): string {
 
 /** A moment (seconds since the epoch) as the reader's locale writes a date and time. */
 export function when(seconds: number): string {
-  return new Date(seconds * 1000).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  return formatDate(seconds * 1000);
 }
 
 /** Where the dashboard's fix for an item is: a step to go to, or a section further down. */
