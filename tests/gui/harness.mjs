@@ -2,7 +2,7 @@
 // named tests with timings, screenshots, and a bounded clean-up.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
@@ -13,6 +13,10 @@ export const env = (name) => {
   if (!value) throw new Error(`${name} is not set (run this through ./dev test)`);
   return value;
 };
+
+// axe-core from the UI's dev dependencies, read once and injected into the page for each audit.
+let axe;
+const axeSource = () => (axe ??= readFileSync(new URL('../../ui/node_modules/axe-core/axe.min.js', import.meta.url), 'utf8'));
 
 async function waitForPort(port, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
@@ -45,12 +49,30 @@ export async function open({ port = 4444 } = {}) {
   const driver = new WebDriver(`http://127.0.0.1:${port}`);
   const out = env('GUI_OUT');
   const results = [];
+  const audited = [];
   await waitForPort(port, 20_000);
   return {
     driver,
     appConfig,
     async shot(name) {
       writeFileSync(join(out, `${name}.png`), await driver.screenshot());
+    },
+    /** axe-core over the window as it is now: a serious or critical violation fails. */
+    async accessibility(where) {
+      const violations = await driver.execute(`${axeSource()}
+        return axe.run(document, { resultTypes: ['violations'] }).then((result) => result.violations
+          .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+          .map((violation) => ({ rule: violation.id, impact: violation.impact, help: violation.help,
+            at: violation.nodes.slice(0, 3).map((node) => node.target.join(' ') + ' ' + node.failureSummary) })));`);
+      if (violations.length) throw new Error(`axe on ${where}: ${JSON.stringify(violations, null, 1)}`);
+      audited.push(where);
+    },
+    /** The texts that do not fit their box (a cut-off button or label), for screenshots in a
+     * language whose words are longer than English's. */
+    async overflowing() {
+      return driver.execute(`return [...document.querySelectorAll('button, label, h1, h2, th, .badge, select, [data-testid^=stepper-]')]
+        .filter((element) => element.offsetParent !== null && (element.scrollWidth > element.clientWidth + 1 || element.scrollHeight > element.clientHeight + 2) && getComputedStyle(element).overflow !== 'visible')
+        .map((element) => element.outerHTML.slice(0, 120));`);
     },
     async test(name, body) {
       const started = Date.now();
@@ -78,6 +100,7 @@ export async function open({ port = 4444 } = {}) {
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
       rmSync(configHome, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
       const failed = results.filter((result) => !result.ok).length;
+      if (audited.length) console.log(`axe: no serious or critical violation on ${audited.length} screens: ${audited.join(', ')}`);
       console.log(`gui: ${results.length - failed} passed, ${failed} failed`);
       console.log(`screenshots: ${out}`);
       process.exit(failed === 0 && results.length > 0 ? 0 : 1);

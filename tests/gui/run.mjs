@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { env, open } from './harness.mjs';
 
 const appBin = env('APP_BIN');
-const { driver, appConfig, shot, test, crashed, finish } = await open();
+const { driver, appConfig, shot, accessibility, overflowing, test, crashed, finish } = await open();
 const profilePath = join(appConfig, 'profile.json');
 
 try {
@@ -25,6 +25,7 @@ try {
     const locked = await driver.execute('return document.querySelector("[data-testid=stepper-dns]").disabled');
     assert.equal(locked, true, 'steps not reached yet are locked');
     await shot('01-welcome');
+    await accessibility('Welcome');
   });
 
   await test('Next goes to "Choose a server", focuses its title, and saves the step', async () => {
@@ -56,6 +57,7 @@ try {
     const profile = JSON.parse(readFileSync(profilePath, 'utf8'));
     assert.equal(profile.provider, 'hetzner-cloud', 'the choice is saved');
     await shot('02-choose-a-server');
+    await accessibility('Choose a server');
   });
 
   await test('Back returns to Welcome, and the sidebar can go forward again', async () => {
@@ -87,6 +89,7 @@ try {
     assert.match(text, /GNOME Keyring .*gnome-keyring.*KWallet/s);
     assert.equal(await driver.execute('return document.querySelector("[data-testid=connect-start]").disabled'), true, 'nothing to connect with yet');
     await shot('03a-connect-no-keychain');
+    await accessibility('Connect without a keychain');
     await driver.stop();
     await driver.start(appBin);
     await driver.click('[data-testid=stepper-welcome]');
@@ -101,6 +104,7 @@ try {
     await driver.click('[data-testid=about-verify]');
     await driver.waitFor('[data-testid=about-verified]');
     await shot('03-about');
+    await accessibility('About');
     await driver.click('[data-testid=about-close]');
     const open = await driver.execute('return document.querySelector("dialog").open');
     assert.equal(open, false);
@@ -127,6 +131,91 @@ try {
     for (const [what, result] of Object.entries(results)) {
       assert.match(result, /^refused: .*not allowed/i, `${what}: ${result}`);
     }
+  });
+
+  await test('the keyboard reaches every control on Welcome, each with a visible focus, and Enter operates it', async () => {
+    await driver.click('[data-testid=stepper-welcome]');
+    await driver.waitForText('[data-testid=step-title]', 'Welcome');
+    await driver.execute('document.activeElement && document.activeElement.blur(); document.body.focus()');
+    const controls = await driver.execute(`return [...document.querySelectorAll('button, select, input, a[href], textarea, summary')]
+      .filter((element) => !element.disabled && element.offsetParent !== null).length`);
+    const seen = [];
+    for (let presses = 0; presses < controls + 10 && seen.length < controls; presses += 1) {
+      await driver.press('\uE004');
+      const focused = await driver.execute(`const element = document.activeElement;
+        if (!element || element === document.body) return null;
+        const style = getComputedStyle(element);
+        return { what: element.dataset.testid || element.outerHTML.slice(0, 60), outline: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2 };`);
+      if (focused && !seen.some((earlier) => earlier.what === focused.what)) seen.push(focused);
+    }
+    assert.equal(seen.length, controls, `Tab reaches all ${controls} controls: ${JSON.stringify(seen)}`);
+    const invisible = seen.filter((focused) => !focused.outline).map((focused) => focused.what);
+    assert.deepEqual(invisible, [], 'each shows where the focus is');
+    await shot('04a-keyboard-focus');
+    // Enter on the focused primary button moves on, as a click would.
+    await driver.execute('document.querySelector("[data-testid=nav-next]").focus()');
+    await driver.press('\uE007');
+    await driver.waitForText('[data-testid=step-title]', 'Choose a server');
+    await driver.click('[data-testid=stepper-welcome]');
+    await driver.waitForText('[data-testid=step-title]', 'Welcome');
+  });
+
+  await test('the system’s language is followed; a language picked in the header is kept across a restart', async () => {
+    await driver.stop();
+    await driver.start(new URL('./system-language.sh', import.meta.url).pathname);
+    await driver.waitForText('[data-testid=step-title]', 'Добро пожаловать');
+    assert.equal(await driver.execute('return document.documentElement.lang'), 'ru-RU');
+    assert.equal(JSON.parse(readFileSync(profilePath, 'utf8')).language, undefined, 'following the system is not a choice saved');
+    await shot('05-ru-welcome');
+    const pick = (where, code) =>
+      driver.execute(`const select = document.querySelector('[data-testid=${where}]');
+        select.value = '${code}'; select.dispatchEvent(new Event('change', { bubbles: true }));`);
+    await pick('menu-language', 'kk');
+    await driver.waitForText('[data-testid=step-title]', 'Қош келдіңіз');
+    for (let tries = 0; tries < 50 && JSON.parse(readFileSync(profilePath, 'utf8')).language !== 'kk'; tries += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal(JSON.parse(readFileSync(profilePath, 'utf8')).language, 'kk', 'the choice is saved');
+    await driver.stop();
+    await driver.start(appBin);
+    await driver.waitForText('[data-testid=step-title]', 'Қош келдіңіз');
+    assert.equal(await driver.text('[data-testid=nav-next]'), 'Бастайық');
+  });
+
+  for (const [code, welcome, provider, connect] of [
+    ['kk', 'Қош келдіңіз', 'Сервер таңдау', 'Қосылу'],
+    ['zh', '欢迎', '选择服务器', '连接'],
+  ]) {
+    await test(`in ${code}: Welcome, Choose a server, Connect and About fit their boxes and pass axe`, async () => {
+      await driver.execute(`const select = document.querySelector('[data-testid=welcome-language]');
+        select.value = '${code}'; select.dispatchEvent(new Event('change', { bubbles: true }));`);
+      await driver.waitForText('[data-testid=step-title]', welcome);
+      const screens = [
+        ['welcome', welcome, null],
+        ['provider', provider, '[data-testid=provider-hetzner-cloud]'],
+        ['connect', connect, '[data-testid=connect-start]'],
+      ];
+      for (const [step, title, ready] of screens) {
+        await driver.click(`[data-testid=stepper-${step}]`);
+        await driver.waitForText('[data-testid=step-title]', title);
+        if (ready) await driver.waitFor(ready);
+        assert.deepEqual(await overflowing(), [], `${code} ${step}: nothing cut off`);
+        await shot(`06-${code}-${step}`);
+        await accessibility(`${step} (${code})`);
+      }
+      await driver.click('[data-testid=about-open]');
+      await driver.waitFor('[data-testid=about-relay-sha256]');
+      assert.deepEqual(await overflowing(), [], `${code} About: nothing cut off`);
+      await shot(`06-${code}-about`);
+      await driver.click('[data-testid=about-close]');
+      await driver.click('[data-testid=stepper-welcome]');
+    });
+  }
+
+  await test('back to English from the Welcome picker', async () => {
+    await driver.execute(`const select = document.querySelector('[data-testid=welcome-language]');
+      select.value = 'en'; select.dispatchEvent(new Event('change', { bubbles: true }));`);
+    await driver.waitForText('[data-testid=step-title]', 'Welcome');
   });
 
   await test('a damaged profile is set aside and the user is told', async () => {

@@ -109,6 +109,14 @@ export class WebDriver {
     await this.request('POST', this.sessionPath(`/element/${element}/value`), { text });
   }
 
+  /** Presses and releases `key` (a WebDriver key code such as '\uE004', Tab) on whatever has
+   * the focus, as a person at the keyboard would. */
+  async press(key) {
+    await this.request('POST', this.sessionPath('/actions'), {
+      actions: [{ type: 'key', id: 'keyboard', actions: [{ type: 'keyDown', value: key }, { type: 'keyUp', value: key }] }],
+    });
+  }
+
   async execute(script, args = []) {
     return this.request('POST', this.sessionPath('/execute/sync'), { script, args });
   }

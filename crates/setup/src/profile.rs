@@ -80,6 +80,26 @@ pub enum Language {
     Zh,
 }
 
+impl Language {
+    /// The language for a BCP 47 or POSIX locale name (`ru-UA`, `zh_CN.UTF-8`, `kk`), by its
+    /// primary subtag; none for a language the app does not speak.
+    pub fn from_locale(name: &str) -> Option<Language> {
+        let primary = name.split(['-', '_', '.', '@']).next()?.to_ascii_lowercase();
+        match primary.as_str() {
+            "en" => Some(Language::En),
+            "kk" => Some(Language::Kk),
+            "ru" => Some(Language::Ru),
+            "zh" => Some(Language::Zh),
+            _ => None,
+        }
+    }
+
+    /// The first of the user's preferred locales the app speaks, else English.
+    pub fn preferred<'a>(locales: impl IntoIterator<Item = &'a str>) -> Language {
+        locales.into_iter().find_map(Language::from_locale).unwrap_or(Language::En)
+    }
+}
+
 /// The non-secret state of one setup, saved after every change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -425,6 +445,15 @@ mod tests {
         profile.connected(server("203.0.113.7"));
         assert!(profile.installed.is_none());
         assert!(profile.certificate.is_none() && !profile.test_delivered);
+    }
+
+    #[test]
+    fn the_system_language_is_the_first_preferred_one_spoken() {
+        assert_eq!(Language::preferred(["ru_RU.UTF-8"]), Language::Ru);
+        assert_eq!(Language::preferred(["de-DE", "zh-Hans-CN"]), Language::Zh);
+        assert_eq!(Language::preferred(["kk"]), Language::Kk);
+        assert_eq!(Language::preferred(["C", "POSIX"]), Language::En);
+        assert_eq!(Language::preferred([]), Language::En);
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub struct ProfileView {
     pub extra_domains: Vec<outpost_setup::choices::ExtraDomain>,
     /// The language the user picked; none: the system's.
     pub language: Option<Language>,
+    /// The system's language, as far as the app speaks it (English otherwise).
+    pub system_language: Language,
 }
 
 impl ProfileView {
@@ -64,6 +66,9 @@ impl ProfileView {
             dkim_rotation: profile.dkim_rotation.clone(),
             extra_domains: profile.extra_domains.clone(),
             language: profile.language,
+            system_language: Language::preferred(
+                sys_locale::get_locales().collect::<Vec<_>>().iter().map(String::as_str),
+            ),
         }
     }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { catalogues, currentLanguage, format, LANGUAGES, placeholders, setLanguage, systemLanguage, t } from './i18n/index.svelte';
+import { catalogues, currentLanguage, format, LANGUAGES, placeholders, setLanguage, t } from './i18n/index.svelte';
 import { en, type MessageKey } from './i18n/en';
 import { STEPS } from './steps';
 import { errorCodes } from './ipc';
@@ -80,14 +80,6 @@ describe('every language', () => {
         .filter(([key, english]) => catalogues[code].messages[key as MessageKey] === english && /[a-z]{4,} [a-z]{3,}/.test(english))
         .map(([key]) => key);
     for (const code of languages) expect({ code, same: same(code) }).toEqual({ code, same: [] });
-  });
-
-  it('follows the system’s language by its first subtag, else English', () => {
-    expect(systemLanguage(['ru-UA', 'en-US'])).toBe('ru');
-    expect(systemLanguage(['de-DE', 'zh-Hans-CN'])).toBe('zh');
-    expect(systemLanguage(['kk_KZ'])).toBe('kk');
-    expect(systemLanguage(['fr-FR'])).toBe('en');
-    expect(systemLanguage([])).toBe('en');
   });
 });
 

@@ -4,7 +4,7 @@
 import * as ipc from './ipc';
 import { Task } from './task.svelte';
 import { nextStep, previousStep, canVisit, type StepId } from './steps';
-import { setLanguage, systemLanguage } from './i18n/index.svelte';
+import { setLanguage } from './i18n/index.svelte';
 
 export class Wizard {
   step = $state<StepId>('welcome');
@@ -25,8 +25,6 @@ export class Wizard {
   notice = $state<{ setAside: string | null; unreadable: string | null } | null>(null);
 
   async load(): Promise<void> {
-    // The system's language until the profile says which one the user picked.
-    if (typeof navigator !== 'undefined') setLanguage(systemLanguage(navigator.languages ?? [navigator.language]));
     await this.run(async () => {
       const view = await ipc.loadProfile();
       this.apply(view);
@@ -85,7 +83,9 @@ export class Wizard {
     this.testDelivered = view.testDelivered;
     this.dkimRotation = view.dkimRotation;
     this.extraDomains = view.extraDomains;
-    if (view.language) setLanguage(view.language);
+    // The one the user picked, else the system's (which the Rust side reads: WebKit's own
+    // navigator.language falls back to English where the system's locale is not installed).
+    setLanguage(view.language ?? view.systemLanguage);
   }
 
   /** Takes a profile the Rust side returned after a step's own command. */

@@ -20,6 +20,7 @@ const view = (): ProfileView => ({
   dkimRotation: null,
   extraDomains: [],
   language: null,
+  systemLanguage: 'en',
 });
 
 vi.mock('./ipc', async (importOriginal) => ({

@@ -1292,7 +1292,11 @@ extraDomains: Array<ExtraDomain>,
 /**
  * The language the user picked; none: the system's.
  */
-language: Language | null, };
+language: Language | null, 
+/**
+ * The system's language, as far as the app speaks it (English otherwise).
+ */
+systemLanguage: Language, };
 
 export type Progress = { "kind": "stage", 
 /**

@@ -39,16 +39,6 @@ export function isLanguage(code: string): code is Language {
   return code in catalogues;
 }
 
-/** The language for the system's preferences (`navigator.languages`): the first one we speak,
- * by its primary subtag (`ru-UA` → ru, `zh-Hans-CN` → zh), else English. */
-export function systemLanguage(preferred: readonly string[]): Language {
-  for (const tag of preferred) {
-    const primary = tag.toLowerCase().split(/[-_]/)[0];
-    if (primary && isLanguage(primary)) return primary;
-  }
-  return 'en';
-}
-
 // Reactive, so every `t(...)` in a template follows a change of language.
 const language = $state<{ code: Language }>({ code: 'en' });
 
