@@ -417,15 +417,18 @@ mod tests {
         assert_eq!(mode, 0o600);
     }
 
-    #[test]
-    fn connecting_to_another_server_forgets_the_install() {
-        let server = |host: &str| crate::choices::Server {
+    fn server(host: &str) -> crate::choices::Server {
+        crate::choices::Server {
             host: host.into(),
             port: 22,
             user: "root".into(),
             fingerprint: "SHA256:x".into(),
             login: crate::choices::Login::Password,
-        };
+        }
+    }
+
+    #[test]
+    fn connecting_to_another_server_forgets_the_install() {
         let installed = Installed {
             relay_version: "0.1.0".into(),
             addresses: vec!["198.51.100.10".parse().unwrap()],
