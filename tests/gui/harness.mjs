@@ -38,10 +38,12 @@ async function waitForPort(port, timeoutMs) {
  * Starts tauri-driver with a fresh config directory (the app's profile and settings live in
  * `<configHome>/org.outpost.desktop`), so a test never touches the developer's own.
  */
-export async function open({ port = 4444 } = {}) {
+export async function open({ port = 4444, driverCommand = [env('TAURI_DRIVER')] } = {}) {
   const configHome = mkdtempSync(join(tmpdir(), 'outpost-gui-'));
   const appConfig = join(configHome, 'org.outpost.desktop');
-  const driverProcess = spawn(env('TAURI_DRIVER'), ['--port', String(port)], {
+  // `driverCommand` runs tauri-driver some other way (inside the clean root, for the package).
+  const [command, ...args] = driverCommand;
+  const driverProcess = spawn(command, [...args, '--port', String(port)], {
     stdio: ['ignore', 'inherit', 'inherit'],
     // Its own home too: the login item (autostart) is written under ~/.config/autostart.
     env: { ...process.env, XDG_CONFIG_HOME: configHome, HOME: configHome },
