@@ -19,6 +19,9 @@ pub fn run() {
         // Desktop notifications when the server's health gets worse, and the opt-in login item
         // that starts the app quietly in the tray.
         .plugin(tauri_plugin_notification::init())
+        // Updates of the app itself: signed packages from a feed (commands::update).
+        .plugin(tauri_plugin_updater::Builder::new().build())
+        .manage(commands::update::Offered::default())
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             Some(vec![watch::TRAY_ARGUMENT]),
@@ -35,6 +38,9 @@ pub fn run() {
             commands::profile::load_profile,
             commands::profile::go_to_step,
             commands::profile::set_language,
+            commands::update::check_update,
+            commands::update::install_update,
+            commands::update::restart_app,
             commands::providers::providers,
             commands::providers::port25_ticket,
             commands::providers::choose_provider,

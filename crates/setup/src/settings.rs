@@ -36,6 +36,12 @@ pub struct Settings {
     pub gmail_confirmation_domain: Option<String>,
     /// Seconds between the background health checks while the app runs (instead of 15 min).
     pub health_interval_seconds: Option<u64>,
+    /// The update feed (a URL of a static JSON file), instead of the one the app was built with:
+    /// an organisation's own, say. Its packages must be signed by `update-public-key`.
+    pub update_feed: Option<String>,
+    /// The minisign public key (as `tauri signer generate` writes it) update packages must be
+    /// signed with, instead of the app's own.
+    pub update_public_key: Option<String>,
 }
 
 /// Where the ACME directory's root goes on the server, when the settings give one.

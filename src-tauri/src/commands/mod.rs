@@ -12,3 +12,4 @@ pub mod providers;
 pub mod relay;
 pub mod server;
 pub mod test_email;
+pub mod update;

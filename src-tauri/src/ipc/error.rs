@@ -79,6 +79,23 @@ pub enum IpcError {
     BackupUnusable { problem: BackupProblem, detail: String },
     /// The backup chosen is of another domain.
     BackupForAnotherDomain { domain: String },
+    /// An update of the app was not installed.
+    Update { problem: UpdateProblem, detail: String },
+}
+
+/// Why an update of the app was not installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub enum UpdateProblem {
+    /// The package does not carry a valid signature by the app's key (or was signed for another
+    /// version than the feed announced): refused, nothing installed.
+    Signature,
+    /// The feed or the package could not be fetched.
+    Download,
+    /// Verified, but installing it failed (the system's permission prompt refused, say).
+    Install,
+    /// Anything else.
+    Other,
 }
 
 /// Why an install stage failed.

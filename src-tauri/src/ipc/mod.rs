@@ -5,4 +5,4 @@ mod error;
 #[cfg(test)]
 mod typescript;
 
-pub use error::IpcError;
+pub use error::{IpcError, UpdateProblem};

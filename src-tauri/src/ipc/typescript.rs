@@ -48,6 +48,8 @@ fn generate() -> String {
     declarations.visit::<super::IpcError>();
     declarations.visit::<crate::commands::profile::ProfileView>();
     declarations.visit::<crate::commands::about::About>();
+    declarations.visit::<crate::commands::update::UpdateOffer>();
+    declarations.visit::<crate::commands::update::UpdateProgress>();
     declarations.visit::<crate::commands::domain::DomainForm>();
     declarations.visit::<app::Address>();
     declarations.visit::<app::LoginForm>();

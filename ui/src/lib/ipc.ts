@@ -14,6 +14,8 @@ export { INSTALL_STAGES } from './generated/ipc';
 import type {
   About,
   Language,
+  UpdateOffer,
+  UpdateProgress,
   Address,
   BackupSaved,
   BlocklistEntry,
@@ -82,6 +84,7 @@ const ERROR_CODES: Record<ErrorCode, true> = {
   testNotSubmitted: true,
   backupUnusable: true,
   backupForAnotherDomain: true,
+  update: true,
 };
 
 export const errorCodes = Object.keys(ERROR_CODES) as ErrorCode[];
@@ -135,6 +138,19 @@ function channel(onProgress: (event: Progress) => void): Channel<Progress> {
   created.onmessage = onProgress;
   return created;
 }
+
+/** Asks the update feed for a newer Outpost (null: this one is the newest). */
+export const checkUpdate = (): Promise<UpdateOffer | null> => call('check_update');
+
+/** Downloads the offered update, installs it once its signature verifies; resolves with its version. */
+export function installUpdate(onProgress: (event: UpdateProgress) => void): Promise<string> {
+  const created = new Channel<UpdateProgress>();
+  created.onmessage = onProgress;
+  return call('install_update', { onProgress: created });
+}
+
+/** Starts Outpost again (to run an installed update). */
+export const restartApp = (): Promise<void> => call('restart_app');
 
 /** Reads the server's host key for the user to confirm. */
 export const firstContact = (address: Address): Promise<HostKey> => call('first_contact', { address });

@@ -1116,7 +1116,7 @@ dkim: Array<[string, string]>,
  */
 smtpUser: string, };
 
-export type IpcError = { "code": "profileUnavailable", detail: string, } | { "code": "relayDamaged", detail: string, } | { "code": "internal", detail: string, } | { "code": "invalidInput", field: Field, problem: Problem, item?: number, } | { "code": "notReady", missing: Missing, } | { "code": "unreachable", host: string, port: number, reason: NetworkFailure, } | { "code": "timeout", seconds: number, } | { "code": "hostKeyChanged", expected: string, found: string, } | { "code": "hostKeyNotShown", target: string, } | { "code": "loginRefused", user: string, } | { "code": "badKey", detail: string, } | { "code": "ssh", detail: string, } | { "code": "installFailed", stage: Stage, reason: InstallFailure, } | { "code": "rolledBack", version: string, journal: string, } | { "code": "relayOutdated", relay: number, needed: number, } | { "code": "relayCommand", command: string, detail: string, } | { "code": "keychain", detail: string, } | { "code": "keychainMissing", detail: string, } | { "code": "submissionUnverified", reason: Unverified, detail: string, } | { "code": "cancelled" } | { "code": "dns", domain: string, detail: string, } | { "code": "certificateBlocked", blockers: Array<Blocker>, } | { "code": "certificateRefused", kind: AcmeFailureKind, detail: string, mailHost: string, } | { "code": "certificateTimeout", seconds: number, } | { "code": "settings", detail: string, } | { "code": "testNotSubmitted", failure: SubmitFailure, detail: string, } | { "code": "backupUnusable", problem: BackupProblem, detail: string, } | { "code": "backupForAnotherDomain", domain: string, };
+export type IpcError = { "code": "profileUnavailable", detail: string, } | { "code": "relayDamaged", detail: string, } | { "code": "internal", detail: string, } | { "code": "invalidInput", field: Field, problem: Problem, item?: number, } | { "code": "notReady", missing: Missing, } | { "code": "unreachable", host: string, port: number, reason: NetworkFailure, } | { "code": "timeout", seconds: number, } | { "code": "hostKeyChanged", expected: string, found: string, } | { "code": "hostKeyNotShown", target: string, } | { "code": "loginRefused", user: string, } | { "code": "badKey", detail: string, } | { "code": "ssh", detail: string, } | { "code": "installFailed", stage: Stage, reason: InstallFailure, } | { "code": "rolledBack", version: string, journal: string, } | { "code": "relayOutdated", relay: number, needed: number, } | { "code": "relayCommand", command: string, detail: string, } | { "code": "keychain", detail: string, } | { "code": "keychainMissing", detail: string, } | { "code": "submissionUnverified", reason: Unverified, detail: string, } | { "code": "cancelled" } | { "code": "dns", domain: string, detail: string, } | { "code": "certificateBlocked", blockers: Array<Blocker>, } | { "code": "certificateRefused", kind: AcmeFailureKind, detail: string, mailHost: string, } | { "code": "certificateTimeout", seconds: number, } | { "code": "settings", detail: string, } | { "code": "testNotSubmitted", failure: SubmitFailure, detail: string, } | { "code": "backupUnusable", problem: BackupProblem, detail: string, } | { "code": "backupForAnotherDomain", domain: string, } | { "code": "update", problem: UpdateProblem, detail: string, };
 
 export type KeychainEntry = { "kind": "smtpPassword", user: string, } | { "kind": "dkimKey", record: string, } | { "kind": "acmeAccounts" };
 
@@ -1820,6 +1820,28 @@ users: Array<string>,
 keychain: Array<KeychainEntry>, };
 
 export type Unverified = "closed" | "wrongCertificate" | "untrusted" | "other";
+
+export type UpdateOffer = { 
+/**
+ * The version offered.
+ */
+version: string, 
+/**
+ * The version running now.
+ */
+currentVersion: string, 
+/**
+ * What's new, as the release wrote it (plain text).
+ */
+notes: string | null, 
+/**
+ * When it was released (RFC 3339), if the feed says.
+ */
+date: string | null, };
+
+export type UpdateProblem = "signature" | "download" | "install" | "other";
+
+export type UpdateProgress = { "kind": "downloading", received: number, total: number | null, } | { "kind": "installing" };
 
 export type UserChange = { "kind": "add", 
 /**

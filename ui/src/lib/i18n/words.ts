@@ -105,6 +105,8 @@ export function errorText(error: ipc.IpcError): ErrorText {
       return say(`error.backupUnusable.${error.problem}`);
     case 'backupForAnotherDomain':
       return say('error.backupForAnotherDomain', { domain: error.domain });
+    case 'update':
+      return say(`error.update.${error.problem}`);
   }
 }
 
