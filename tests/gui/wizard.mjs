@@ -19,7 +19,7 @@ const fingerprint = env('INBOX_SSH_HOST_FINGERPRINT');
 const inbox = join(import.meta.dirname, '..', 'inbox', 'inbox');
 const onVps = (command) => execFileSync(inbox, ['ssh', command], { encoding: 'utf8' }).trim();
 
-const { driver, appConfig, shot, test, crashed, finish } = await open({ port: 4446 });
+const { driver, appConfig, shot, accessibility, overflowing, test, crashed, finish } = await open({ port: 4446 });
 // A real notification daemon (Debian's dunst) in this session receives the app's desktop
 // notifications; `dunstctl` reads them back.
 const dunst = spawn('dunst', [], { stdio: 'ignore' });
@@ -978,6 +978,32 @@ try {
         `the rest ${((total - waited) / 1000).toFixed(1)} s`,
     );
   });
+
+  // Every step of a finished setup in each language: screenshots to look at, nothing cut off,
+  // and axe finding nothing serious.
+  const titles = {
+    en: ['Check the server', 'Your domain', 'Install', 'DNS records', 'Certificate', 'Test email', 'Dashboard'],
+    kk: ['Серверді тексеру', 'Доменіңіз', 'Орнату', 'DNS жазбалары', 'Сертификат', 'Сынақ хат', 'Басқару тақтасы'],
+    zh: ['检查服务器', '你的域名', '安装', 'DNS 记录', '证书', '测试邮件', '仪表盘'],
+  };
+  const steps = ['check', 'domain', 'install', 'dns', 'certificate', 'test-email', 'dashboard'];
+  for (const code of ['en', 'kk', 'zh']) {
+    await test(`in ${code}: every step of the finished setup fits its boxes and passes axe`, async () => {
+      await driver.execute(`const select = document.querySelector('[data-testid=menu-language]');
+        select.value = '${code}'; select.dispatchEvent(new Event('change', { bubbles: true }));`);
+      for (const [index, step] of steps.entries()) {
+        await driver.click(`[data-testid=stepper-${step}]`);
+        await driver.waitForText('[data-testid=step-title]', titles[code][index]);
+        // What the step asks the server or DNS for when it opens.
+        await new Promise((resolve) => setTimeout(resolve, 2500));
+        if (code !== 'en') await shot(`60-${code}-${step}`);
+        assert.deepEqual(await overflowing(), [], `${code} ${step}: nothing cut off`);
+        await accessibility(`${step} (${code})`);
+      }
+    });
+  }
+  await driver.execute(`const select = document.querySelector('[data-testid=menu-language]');
+    select.value = 'en'; select.dispatchEvent(new Event('change', { bubbles: true }));`);
 
   await test('a server whose identity changed is a hard stop that explains itself', async () => {
     // As if the server were replaced (or impersonated) since the user confirmed it.
