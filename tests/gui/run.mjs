@@ -187,6 +187,7 @@ try {
     ['zh', '欢迎', '选择服务器', '连接'],
   ]) {
     await test(`in ${code}: Welcome, Choose a server, Connect and About fit their boxes and pass axe`, async () => {
+      await driver.waitFor('[data-testid=welcome-language]');
       await driver.execute(`const select = document.querySelector('[data-testid=welcome-language]');
         select.value = '${code}'; select.dispatchEvent(new Event('change', { bubbles: true }));`);
       await driver.waitForText('[data-testid=step-title]', welcome);
@@ -213,9 +214,33 @@ try {
   }
 
   await test('back to English from the Welcome picker', async () => {
+    await driver.waitFor('[data-testid=welcome-language]');
     await driver.execute(`const select = document.querySelector('[data-testid=welcome-language]');
       select.value = 'en'; select.dispatchEvent(new Event('change', { bubbles: true }));`);
     await driver.waitForText('[data-testid=step-title]', 'Welcome');
+  });
+
+  await test('on a dark desktop the dark colours are used, and Welcome, Choose a server, Connect and About pass axe’s contrast checks', async () => {
+    await driver.stop();
+    await driver.start(new URL('./dark.sh', import.meta.url).pathname);
+    await driver.waitForText('[data-testid=step-title]', 'Welcome');
+    assert.equal(await driver.execute('return matchMedia("(prefers-color-scheme: dark)").matches'), true);
+    await shot('07-dark-welcome');
+    await accessibility('Welcome (dark)');
+    for (const [step, title, ready] of [['provider', 'Choose a server', '[data-testid=provider-hetzner-cloud]'], ['connect', 'Connect', '[data-testid=connect-start]']]) {
+      await driver.click(`[data-testid=stepper-${step}]`);
+      await driver.waitForText('[data-testid=step-title]', title);
+      await driver.waitFor(ready);
+      await shot(`07-dark-${step}`);
+      await accessibility(`${title} (dark)`);
+    }
+    await driver.click('[data-testid=about-open]');
+    await driver.waitFor('[data-testid=about-relay-sha256]');
+    await accessibility('About (dark)');
+    await driver.click('[data-testid=about-close]');
+    await driver.click('[data-testid=stepper-welcome]');
+    await driver.stop();
+    await driver.start(appBin);
   });
 
   await test('a damaged profile is set aside and the user is told', async () => {
