@@ -8,6 +8,7 @@ fn main() {
         "load_profile",
         "go_to_step",
         "set_language",
+        "word_tray",
         "check_update",
         "install_update",
         "restart_app",

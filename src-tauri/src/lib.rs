@@ -38,6 +38,7 @@ pub fn run() {
             commands::profile::load_profile,
             commands::profile::go_to_step,
             commands::profile::set_language,
+            commands::tray::word_tray,
             commands::update::check_update,
             commands::update::install_update,
             commands::update::restart_app,

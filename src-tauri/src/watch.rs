@@ -6,8 +6,9 @@
 
 use outpost_setup::app;
 use outpost_setup::health::{Health, Item};
-use serde::Serialize;
-use tauri::{AppHandle, Emitter, Manager};
+use serde::{Deserialize, Serialize};
+use tauri::menu::MenuItem;
+use tauri::{AppHandle, Emitter, Manager, Wry};
 
 use crate::ipc::IpcError;
 use crate::state::AppState;
@@ -61,7 +62,7 @@ pub fn start(app: AppHandle) {
     });
 }
 
-/// Started at login (`--tray`): the window hidden behind a tray icon ("Outpost" shows it). A
+/// Started at login (`--tray`): the window hidden behind a tray icon ("Open Outpost" shows it). A
 /// desktop without a tray (or without its library) gets the window instead: never an app that
 /// runs with no way to reach it.
 pub fn start_quietly(app: &tauri::App) {
@@ -83,10 +84,36 @@ pub fn start_quietly(app: &tauri::App) {
     }
 }
 
+/// The tray menu's items, kept so the window can word them in the user's language
+/// (`word_tray`); until it does they read in English.
+pub struct TrayMenu {
+    open: MenuItem<Wry>,
+    quit: MenuItem<Wry>,
+}
+
+/// The tray menu's words, from the UI's catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TrayWords {
+    /// The item that shows the window.
+    pub open: String,
+    /// The item that ends the app.
+    pub quit: String,
+}
+
+impl TrayMenu {
+    /// Words the items; what they say afterwards, read back from the menu.
+    pub fn word(&self, words: &TrayWords) -> tauri::Result<TrayWords> {
+        self.open.set_text(&words.open)?;
+        self.quit.set_text(&words.quit)?;
+        Ok(TrayWords { open: self.open.text()?, quit: self.quit.text()? })
+    }
+}
+
 fn tray(app: &tauri::App) -> tauri::Result<()> {
-    use tauri::menu::{Menu, MenuItem};
+    use tauri::menu::Menu;
     use tauri::tray::TrayIconBuilder;
-    let open = MenuItem::with_id(app, "open", "Outpost", true, None::<&str>)?;
+    let open = MenuItem::with_id(app, "open", "Open Outpost", true, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
     let menu = Menu::with_items(app, &[&open, &quit])?;
     let mut tray = TrayIconBuilder::new().menu(&menu).tooltip("Outpost").on_menu_event(
@@ -105,6 +132,7 @@ fn tray(app: &tauri::App) -> tauri::Result<()> {
         tray = tray.icon(icon.clone());
     }
     tray.build(app)?;
+    app.manage(TrayMenu { open, quit });
     Ok(())
 }
 

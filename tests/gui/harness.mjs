@@ -52,6 +52,7 @@ export async function open({ port = 4444, driverCommand = [env('TAURI_DRIVER')] 
   const out = env('GUI_OUT');
   const results = [];
   const audited = [];
+  const reachable = [];
   await waitForPort(port, 20_000);
   return {
     driver,
@@ -68,6 +69,40 @@ export async function open({ port = 4444, driverCommand = [env('TAURI_DRIVER')] 
             at: violation.nodes.slice(0, 3).map((node) => node.target.join(' ') + ' ' + node.failureSummary) })));`);
       if (violations.length) throw new Error(`axe on ${where}: ${JSON.stringify(violations, null, 1)}`);
       audited.push(where);
+    },
+    /** Tab from the top through the window as it is now: every enabled, visible control is
+     * reached (a radio group once: the arrows move within it), and each shows a focus ring of at
+     * least 2 px. Bounded: twice as many presses as controls, plus ten. */
+    async keyboard(where) {
+      const controls = await driver.execute(`let index = 0;
+        const keys = new Set();
+        for (const element of document.querySelectorAll('button, select, input, a[href], textarea, summary')) {
+          delete element.dataset.kb;
+          if (element.matches(':disabled') || element.offsetParent === null || element.closest('[inert]')) continue;
+          const key = element.type === 'radio' && element.name ? 'radio:' + element.name : String(index++);
+          element.dataset.kb = key;
+          keys.add(key);
+        }
+        if (document.activeElement) document.activeElement.blur();
+        document.body.focus();
+        return [...keys];`);
+      const seen = new Map();
+      for (let presses = 0; presses < 2 * controls.length + 10 && seen.size < controls.length; presses += 1) {
+        await driver.press('\uE004');
+        const focused = await driver.execute(`const element = document.activeElement;
+          if (!element || !element.dataset.kb) return null;
+          const style = getComputedStyle(element);
+          return { key: element.dataset.kb, what: element.dataset.testid || element.outerHTML.slice(0, 80),
+            ring: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2 };`);
+        if (focused) seen.set(focused.key, focused);
+      }
+      const missed = await driver.execute(`const seen = new Set(${JSON.stringify([...seen.keys()])});
+        return [...document.querySelectorAll('[data-kb]')].filter((element) => !seen.has(element.dataset.kb))
+          .map((element) => element.dataset.testid || element.outerHTML.slice(0, 80));`);
+      if (missed.length) throw new Error(`${where}: Tab never reaches ${JSON.stringify(missed)}`);
+      const ringless = [...seen.values()].filter((focused) => !focused.ring).map((focused) => focused.what);
+      if (ringless.length) throw new Error(`${where}: no visible focus on ${JSON.stringify(ringless)}`);
+      reachable.push(`${where} (${controls.length})`);
     },
     /** The texts that do not fit their box (a cut-off button or label), for screenshots in a
      * language whose words are longer than English's. */
@@ -102,6 +137,7 @@ export async function open({ port = 4444, driverCommand = [env('TAURI_DRIVER')] 
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
       rmSync(configHome, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
       const failed = results.filter((result) => !result.ok).length;
+      if (reachable.length) console.log(`keyboard: every control reached, each with a visible focus, on ${reachable.join(', ')}`);
       if (audited.length) console.log(`axe: no serious or critical violation on ${audited.length} screens: ${audited.join(', ')}`);
       console.log(`gui: ${results.length - failed} passed, ${failed} failed`);
       console.log(`screenshots: ${out}`);

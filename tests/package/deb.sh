@@ -96,6 +96,11 @@ say "desktop entry, icons, AppStream metadata"
 desktop-file-validate "$ROOT/usr/share/applications/Outpost.desktop"
 grep -q '^Exec=outpost' "$ROOT/usr/share/applications/Outpost.desktop"
 grep -q '^Icon=outpost$' "$ROOT/usr/share/applications/Outpost.desktop"
+# In every language the app speaks (packaging/outpost.desktop).
+for lang in kk ru zh_CN; do
+  grep -q "^Comment\[$lang\]=." "$ROOT/usr/share/applications/Outpost.desktop" ||
+    { echo "the desktop entry has no Comment[$lang]" >&2; exit 1; }
+done
 # The sizes the icon theme spec's hicolor theme lists for applications (48 is the one required).
 for size in 16 22 24 32 48 64 128 256 512; do
   icon="$ROOT/usr/share/icons/hicolor/${size}x${size}/apps/outpost.png"

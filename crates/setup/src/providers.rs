@@ -5,6 +5,8 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::profile::Language;
+
 const CATALOGUE: &str = include_str!("../data/providers.toml");
 
 /// Outbound port 25 on a new server.
@@ -41,6 +43,33 @@ pub enum HowChecked {
     Recalled,
 }
 
+/// A text a user reads, in every language the app speaks (the data file gives all four, so a
+/// provider cannot be added in English alone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
+pub struct Localized {
+    /// English.
+    pub en: String,
+    /// Kazakh.
+    pub kk: String,
+    /// Russian.
+    pub ru: String,
+    /// Simplified Chinese.
+    pub zh: String,
+}
+
+impl Localized {
+    /// The text in `language`.
+    pub fn get(&self, language: Language) -> &str {
+        match language {
+            Language::En => &self.en,
+            Language::Kk => &self.kk,
+            Language::Ru => &self.ru,
+            Language::Zh => &self.zh,
+        }
+    }
+}
+
 /// One provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 // The data file is snake_case; the wire, like every IPC type, camelCase.
@@ -54,19 +83,19 @@ pub struct Provider {
     /// Outbound port 25.
     pub port25: Port25,
     /// What that means in practice.
-    pub port25_how: String,
+    pub port25_how: Localized,
     /// Reverse DNS.
     pub rdns: Rdns,
     /// Where to set it.
-    pub rdns_how: String,
+    pub rdns_how: Localized,
     /// Whether IPv6 addresses get reverse DNS too.
     pub ipv6_rdns: bool,
     /// A rough price.
-    pub price_hint: String,
+    pub price_hint: Localized,
     /// The customer panel.
     pub panel: String,
     /// Where its network firewall is and how to open a port there (for ports 80 and 443).
-    pub firewall_how: String,
+    pub firewall_how: Localized,
     /// Where the facts come from.
     pub source: String,
     /// When they were last checked (YYYY-MM-DD).
@@ -175,11 +204,29 @@ mod tests {
                 "{}",
                 provider.id
             );
-            assert!(
-                !provider.port25_how.is_empty() && !provider.rdns_how.is_empty(),
-                "{}",
-                provider.id
-            );
+            for (field, text) in [
+                ("port25_how", &provider.port25_how),
+                ("rdns_how", &provider.rdns_how),
+                ("price_hint", &provider.price_hint),
+                ("firewall_how", &provider.firewall_how),
+            ] {
+                for language in [Language::En, Language::Kk, Language::Ru, Language::Zh] {
+                    assert!(
+                        !text.get(language).trim().is_empty(),
+                        "{}.{field} has no {language:?} text",
+                        provider.id
+                    );
+                }
+                // A translation left as the English original was forgotten.
+                for language in [Language::Kk, Language::Ru, Language::Zh] {
+                    assert_ne!(
+                        text.get(language),
+                        text.en,
+                        "{}.{field} is English in {language:?}",
+                        provider.id
+                    );
+                }
+            }
         }
         let mut ids: Vec<&str> = providers.iter().map(|provider| provider.id.as_str()).collect();
         ids.sort_unstable();

@@ -12,4 +12,5 @@ pub mod providers;
 pub mod relay;
 pub mod server;
 pub mod test_email;
+pub mod tray;
 pub mod update;

@@ -50,6 +50,7 @@ fn generate() -> String {
     declarations.visit::<crate::commands::about::About>();
     declarations.visit::<crate::commands::update::UpdateOffer>();
     declarations.visit::<crate::commands::update::UpdateProgress>();
+    declarations.visit::<crate::watch::TrayWords>();
     declarations.visit::<crate::commands::domain::DomainForm>();
     declarations.visit::<app::Address>();
     declarations.visit::<app::LoginForm>();

@@ -174,7 +174,15 @@ describe('the words for the engine’s data', () => {
     }
     expect(blockerText(blockers[0]!, null).found).toMatch(/mail\.example\.com has no A record pointing at your server yet \(found: nothing; expected: 198\.51\.100\.10\)/);
     expect(blockerText(blockers[1]!, null).found).toMatch(/\(nginx\) already uses port 80/);
-    expect(blockerText(blockers[3]!, 'Cloud Console → Firewalls.').fix).toMatch(/open TCP 80 and 443\. Cloud Console → Firewalls\./);
+    const firewall = { en: 'Cloud Console → Firewalls.', kk: 'Cloud Console → Firewalls (kk).', ru: 'Cloud Console → Firewalls (ru).', zh: 'Cloud Console → Firewalls（zh）。' };
+    expect(blockerText(blockers[3]!, firewall).fix).toMatch(/open TCP 80 and 443\. Cloud Console → Firewalls\./);
+    // The provider's own steps follow the language, like every other word.
+    setLanguage('ru');
+    try {
+      expect(blockerText(blockers[3]!, firewall).fix).toBe('Вероятно, закрыт брандмауэр провайдера: откройте TCP 80 и 443. Cloud Console → Firewalls (ru).');
+    } finally {
+      setLanguage('en');
+    }
     expect(blockerText(blockers[4]!, null).fix).toMatch(/0 issue "letsencrypt\.org"/);
   });
 

@@ -341,6 +341,21 @@ pub struct TestDns {
     >,
 }
 
+/// A UDP and a TCP socket on one free port: the UDP port is the system's choice, and another
+/// test may hold the TCP port of that number (a listener, or a connection's own end), so a few
+/// ports are tried (bounded).
+async fn dns_sockets() -> (tokio::net::UdpSocket, tokio::net::TcpListener) {
+    for _ in 0..50 {
+        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        match tokio::net::TcpListener::bind(udp.local_addr().unwrap()).await {
+            Ok(tcp) => return (udp, tcp),
+            Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => continue,
+            Err(error) => panic!("the test DNS server's TCP socket: {error}"),
+        }
+    }
+    panic!("no port free for both UDP and TCP in 50 tries");
+}
+
 impl TestDns {
     pub async fn start(records: Vec<hickory_server::proto::rr::Record>) -> TestDns {
         use hickory_server::net::runtime::TokioRuntimeProvider;
@@ -378,9 +393,8 @@ impl TestDns {
             catalog.upsert(LowerName::new(&origin), vec![handler.clone()]);
             zones.push(handler);
         }
-        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let (udp, tcp) = dns_sockets().await;
         let address = udp.local_addr().unwrap();
-        let tcp = tokio::net::TcpListener::bind(address).await.unwrap();
         let mut server = hickory_server::Server::new(catalog);
         server.register_socket(udp);
         server.register_listener(tcp, Duration::from_secs(5), 4096);

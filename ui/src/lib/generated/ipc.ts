@@ -1148,6 +1148,24 @@ codes: Array<string>, } | { "state": "couldNotCheck",
  */
 why: Unchecked, };
 
+export type Localized = { 
+/**
+ * English.
+ */
+en: string, 
+/**
+ * Kazakh.
+ */
+kk: string, 
+/**
+ * Russian.
+ */
+ru: string, 
+/**
+ * Simplified Chinese.
+ */
+zh: string, };
+
 export type Login = "password" | "key" | "new-key";
 
 export type LoginForm = { 
@@ -1347,7 +1365,7 @@ port25: Port25,
 /**
  * What that means in practice.
  */
-port25How: string, 
+port25How: Localized, 
 /**
  * Reverse DNS.
  */
@@ -1355,7 +1373,7 @@ rdns: Rdns,
 /**
  * Where to set it.
  */
-rdnsHow: string, 
+rdnsHow: Localized, 
 /**
  * Whether IPv6 addresses get reverse DNS too.
  */
@@ -1363,7 +1381,7 @@ ipv6Rdns: boolean,
 /**
  * A rough price.
  */
-priceHint: string, 
+priceHint: Localized, 
 /**
  * The customer panel.
  */
@@ -1371,7 +1389,7 @@ panel: string,
 /**
  * Where its network firewall is and how to open a port there (for ports 80 and 443).
  */
-firewallHow: string, 
+firewallHow: Localized, 
 /**
  * Where the facts come from.
  */
@@ -1775,6 +1793,16 @@ checklist: Array<Checked>,
  * From the click to the verdict, milliseconds.
  */
 millis: number, };
+
+export type TrayWords = { 
+/**
+ * The item that shows the window.
+ */
+open: string, 
+/**
+ * The item that ends the app.
+ */
+quit: string, };
 
 export type TrustKind = "pinned" | "chain";
 

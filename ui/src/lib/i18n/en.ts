@@ -7,6 +7,8 @@ export const en = {
   'app.loading': 'Loading your progress…',
   'app.steps': 'Setup steps',
   'app.menu': 'Menu',
+  'tray.open': 'Open Outpost',
+  'tray.quit': 'Quit',
 
   'nav.back': 'Back',
   'nav.next': 'Next',

@@ -12,7 +12,7 @@ import { en, type MessageKey } from './en';
 import { kk } from './kk';
 import { ru } from './ru';
 import { zh } from './zh';
-import type { Language } from '../generated/ipc';
+import type { Language, Localized } from '../generated/ipc';
 
 export type { MessageKey, Language };
 export type Catalogue = Record<MessageKey, string>;
@@ -76,6 +76,12 @@ export function formatDate(
 /** A time of day the current language's way. */
 export function formatTime(when: Date | number): string {
   return formatDate(when, { timeStyle: 'short' });
+}
+
+/** A text the engine's data gives in every language (a provider's instructions), in the current
+ * one. */
+export function localized(text: Localized): string {
+  return text[language.code];
 }
 
 /** The text for `key` in the current language, its placeholders filled from `params`. */

@@ -3,7 +3,7 @@
 // sentence a user reads is built here from the catalogue, so another language is a catalogue
 // file and nothing else.
 
-import { formatDate, formatTime, t, type MessageKey, type Params } from './index.svelte';
+import { formatDate, formatTime, localized, t, type MessageKey, type Params } from './index.svelte';
 import { en } from './en';
 import type * as ipc from '../ipc';
 import type { StepId } from '../steps';
@@ -180,7 +180,7 @@ const refusalStep: Record<ipc.Refusal, StepId | null> = {
 };
 
 /** What stops a certificate, and its fix; `firewallHow` is the provider's own instructions. */
-export function blockerText(blocker: ipc.Blocker, firewallHow: string | null): { found: string; fix: string } {
+export function blockerText(blocker: ipc.Blocker, firewallHow: ipc.Localized | null): { found: string; fix: string } {
   switch (blocker.kind) {
     case 'notPointing': {
       const found = blocker.found.length ? list(blocker.found) : t('certificate.blocker.notPointing.none');
@@ -197,7 +197,7 @@ export function blockerText(blocker: ipc.Blocker, firewallHow: string | null): {
     case 'portClosed':
       return {
         found: t('certificate.blocker.portClosed', { port: String(blocker.port) }),
-        fix: firewallHow ? t('certificate.blocker.portClosed.fix', { how: firewallHow }) : t('certificate.blocker.portClosed.fixGeneric'),
+        fix: firewallHow ? t('certificate.blocker.portClosed.fix', { how: localized(firewallHow) }) : t('certificate.blocker.portClosed.fixGeneric'),
       };
     case 'caaForbids':
       return {

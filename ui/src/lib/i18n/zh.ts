@@ -8,6 +8,8 @@ export const zh: Catalogue = {
   'app.loading': '正在载入你的进度…',
   'app.steps': '设置步骤',
   'app.menu': '菜单',
+  'tray.open': '打开 Outpost',
+  'tray.quit': '退出',
 
   'nav.back': '上一步',
   'nav.next': '下一步',
@@ -239,7 +241,7 @@ export const zh: Catalogue = {
   'provider.choose': '选择 {name}',
   'provider.chosen': '已选择',
   'provider.ticketTitle': '请 {name} 开放 25 端口',
-  'provider.ticketLead': '把这段发给他们的客服。知道服务器地址和域名后替换占位符；稍后在“检查服务器”步骤中，Outpost 会自动填好。',
+  'provider.ticketLead': '把这段发给他们的客服。知道服务器地址和域名后替换占位符；稍后在“检查服务器”步骤中，Outpost 会自动填好。申请是用英文写的：每家服务商的客服都能读懂。',
   'provider.copy': '复制',
   'provider.copied': '已复制',
   'provider.none': '没有符合此筛选条件的服务商。',
