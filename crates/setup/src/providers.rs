@@ -94,7 +94,8 @@ pub struct Provider {
     pub price_hint: Localized,
     /// The customer panel.
     pub panel: String,
-    /// Where its network firewall is and how to open a port there (for ports 80 and 443).
+    /// Where its network firewall is and how to open a port there; the message around it names
+    /// the ports (25 on Install, 80 and 443 on Certificate).
     pub firewall_how: Localized,
     /// Where the facts come from.
     pub source: String,

@@ -1387,7 +1387,8 @@ priceHint: Localized,
  */
 panel: string, 
 /**
- * Where its network firewall is and how to open a port there (for ports 80 and 443).
+ * Where its network firewall is and how to open a port there; the message around it names
+ * the ports (25 on Install, 80 and 443 on Certificate).
  */
 firewallHow: Localized, 
 /**
