@@ -10,6 +10,7 @@ For each message: <id>.eml (with Authentication-Results and Received prepended),
 
 import argparse
 import asyncio
+import email.header
 import email.utils
 import ipaddress
 import json
@@ -30,6 +31,13 @@ from aiosmtpd.smtp import SMTP
 
 LOCAL_DOMAIN = "gmail.test"
 HOSTNAME = "mx.gmail.test"
+
+
+def decoded(header):
+    """A header's text with RFC 2047 encoded words (a subject in Kazakh, say) decoded."""
+    if header is None:
+        return None
+    return str(email.header.make_header(email.header.decode_header(header)))
 
 
 def make_resolver(server):
@@ -218,7 +226,7 @@ class Handler:
             "mail_from": mail_from,
             "rcpt_to": envelope.rcpt_tos,
             "header_from": from_address,
-            "subject": headers.get("Subject"),
+            "subject": decoded(headers.get("Subject")),
             "message_id": headers.get("Message-ID"),
             "size": len(content),
             "tls": tls,

@@ -10,12 +10,36 @@ use outpost_setup::app::{self, TestReport};
 use outpost_setup::secrets::{SecretName, SecretStore};
 use outpost_setup::test_email::{
     AuthResult, Delivery, DkimProblem, Finding, ImapAccount, Mailbox, Refusal, Requirement,
-    Standing, SubmitFailure, TestEmail,
+    Standing, SubmitFailure, TestEmail, TestMessage,
 };
 use outpost_system_tests::inbox::Inbox;
 
 use crate::Scenario;
 use crate::relay::TestSecrets;
+
+/// The test message as the UI's English catalogue words it.
+pub fn english(domain: &str) -> TestMessage {
+    TestMessage {
+        subject: format!("Outpost test email for {domain}"),
+        body: format!(
+            "This is a test email from Outpost, sent through your own mail server for {domain}.\n\n\
+             Outpost follows it from your server to this mailbox and checks how it was received. \
+             You can delete it."
+        ),
+    }
+}
+
+/// And as the Kazakh one does: a subject and body that are not ASCII.
+fn kazakh(domain: &str) -> TestMessage {
+    TestMessage {
+        subject: format!("Outpost сынақ хаты: {domain}"),
+        body: format!(
+            "Бұл — Outpost жіберген сынақ хат, {domain} доменіне арналған өз пошта серверіңіз \
+             арқылы жіберілді.\n\nOutpost оны серверіңізден осы пошта жәшігіне дейін бақылап, \
+             қалай қабылданғанын тексереді. Оны жоя беруге болады."
+        ),
+    }
+}
 
 /// Scenarios with the systemd vps.
 pub const SYSTEMD: &[Scenario] = &[(
@@ -56,8 +80,15 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
                 user: "bob".into(),
             }),
         };
-        let early =
-            app::send_test_email(&profile, &secrets, &settings, &request, &mut |_| {}).await;
+        let early = app::send_test_email(
+            &profile,
+            &secrets,
+            &settings,
+            &request,
+            &english("example.test"),
+            &mut |_| {},
+        )
+        .await;
         ensure!(matches!(early, Err(app::Error::NotReady(app::Missing::Certificate))), "{early:?}");
         let (_, choice) = app::get_certificate(&profile, &secrets, &settings, &mut |_| {})
             .await
@@ -69,11 +100,11 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
             .set(&SecretName::ImapPassword { login: login.clone() }, &inbox.settings.imap_password)
             .await?;
 
-        let send = async |request: &TestEmail| -> Result<TestReport> {
+        let send = async |request: &TestEmail, words: &TestMessage| -> Result<TestReport> {
             let mut stages = Vec::new();
             let started = std::time::Instant::now();
             let report =
-                app::send_test_email(&profile, &secrets, &settings, request, &mut |event| {
+                app::send_test_email(&profile, &secrets, &settings, request, words, &mut |event| {
                     stages.push(format!("{event:?}"))
                 })
                 .await?;
@@ -81,8 +112,9 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
             Ok(report)
         };
 
-        // All is right: delivered over TLS, signed, both verdicts pass and agree, in the inbox.
-        let report = send(&request).await?;
+        // All is right: delivered over TLS, signed, both verdicts pass and agree, in the inbox —
+        // written in Kazakh (the words the UI gives in that language), which arrives intact.
+        let report = send(&request, &kazakh("example.test")).await?;
         let Delivery::Delivered { record } = &report.delivery else {
             anyhow::bail!("not delivered: {report:#?}");
         };
@@ -110,8 +142,8 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
         ensure!(verdict.as_ref().is_some_and(|v| v.agrees_with(computed)), "{verdict:#?}");
         ensure!(report.agree == Some(true), "{report:#?}");
         // The box's independent receiver (dkimpy, pyspf) said the same.
-        let judged = inbox
-            .wait_for_verdict("Outpost test email for example.test", Duration::from_secs(10))?;
+        let judged =
+            inbox.wait_for_verdict("Outpost сынақ хаты: example.test", Duration::from_secs(10))?;
         ensure!(
             [&judged.spf.result, &judged.dkim_result, &judged.dmarc.result, &judged.iprev.result]
                 == ["pass"; 4],
@@ -157,7 +189,7 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
             .find(|record| record.name.contains("._domainkey."))
             .context("the DKIM record")?;
         inbox.publish(&dkim.name, "TXT", 60, &[&format!("\"{}\"", &dkim.value[..255])])?;
-        let cut = send(&request).await?;
+        let cut = send(&request, &english("example.test")).await?;
         ensure!(
             cut.findings
                 .iter()
@@ -167,7 +199,7 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
         );
         // Removed altogether: the key is missing; SPF still aligns, so DMARC passes.
         inbox.remove(&dkim.name, "TXT")?;
-        let missing = send(&request).await?;
+        let missing = send(&request, &english("example.test")).await?;
         ensure!(
             missing
                 .findings
@@ -196,7 +228,7 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
             .context("the SPF record")?;
         inbox.remove(&dkim.name, "TXT")?;
         inbox.publish(&spf.name, "TXT", 60, &["\"v=spf1 -all\""])?;
-        let spam = send(&request).await;
+        let spam = send(&request, &english("example.test")).await;
         inbox.publish(&spf.name, "TXT", 60, &[&spf.quoted_strings()])?;
         inbox.publish(&dkim.name, "TXT", 60, &[&dkim.quoted_strings()])?;
         let spam = spam?;
@@ -219,7 +251,7 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
             &refuse,
             "550 5.7.26 This mail is unauthenticated, which poses a security risk to the sender and Gmail users\n",
         )?;
-        let refused = send(&request).await;
+        let refused = send(&request, &english("example.test")).await;
         std::fs::remove_file(&refuse)?;
         let refused = refused?;
         ensure!(matches!(refused.delivery, Delivery::Refused { .. }), "{:#?}", refused.delivery);
@@ -235,7 +267,7 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
 
         // A wrong IMAP password: said, and nothing hangs.
         secrets.set(&SecretName::ImapPassword { login: login.clone() }, "not-the-password").await?;
-        let wrong = send(&request).await?;
+        let wrong = send(&request, &english("example.test")).await?;
         ensure!(matches!(wrong.mailbox, Mailbox::LoginRefused { .. }), "{:?}", wrong.mailbox);
         secrets.set(&SecretName::ImapPassword { login }, &inbox.settings.imap_password).await?;
 
@@ -244,7 +276,7 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
         let smtp = SecretName::SmtpPassword { user };
         let kept = secrets.get(&smtp).await?.context("the SMTP password")?;
         secrets.set(&smtp, "not-the-password").await?;
-        let refused_login = send(&request).await;
+        let refused_login = send(&request, &english("example.test")).await;
         secrets.set(&smtp, &kept).await?;
         ensure!(
             matches!(
@@ -255,7 +287,7 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
         );
         // The relay stopped: the submission fails, named as unreachable.
         inbox.ssh("systemctl stop outpost-relay")?;
-        let stopped = send(&request).await;
+        let stopped = send(&request, &english("example.test")).await;
         inbox.ssh("systemctl start outpost-relay")?;
         ensure!(
             matches!(
@@ -270,7 +302,7 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
         // Outgoing port 25 blocked by the "provider": every mail server unreachable.
         let block = "OUTPUT -p tcp --dport 25 -j REJECT --reject-with tcp-reset";
         inbox.ssh(&format!("iptables -I {block} && ip6tables -I {block}"))?;
-        let blocked = send(&request).await;
+        let blocked = send(&request, &english("example.test")).await;
         inbox.ssh(&format!("iptables -D {block}; ip6tables -D {block}"))?;
         let blocked = blocked?;
         ensure!(matches!(blocked.delivery, Delivery::Waiting { .. }), "{:#?}", blocked.delivery);

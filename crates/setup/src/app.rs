@@ -1781,12 +1781,14 @@ pub struct TestReport {
 
 /// Sends a test email through the relay and follows it: submitted on 587 from this computer,
 /// signed and delivered by the relay (its trace over SSH), judged here on the bytes it sent,
-/// and read back from the recipient's mailbox over IMAP when one is given.
+/// and read back from the recipient's mailbox over IMAP when one is given. The message says
+/// `words` (the UI's, in the user's language).
 pub async fn send_test_email(
     profile: &Profile,
     secrets: &dyn SecretStore,
     settings: &Settings,
     request: &test_email::TestEmail,
+    words: &test_email::TestMessage,
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<TestReport, Error> {
     use test_email::{Delivery, Mailbox};
@@ -1847,7 +1849,7 @@ pub async fn send_test_email(
             &password,
             &to,
             &message_id,
-            domain.domain.as_str(),
+            words,
         )
         .await
         .map_err(|(failure, detail)| Error::Submit { failure, detail })?;

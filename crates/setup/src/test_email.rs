@@ -31,6 +31,36 @@ pub struct TestEmail {
     pub imap: Option<ImapAccount>,
 }
 
+/// The test message's words, in the user's language: the UI's catalogue writes them (the
+/// engine words nothing a user reads), with the domain filled in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TestMessage {
+    /// The subject line.
+    pub subject: String,
+    /// The plain-text body; lines end in `\n` (sent as CRLF).
+    pub body: String,
+}
+
+impl TestMessage {
+    /// The subject on one line: a line break (or any control character) cannot start a header
+    /// of its own.
+    fn subject_line(&self) -> String {
+        let one_line: String =
+            self.subject.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        one_line.trim().to_string()
+    }
+
+    /// The body with CRLF line ends, as SMTP has them.
+    fn body_crlf(&self) -> String {
+        let mut body = self.body.replace('\r', "").replace('\n', "\r\n");
+        if !body.ends_with("\r\n") {
+            body.push_str("\r\n");
+        }
+        body
+    }
+}
+
 /// An IMAP mailbox (IMAPS, TLS from the first byte).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
@@ -865,8 +895,8 @@ pub struct Submitted {
     pub reply: String,
 }
 
-/// Sends the test message through `host`:587 (STARTTLS, the chain verified for `mail_host`
-/// with the system's roots and `extra_roots`), logged in as `user`.
+/// Sends the test message (`words`) through `host`:587 (STARTTLS, the chain verified for
+/// `mail_host` with the system's roots and `extra_roots`), logged in as `user`.
 #[allow(clippy::too_many_arguments)]
 pub async fn submit(
     host: &str,
@@ -876,7 +906,7 @@ pub async fn submit(
     password: &str,
     to: &str,
     message_id: &str,
-    domain: &str,
+    words: &TestMessage,
 ) -> Result<Submitted, (SubmitFailure, String)> {
     use lettre::message::header::ContentType;
     use lettre::transport::smtp::authentication::Credentials;
@@ -896,11 +926,6 @@ pub async fn submit(
         .credentials(Credentials::new(user.to_string(), password.to_string()))
         .timeout(Some(Duration::from_secs(30)))
         .build();
-    let body = format!(
-        "This is a test email from Outpost, sent through your own mail server for {domain}.\r\n\r\n\
-         Outpost follows it from your server to this mailbox and checks how it was received.\r\n\
-         You can delete it.\r\n"
-    );
     let message = Message::builder()
         .from(
             user.parse()
@@ -909,11 +934,11 @@ pub async fn submit(
         .to(to
             .parse()
             .map_err(|error: lettre::address::AddressError| unusable(error.to_string()))?)
-        .subject(format!("Outpost test email for {domain}"))
+        .subject(words.subject_line())
         .message_id(Some(format!("<{message_id}>")))
         .date_now()
         .header(ContentType::TEXT_PLAIN)
-        .body(body)
+        .body(words.body_crlf())
         .map_err(|error| unusable(error.to_string()))?;
     match transport.send(message).await {
         Ok(response) => Ok(Submitted {
@@ -938,6 +963,18 @@ pub async fn submit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_message_keeps_its_subject_on_one_line_and_ends_its_lines_in_crlf() {
+        let words = TestMessage {
+            subject: "Outpost сынақ хаты\r\nBcc: someone@example.net".into(),
+            body: "Бірінші жол.\n\nСоңғы жол.".into(),
+        };
+        assert_eq!(words.subject_line(), "Outpost сынақ хаты  Bcc: someone@example.net");
+        assert_eq!(words.body_crlf(), "Бірінші жол.\r\n\r\nСоңғы жол.\r\n");
+        let windows = TestMessage { subject: "x".into(), body: "a\r\nb\r\n".into() };
+        assert_eq!(windows.body_crlf(), "a\r\nb\r\n");
+    }
 
     #[test]
     fn a_receivers_authentication_results_are_read_with_comments_and_folding() {

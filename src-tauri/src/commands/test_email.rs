@@ -2,7 +2,7 @@
 
 use outpost_setup::app::{self, TestReport};
 use outpost_setup::progress::Progress;
-use outpost_setup::test_email::{ImapAccount, TestEmail};
+use outpost_setup::test_email::{ImapAccount, TestEmail, TestMessage};
 use tauri::State;
 use tauri::ipc::Channel;
 
@@ -11,12 +11,13 @@ use crate::commands::server::{cancellable, forward, settings};
 use crate::ipc::IpcError;
 use crate::state::AppState;
 
-/// Sends a test email and follows it; remembers the recipient and mailbox for next time, and
-/// that the step is done once a message was delivered.
+/// Sends a test email saying `words` (the catalogue's) and follows it; remembers the recipient
+/// and mailbox for next time, and that the step is done once a message was delivered.
 #[tauri::command]
 pub async fn send_test_email(
     state: State<'_, AppState>,
     request: TestEmail,
+    words: TestMessage,
     on_progress: Channel<Progress>,
 ) -> Result<TestReport, IpcError> {
     let (profile, secrets, settings) =
@@ -24,7 +25,8 @@ pub async fn send_test_email(
     let mut progress = forward(on_progress);
     let asked = request.clone();
     let report = cancellable(&state, async move {
-        Ok(app::send_test_email(&profile, &secrets, &settings, &asked, &mut progress).await?)
+        Ok(app::send_test_email(&profile, &secrets, &settings, &asked, &words, &mut progress)
+            .await?)
     })
     .await?;
     let delivered =

@@ -59,6 +59,7 @@ fn generate() -> String {
     declarations.visit::<app::TestReport>();
     declarations.visit::<app::SendMailAs>();
     declarations.visit::<outpost_setup::test_email::TestEmail>();
+    declarations.visit::<outpost_setup::test_email::TestMessage>();
     declarations.visit::<outpost_relay_api::Status>();
     declarations.visit::<checks::Check>();
     declarations.visit::<choices::Domain>();

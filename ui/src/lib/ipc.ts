@@ -45,6 +45,7 @@ import type {
   SmtpUser,
   ImapAccount,
   TestEmail,
+  TestMessage,
   TestReport,
   TrayWords,
   UninstallPlan,
@@ -194,9 +195,9 @@ export const getCertificate = (onProgress: (event: Progress) => void): Promise<C
 /** What the relay on the server reports now: its certificates and their renewal. */
 export const relayStatus = (): Promise<RelayStatus> => call('relay_status');
 
-/** Sends a test email through the relay and follows it to the mailbox, hop by hop. */
-export const sendTestEmail = (request: TestEmail, onProgress: (event: Progress) => void): Promise<TestReport> =>
-  call('send_test_email', { request, onProgress: channel(onProgress) });
+/** Sends a test email saying `words` through the relay and follows it to the mailbox, hop by hop. */
+export const sendTestEmail = (request: TestEmail, words: TestMessage, onProgress: (event: Progress) => void): Promise<TestReport> =>
+  call('send_test_email', { request, words, onProgress: channel(onProgress) });
 
 /** Whether this computer's keychain can keep a login: asked before one is typed. */
 export const keychainState = (): Promise<KeychainState> => call('keychain_state');

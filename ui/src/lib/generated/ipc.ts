@@ -1741,6 +1741,16 @@ to: string,
  */
 imap?: ImapAccount, };
 
+export type TestMessage = { 
+/**
+ * The subject line.
+ */
+subject: string, 
+/**
+ * The plain-text body; lines end in `\n` (sent as CRLF).
+ */
+body: string, };
+
 export type TestReport = { 
 /**
  * The message's Message-ID (without brackets).

@@ -971,6 +971,8 @@ export const en = {
   'dns.label.tlsReports': 'TLS reports',
   'dns.label.autoconfigHost': 'Mail program setup ({host})',
   'dns.label.caa': 'Certificate authority lock ({host})',
+  'test.message.subject': 'Outpost test email for {domain}',
+  'test.message.body': 'This is a test email from Outpost, sent through your own mail server for {domain}.\n\nOutpost follows it from your server to this mailbox and checks how it was received. You can delete it.',
   'test.lead': 'Send one email through your server to a mailbox you can read. Outpost follows it: sent from this computer, signed and delivered by your server, checked the way the receiver checks it — and, if you let it read the mailbox, the receiver’s own verdict and the folder it landed in.',
   'test.to': 'Send it to',
   'test.readBack': 'Read it back from that mailbox to see how it was received (recommended)',

@@ -942,6 +942,8 @@ export const zh: Catalogue = {
   'dns.label.tlsReports': 'TLS 报告',
   'dns.label.autoconfigHost': '邮件程序自动配置（{host}）',
   'dns.label.caa': '证书颁发机构锁定（{host}）',
+  'test.message.subject': 'Outpost 测试邮件：{domain}',
+  'test.message.body': '这是一封来自 Outpost 的测试邮件，通过你为 {domain} 搭建的邮件服务器发出。\n\nOutpost 会跟踪它从你的服务器到这个邮箱的全过程，并检查它是如何被接收的。你可以删除它。',
   'test.lead': '通过你的服务器向一个你能读取的邮箱发一封邮件。Outpost 会全程跟踪它：从这台电脑发出，由你的服务器签名并投递，按收件方的方式检查——如果你允许它读取邮箱，还会看到收件方自己的判定和邮件所在的文件夹。',
   'test.to': '发送到',
   'test.readBack': '从那个邮箱读回它，看看它是如何被接收的（推荐）',
