@@ -634,11 +634,25 @@ async fn start_dns(sink: std::net::IpAddr, dkim_txt: &str) -> Result<SocketAddr,
     );
     let mut catalog = Catalog::new();
     catalog.upsert(LowerName::new(&origin), vec![Arc::new(zone)]);
-    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
+    // The TCP port of the UDP port's number may be taken (a listener, a connection's own end):
+    // a few are tried (bounded), as the tests' DNS server does.
+    let mut sockets = None;
+    for _ in 0..50 {
+        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
+        match TcpListener::bind(udp.local_addr()?).await {
+            Ok(tcp) => {
+                sockets = Some((udp, tcp));
+                break;
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    let (udp, tcp) = sockets.ok_or("no port free for both UDP and TCP in 50 tries")?;
     let address = udp.local_addr()?;
     let mut server = hickory_server::Server::new(catalog);
     server.register_socket(udp);
-    server.register_listener(TcpListener::bind(address).await?, Duration::from_secs(5), 4096);
+    server.register_listener(tcp, Duration::from_secs(5), 4096);
     // Kept running for the whole benchmark.
     std::mem::forget(server);
     Ok(address)
