@@ -92,7 +92,7 @@ pub struct TrayMenu {
 }
 
 /// The tray menu's words, from the UI's catalogue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct TrayWords {
     /// The item that shows the window.
@@ -102,11 +102,10 @@ pub struct TrayWords {
 }
 
 impl TrayMenu {
-    /// Words the items; what they say afterwards, read back from the menu.
-    pub fn word(&self, words: &TrayWords) -> tauri::Result<TrayWords> {
+    /// Words the items.
+    pub fn word(&self, words: &TrayWords) -> tauri::Result<()> {
         self.open.set_text(&words.open)?;
-        self.quit.set_text(&words.quit)?;
-        Ok(TrayWords { open: self.open.text()?, quit: self.quit.text()? })
+        self.quit.set_text(&words.quit)
     }
 }
 

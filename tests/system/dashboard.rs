@@ -146,17 +146,12 @@ fn t80_the_dashboard_judges_the_real_server_and_sees_what_goes_wrong(inbox: &Inb
                 user: "bob".into(),
             }),
         };
+        let words = crate::test_email::english("example.test");
         let login = request.imap.as_ref().context("imap")?.login();
         secrets.set(&SecretName::ImapPassword { login }, &inbox.settings.imap_password).await?;
-        let sent = app::send_test_email(
-            &profile,
-            &secrets,
-            &settings,
-            &request,
-            &crate::test_email::english("example.test"),
-            &mut |_| {},
-        )
-        .await?;
+        let sent =
+            app::send_test_email(&profile, &secrets, &settings, &request, &words, &mut |_| {})
+                .await?;
         ensure!(matches!(sent.delivery, Delivery::Delivered { .. }), "{:#?}", sent.delivery);
         // The relay writes its status every 2 s.
         let mut after = health().await?;
@@ -192,15 +187,9 @@ fn t80_the_dashboard_judges_the_real_server_and_sees_what_goes_wrong(inbox: &Inb
         let block = "OUTPUT -p tcp --dport 25 -j REJECT --reject-with tcp-reset";
         inbox.ssh(&format!("iptables -I {block} && ip6tables -I {block}"))?;
         let blocked = async {
-            let waiting = app::send_test_email(
-                &profile,
-                &secrets,
-                &settings,
-                &request,
-                &crate::test_email::english("example.test"),
-                &mut |_| {},
-            )
-            .await?;
+            let waiting =
+                app::send_test_email(&profile, &secrets, &settings, &request, &words, &mut |_| {})
+                    .await?;
             ensure!(
                 matches!(waiting.delivery, Delivery::Waiting { .. }),
                 "{:#?}",
@@ -289,15 +278,9 @@ fn t80_the_dashboard_judges_the_real_server_and_sees_what_goes_wrong(inbox: &Inb
             domain.dkim_selector = rotation.to.clone();
             rotation.switched = Some(at);
         }
-        let signed = app::send_test_email(
-            &rotated,
-            &secrets,
-            &settings,
-            &request,
-            &crate::test_email::english("example.test"),
-            &mut |_| {},
-        )
-        .await?;
+        let signed =
+            app::send_test_email(&rotated, &secrets, &settings, &request, &words, &mut |_| {})
+                .await?;
         ensure!(
             signed.signatures.iter().all(|signature| signature.selector == "outpost2")
                 && !signed.signatures.is_empty(),

@@ -80,15 +80,11 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
                 user: "bob".into(),
             }),
         };
-        let early = app::send_test_email(
-            &profile,
-            &secrets,
-            &settings,
-            &request,
-            &english("example.test"),
-            &mut |_| {},
-        )
-        .await;
+        // The English words, as most of the sends below use them.
+        let words = english("example.test");
+        let early =
+            app::send_test_email(&profile, &secrets, &settings, &request, &words, &mut |_| {})
+                .await;
         ensure!(matches!(early, Err(app::Error::NotReady(app::Missing::Certificate))), "{early:?}");
         let (_, choice) = app::get_certificate(&profile, &secrets, &settings, &mut |_| {})
             .await
@@ -189,7 +185,7 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
             .find(|record| record.name.contains("._domainkey."))
             .context("the DKIM record")?;
         inbox.publish(&dkim.name, "TXT", 60, &[&format!("\"{}\"", &dkim.value[..255])])?;
-        let cut = send(&request, &english("example.test")).await?;
+        let cut = send(&request, &words).await?;
         ensure!(
             cut.findings
                 .iter()
@@ -199,7 +195,7 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
         );
         // Removed altogether: the key is missing; SPF still aligns, so DMARC passes.
         inbox.remove(&dkim.name, "TXT")?;
-        let missing = send(&request, &english("example.test")).await?;
+        let missing = send(&request, &words).await?;
         ensure!(
             missing
                 .findings
@@ -228,7 +224,7 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
             .context("the SPF record")?;
         inbox.remove(&dkim.name, "TXT")?;
         inbox.publish(&spf.name, "TXT", 60, &["\"v=spf1 -all\""])?;
-        let spam = send(&request, &english("example.test")).await;
+        let spam = send(&request, &words).await;
         inbox.publish(&spf.name, "TXT", 60, &[&spf.quoted_strings()])?;
         inbox.publish(&dkim.name, "TXT", 60, &[&dkim.quoted_strings()])?;
         let spam = spam?;
@@ -251,7 +247,7 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
             &refuse,
             "550 5.7.26 This mail is unauthenticated, which poses a security risk to the sender and Gmail users\n",
         )?;
-        let refused = send(&request, &english("example.test")).await;
+        let refused = send(&request, &words).await;
         std::fs::remove_file(&refuse)?;
         let refused = refused?;
         ensure!(matches!(refused.delivery, Delivery::Refused { .. }), "{:#?}", refused.delivery);
@@ -267,7 +263,7 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
 
         // A wrong IMAP password: said, and nothing hangs.
         secrets.set(&SecretName::ImapPassword { login: login.clone() }, "not-the-password").await?;
-        let wrong = send(&request, &english("example.test")).await?;
+        let wrong = send(&request, &words).await?;
         ensure!(matches!(wrong.mailbox, Mailbox::LoginRefused { .. }), "{:?}", wrong.mailbox);
         secrets.set(&SecretName::ImapPassword { login }, &inbox.settings.imap_password).await?;
 
@@ -276,7 +272,7 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
         let smtp = SecretName::SmtpPassword { user };
         let kept = secrets.get(&smtp).await?.context("the SMTP password")?;
         secrets.set(&smtp, "not-the-password").await?;
-        let refused_login = send(&request, &english("example.test")).await;
+        let refused_login = send(&request, &words).await;
         secrets.set(&smtp, &kept).await?;
         ensure!(
             matches!(
@@ -287,7 +283,7 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
         );
         // The relay stopped: the submission fails, named as unreachable.
         inbox.ssh("systemctl stop outpost-relay")?;
-        let stopped = send(&request, &english("example.test")).await;
+        let stopped = send(&request, &words).await;
         inbox.ssh("systemctl start outpost-relay")?;
         ensure!(
             matches!(
@@ -302,7 +298,7 @@ fn t60_the_test_email_is_followed_to_the_mailbox_and_both_verdicts_agree(
         // Outgoing port 25 blocked by the "provider": every mail server unreachable.
         let block = "OUTPUT -p tcp --dport 25 -j REJECT --reject-with tcp-reset";
         inbox.ssh(&format!("iptables -I {block} && ip6tables -I {block}"))?;
-        let blocked = send(&request, &english("example.test")).await;
+        let blocked = send(&request, &words).await;
         inbox.ssh(&format!("iptables -D {block}; ip6tables -D {block}"))?;
         let blocked = blocked?;
         ensure!(matches!(blocked.delivery, Delivery::Waiting { .. }), "{:#?}", blocked.delivery);

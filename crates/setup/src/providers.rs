@@ -5,8 +5,6 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::profile::Language;
-
 const CATALOGUE: &str = include_str!("../data/providers.toml");
 
 /// Outbound port 25 on a new server.
@@ -56,18 +54,6 @@ pub struct Localized {
     pub ru: String,
     /// Simplified Chinese.
     pub zh: String,
-}
-
-impl Localized {
-    /// The text in `language`.
-    pub fn get(&self, language: Language) -> &str {
-        match language {
-            Language::En => &self.en,
-            Language::Kk => &self.kk,
-            Language::Ru => &self.ru,
-            Language::Zh => &self.zh,
-        }
-    }
 }
 
 /// One provider.
@@ -211,21 +197,16 @@ mod tests {
                 ("price_hint", &provider.price_hint),
                 ("firewall_how", &provider.firewall_how),
             ] {
-                for language in [Language::En, Language::Kk, Language::Ru, Language::Zh] {
+                let Localized { en, kk, ru, zh } = text;
+                assert!(!en.trim().is_empty(), "{}.{field} has no English text", provider.id);
+                for (language, translated) in [("kk", kk), ("ru", ru), ("zh", zh)] {
                     assert!(
-                        !text.get(language).trim().is_empty(),
-                        "{}.{field} has no {language:?} text",
+                        !translated.trim().is_empty(),
+                        "{}.{field}: no {language}",
                         provider.id
                     );
-                }
-                // A translation left as the English original was forgotten.
-                for language in [Language::Kk, Language::Ru, Language::Zh] {
-                    assert_ne!(
-                        text.get(language),
-                        text.en,
-                        "{}.{field} is English in {language:?}",
-                        provider.id
-                    );
+                    // A translation left as the English original was forgotten.
+                    assert_ne!(translated, en, "{}.{field} is English in {language}", provider.id);
                 }
             }
         }

@@ -121,9 +121,8 @@ export const loadProfile = (): Promise<ProfileView> => call('load_profile');
 export const goToStep = (step: StepId): Promise<ProfileView> => call('go_to_step', { step });
 export const setLanguage = (language: Language): Promise<ProfileView> => call('set_language', { language });
 
-/** Words the tray menu (there is one when the app was started at login); what it says now, or
- * null without a tray. */
-export const wordTray = (words: TrayWords): Promise<TrayWords | null> => call('word_tray', { words });
+/** Words the tray menu (there is one when the app was started at login). */
+export const wordTray = (words: TrayWords): Promise<void> => call('word_tray', { words });
 
 /** The VPS provider catalogue. */
 export const providers = (): Promise<Provider[]> => call('providers');
